@@ -1,0 +1,120 @@
+import { Counter, Gauge, Summary, type Registry } from 'prom-client';
+import type { BusEvent } from './event.js';
+
+/** What the bus reports; the no-op default keeps the bus free of any metrics library. */
+export interface BusMetrics {
+  queued(event: BusEvent, depth: number): void;
+  dispatched(event: BusEvent, depth: number): void;
+  handled(event: BusEvent, ok: boolean): void;
+  dropped(event: BusEvent): void;
+  noSubscriber(event: BusEvent): void;
+  subscribers(domain: string, scheme: string, delta: number): void;
+}
+
+export const noopBusMetrics: BusMetrics = {
+  queued() {},
+  dispatched() {},
+  handled() {},
+  dropped() {},
+  noSubscriber() {},
+  subscribers() {},
+};
+
+const PERCENTILES = [0.5, 0.9, 0.99];
+
+/**
+ * Prometheus metrics of the bus, named as service-center names its event metrics
+ * (`notify_*`), plus queue depth and loss counters by type.
+ */
+export function createBusMetrics(registry: Registry, prefix = 'alarm_center_'): BusMetrics {
+  const registers = [registry];
+  const publishTotal = new Counter({
+    name: `${prefix}notify_publish_total`,
+    help: 'Events handled by subscribers, by event type (source) and outcome (status).',
+    labelNames: ['source', 'status'],
+    registers,
+  });
+  const publishLatency = new Summary({
+    name: `${prefix}notify_publish_durations_microseconds`,
+    help: 'Time from firing an event to its handling by every subscriber, in microseconds.',
+    labelNames: ['source', 'status'],
+    percentiles: PERCENTILES,
+    maxAgeSeconds: 600,
+    ageBuckets: 5,
+    registers,
+  });
+  const pending = new Gauge({
+    name: `${prefix}notify_pending_total`,
+    help: 'Events fired and not yet handled, by event type.',
+    labelNames: ['source'],
+    registers,
+  });
+  const pendingLatency = new Summary({
+    name: `${prefix}notify_pending_durations_microseconds`,
+    help: 'Time an event waited in its queue before dispatch, in microseconds.',
+    labelNames: ['source'],
+    percentiles: PERCENTILES,
+    maxAgeSeconds: 600,
+    ageBuckets: 5,
+    registers,
+  });
+  const subscriberGauge = new Gauge({
+    name: `${prefix}notify_subscriber_total`,
+    help: 'Subscribers attached to the bus, by domain and scheme.',
+    labelNames: ['domain', 'scheme'],
+    registers,
+  });
+  const depth = new Gauge({
+    name: `${prefix}bus_queue_depth`,
+    help: 'Events waiting in the queue of each bus, by event type.',
+    labelNames: ['type'],
+    registers,
+  });
+  const droppedTotal = new Counter({
+    name: `${prefix}bus_dropped_events_total`,
+    help: 'Events discarded by a drop-oldest queue, by event type.',
+    labelNames: ['type'],
+    registers,
+  });
+  const failedTotal = new Counter({
+    name: `${prefix}bus_failed_events_total`,
+    help: 'Events on which at least one subscriber threw, by event type.',
+    labelNames: ['type'],
+    registers,
+  });
+  const noSubscriberTotal = new Counter({
+    name: `${prefix}bus_no_subscriber_events_total`,
+    help: 'Events whose subject had no subscriber, by event type.',
+    labelNames: ['type'],
+    registers,
+  });
+  const micros = (e: BusEvent) => (Date.now() - e.createdAt) * 1000;
+  return {
+    queued(event, d) {
+      pending.inc({ source: event.type });
+      depth.set({ type: event.type }, d);
+    },
+    dispatched(event, d) {
+      pendingLatency.observe({ source: event.type }, micros(event));
+      depth.set({ type: event.type }, d);
+    },
+    handled(event, ok) {
+      const status = ok ? 'SUCCESS' : 'FAILURE';
+      publishTotal.inc({ source: event.type, status });
+      publishLatency.observe({ source: event.type, status }, micros(event));
+      pending.dec({ source: event.type });
+      if (!ok) failedTotal.inc({ type: event.type });
+    },
+    dropped(event) {
+      droppedTotal.inc({ type: event.type });
+      pending.dec({ source: event.type });
+    },
+    noSubscriber(event) {
+      noSubscriberTotal.inc({ type: event.type });
+      pending.dec({ source: event.type });
+    },
+    subscribers(domain, scheme, delta) {
+      subscriberGauge.inc({ domain, scheme }, delta);
+    },
+  };
+}
