@@ -1,0 +1,166 @@
+/**
+ * The alarm model (DESIGN §2): identity, states, the input accepted from clients, and the JSON
+ * form answered to them. zod schemas here are the one definition of valid input, used by the
+ * HTTP routes and by the embedding API alike.
+ */
+import { z } from 'zod';
+
+export const STATUSES = ['ACTIVATED', 'CLEARED'] as const;
+export type AlarmStatus = (typeof STATUSES)[number];
+
+/** ITU X.733 perceived severities. */
+export const SEVERITIES = ['critical', 'major', 'minor', 'warning', 'indeterminate'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+export const DEFAULT_SEVERITY: Severity = 'indeterminate';
+
+/** Well-known alarm ids, as in service-center. */
+export const AlarmIds = {
+  BackendConnectionRefuse: 'BackendConnectionRefuse',
+  InternalError: 'InternalError',
+} as const;
+
+/** The source Alarm Center uses for alarms about itself. */
+export const SELF_SOURCE = 'alarm-center';
+
+export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+export const NAME_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+export const MAX_SOURCE_LENGTH = 256;
+export const MAX_FIELDS_BYTES = 16 * 1024;
+export const MAX_BATCH = 1000;
+
+/** Where an alarm lives: the domain (tenant) and the project. */
+export interface Scope {
+  readonly domain: string;
+  readonly project: string;
+}
+
+export const DEFAULT_SCOPE: Scope = { domain: 'default', project: 'default' };
+
+/** Free key/values of an alarm; `detail` is the human message. */
+export type AlarmFields = Record<string, unknown>;
+
+/** A stored alarm. Times are milliseconds since the epoch. */
+export interface Alarm {
+  readonly domain: string;
+  readonly project: string;
+  readonly id: string;
+  readonly source: string;
+  readonly status: AlarmStatus;
+  readonly severity: Severity;
+  readonly fields: AlarmFields;
+  /** `fields` serialized once, reused by the store and the JSON form. */
+  readonly fieldsJson: string;
+  readonly count: number;
+  readonly raisedAt: number;
+  readonly updatedAt: number;
+  readonly clearedAt?: number;
+  readonly revision: number;
+}
+
+/** The JSON form of an alarm: service-center's `id`, `status`, `fields` first, then ours. */
+export interface AlarmJson {
+  id: string;
+  status: AlarmStatus;
+  fields: AlarmFields;
+  source: string;
+  severity: Severity;
+  count: number;
+  raisedAt: string;
+  updatedAt: string;
+  clearedAt?: string;
+  revision: number;
+}
+
+export function toJson(a: Alarm): AlarmJson {
+  const json: AlarmJson = {
+    id: a.id,
+    status: a.status,
+    fields: a.fields,
+    source: a.source,
+    severity: a.severity,
+    count: a.count,
+    raisedAt: new Date(a.raisedAt).toISOString(),
+    updatedAt: new Date(a.updatedAt).toISOString(),
+    revision: a.revision,
+  };
+  if (a.clearedAt !== undefined) json.clearedAt = new Date(a.clearedAt).toISOString();
+  return json;
+}
+
+/** The key of an alarm inside its scope. */
+export function alarmKey(id: string, source: string): string {
+  return `${id}\u0000${source}`;
+}
+
+export function scopeKey(scope: Scope): string {
+  return `${scope.domain}\u0000${scope.project}`;
+}
+
+const fieldsSchema = z
+  .record(z.string(), z.unknown())
+  .superRefine((value, ctx) => {
+    let size: number;
+    try {
+      size = Buffer.byteLength(JSON.stringify(value));
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be serializable as JSON' });
+      return;
+    }
+    if (size > MAX_FIELDS_BYTES) {
+      ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_FIELDS_BYTES} bytes as JSON, got ${size}` });
+    }
+  });
+
+/** One raise or clear, as a client sends it. Unknown keys are refused. */
+export const AlarmInputSchema = z.strictObject({
+  id: z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9._:-]{1,128}'),
+  status: z.enum(STATUSES).default('ACTIVATED'),
+  source: z.string().max(MAX_SOURCE_LENGTH).default(''),
+  severity: z.enum(SEVERITIES).optional(),
+  fields: fieldsSchema.default({}),
+});
+
+export type AlarmInput = z.input<typeof AlarmInputSchema>;
+export type ValidAlarmInput = z.output<typeof AlarmInputSchema>;
+
+/** A batch of raises and clears, applied atomically. */
+export const AlarmBatchSchema = z.strictObject({
+  alarms: z.array(AlarmInputSchema).min(1).max(MAX_BATCH),
+});
+
+/** Filters of a list; every given one must match. */
+export const AlarmFilterSchema = z.strictObject({
+  status: z.enum(STATUSES).optional(),
+  id: z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9._:-]{1,128}').optional(),
+  source: z.string().max(MAX_SOURCE_LENGTH).optional(),
+  severity: z.enum(SEVERITIES).optional(),
+});
+
+export type AlarmFilter = z.output<typeof AlarmFilterSchema>;
+
+export const ScopeSchema = z.strictObject({
+  domain: z.string().regex(NAME_PATTERN, 'must match [A-Za-z0-9._:-]{1,128}'),
+  project: z.string().regex(NAME_PATTERN, 'must match [A-Za-z0-9._:-]{1,128}'),
+});
+
+/** What one committed change did to an alarm; the history log keeps one entry per change. */
+export const CHANGE_ACTIONS = ['raise', 'reraise', 'clear', 'clear-all'] as const;
+export type ChangeAction = (typeof CHANGE_ACTIONS)[number];
+
+/** A change ready to commit: the alarm's state after it, or its last state when removed. */
+export interface AlarmChange {
+  readonly action: ChangeAction;
+  readonly alarm: Alarm;
+  readonly removed: boolean;
+  readonly at: number;
+}
+
+/** Turns a zod error into a one-line detail naming each offending field. */
+export function describeIssues(error: z.ZodError, root = ''): string {
+  return error.issues
+    .map((issue) => {
+      const path = [root, ...issue.path.map(String)].filter((p) => p !== '').join('.');
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join('; ');
+}

@@ -1,0 +1,117 @@
+import type { Logger } from 'winston';
+import { AlarmCenterError, Codes } from '../errors.js';
+import { BusError } from '../event/bus-error.js';
+import type { BusService } from '../event/bus-service.js';
+import { createEvent } from '../event/event.js';
+import type { AlarmIndex } from './alarm-index.js';
+import { ALARM, ALARM_SUBJECT, type AlarmOp, type AlarmWrite } from './event.js';
+import type { Alarm, AlarmFilter, Scope, ValidAlarmInput } from './model.js';
+import type { AlarmStore, HistoryEntry } from './store.js';
+
+export interface AlarmServiceOptions {
+  bus: BusService;
+  index: AlarmIndex;
+  store: AlarmStore;
+  logger: Logger;
+}
+
+/** A write's answer: the alarms it left, and the revision that includes it. */
+export interface WriteResult {
+  alarms: Alarm[];
+  revision: number;
+}
+
+/** A read's answer: the alarms, and the store revision they reflect. */
+export interface ListResult {
+  alarms: Alarm[];
+  revision: number;
+}
+
+function toOp(input: ValidAlarmInput): AlarmOp {
+  if (input.status === 'CLEARED') {
+    return { kind: 'clear', id: input.id, source: input.source, fields: input.fields, mustExist: false };
+  }
+  return { kind: 'raise', id: input.id, source: input.source, severity: input.severity, fields: input.fields };
+}
+
+/** Maps the bus's refusals onto the error catalog. */
+function busRefusal(err: unknown): Error {
+  if (err instanceof BusError) {
+    if (err.code === 'ERR_BUS_QUEUE_FULL') {
+      return new AlarmCenterError(Codes.TooManyRequests, 'the alarm write queue is full; retry later', { cause: err });
+    }
+    if (err.code === 'ERR_BUS_STOPPED') {
+      return new AlarmCenterError(Codes.Unavailable, 'Alarm Center is shutting down', { cause: err });
+    }
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * Alarm operations. Writes travel over the bus as ALARM events and resolve once the ALARM
+ * subscriber committed them; reads are answered from the in-memory index. Inputs are expected
+ * already validated (the HTTP routes and the embedding API do it with the model's schemas).
+ */
+export class AlarmService {
+  private readonly bus: BusService;
+  private readonly index: AlarmIndex;
+  private readonly store: AlarmStore;
+
+  constructor(options: AlarmServiceOptions) {
+    this.bus = options.bus;
+    this.index = options.index;
+    this.store = options.store;
+  }
+
+  /** Applies raises and clears atomically: all are committed, or none. */
+  async apply(scope: Scope, inputs: readonly ValidAlarmInput[]): Promise<WriteResult> {
+    return this.write(scope, inputs.map(toOp));
+  }
+
+  /** Raises (or re-raises) one alarm. */
+  async raise(scope: Scope, input: ValidAlarmInput): Promise<Alarm> {
+    const r = await this.write(scope, [toOp({ ...input, status: 'ACTIVATED' })]);
+    return r.alarms[0] as Alarm;
+  }
+
+  /** Clears one alarm; 404001 when it does not exist. Clearing a CLEARED alarm changes nothing. */
+  async clear(scope: Scope, id: string, source = ''): Promise<Alarm> {
+    const r = await this.write(scope, [{ kind: 'clear', id, source, mustExist: true }]);
+    return r.alarms[0] as Alarm;
+  }
+
+  /** Removes every alarm of the scope from the list (each removal is kept in history). */
+  async clearAll(scope: Scope): Promise<{ revision: number }> {
+    const r = await this.write(scope, [{ kind: 'clearAll' }]);
+    return { revision: r.revision };
+  }
+
+  list(scope: Scope, filter: AlarmFilter = {}): ListResult {
+    return { alarms: this.index.list(scope, filter), revision: this.index.revision };
+  }
+
+  get(scope: Scope, id: string, source = ''): Alarm | undefined {
+    return this.index.get(scope, id, source);
+  }
+
+  history(scope: Scope, since: number, limit: number): Promise<HistoryEntry[]> {
+    return this.store.history(scope, since, limit);
+  }
+
+  private async write(scope: Scope, ops: AlarmOp[]): Promise<WriteResult> {
+    const payload: AlarmWrite = { scope, ops };
+    let result;
+    try {
+      result = await this.bus.fire(createEvent(ALARM, ALARM_SUBJECT, '', payload));
+    } catch (err) {
+      throw busRefusal(err);
+    }
+    if (result.status === 'no-subscriber') {
+      throw new AlarmCenterError(Codes.Unavailable, 'no alarm subscriber is attached');
+    }
+    const outcome = payload.outcome;
+    if (!outcome) throw new AlarmCenterError(Codes.Internal, 'the alarm write was not handled');
+    if (!outcome.ok) throw outcome.error;
+    return { alarms: outcome.alarms, revision: outcome.revision };
+  }
+}

@@ -1,0 +1,46 @@
+import type { Alarm, AlarmChange, Scope } from './model.js';
+
+/** What a store holds at start-up. */
+export interface StoreSnapshot {
+  alarms: Alarm[];
+  /** Revision of the last committed change (0 for an empty store). */
+  revision: number;
+}
+
+/** One entry of the history log. */
+export interface HistoryEntry {
+  revision: number;
+  action: string;
+  alarm: Alarm;
+  at: number;
+}
+
+/**
+ * Durable home of alarms and their history. Implementations: SQLite (here); a networked
+ * database may implement it for several replicas.
+ *
+ * Contract: calls are made by one writer at a time (the ALARM subscriber), never concurrently.
+ * `commit` is all or nothing: when its promise resolves the changes are durable; when it rejects
+ * nothing of them is stored. Revisions in `changes` are strictly increasing and all above the
+ * store's revision.
+ */
+export interface AlarmStore {
+  load(): Promise<StoreSnapshot>;
+  commit(changes: readonly AlarmChange[]): Promise<void>;
+  /** History entries of the scope with revision > `since`, oldest first, at most `limit`. */
+  history(scope: Scope, since: number, limit: number): Promise<HistoryEntry[]>;
+  /** Resolves when the store can take a write now; rejects with the reason otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Raised by a store whose backend failed; `message` is the backend's own. */
+export class StoreError extends Error {
+  readonly backendCode: string | undefined;
+
+  constructor(message: string, options?: { cause?: unknown; backendCode?: string }) {
+    super(message, options);
+    this.name = 'StoreError';
+    this.backendCode = options?.backendCode;
+  }
+}

@@ -1,0 +1,243 @@
+import type { Logger } from 'winston';
+import { AlarmCenterError, Codes } from '../errors.js';
+import type { BusEvent } from '../event/event.js';
+import type { Subscriber } from '../event/subscriber.js';
+import type { AlarmIndex } from './alarm-index.js';
+import { ALARM, ALARM_SUBJECT, type AlarmOp, type AlarmWrite } from './event.js';
+import type { AlarmMetrics } from './metrics.js';
+import {
+  AlarmIds,
+  DEFAULT_SEVERITY,
+  SELF_SOURCE,
+  alarmKey,
+  scopeKey,
+  type Alarm,
+  type AlarmChange,
+  type ChangeAction,
+  type Scope,
+} from './model.js';
+import type { AlarmStore } from './store.js';
+
+export interface AlarmSubscriberOptions {
+  store: AlarmStore;
+  index: AlarmIndex;
+  logger: Logger;
+  metrics: AlarmMetrics;
+  clock?: () => number;
+}
+
+interface Staged {
+  scope: Scope;
+  alarm: Alarm | null;
+}
+
+/** Changes of the writes of one batch, staged over the index until the commit succeeds. */
+class Stage {
+  readonly changes: AlarmChange[] = [];
+  readonly entries = new Map<string, Staged>();
+  revision: number;
+
+  constructor(private readonly index: AlarmIndex) {
+    this.revision = index.revision;
+  }
+
+  current(scope: Scope, id: string, source: string): Alarm | undefined {
+    const staged = this.entries.get(`${scopeKey(scope)}\u0000${alarmKey(id, source)}`);
+    if (staged) return staged.alarm ?? undefined;
+    return this.index.get(scope, id, source);
+  }
+
+  /** Every alarm of the scope as the batch has it so far. */
+  scopeAlarms(scope: Scope): Alarm[] {
+    const seen = new Set<string>();
+    const out: Alarm[] = [];
+    const sk = scopeKey(scope);
+    for (const a of this.index.scopeAlarms(scope)) {
+      const key = alarmKey(a.id, a.source);
+      seen.add(key);
+      const now = this.current(scope, a.id, a.source);
+      if (now) out.push(now);
+    }
+    for (const s of this.entries.values()) {
+      if (!s.alarm || scopeKey(s.scope) !== sk || seen.has(alarmKey(s.alarm.id, s.alarm.source))) continue;
+      out.push(s.alarm);
+    }
+    return out;
+  }
+
+  push(scope: Scope, action: ChangeAction, alarm: Alarm, removed: boolean, at: number): void {
+    this.changes.push({ action, alarm, removed, at });
+    this.entries.set(`${scopeKey(scope)}\u0000${alarmKey(alarm.id, alarm.source)}`, { scope, alarm: removed ? null : alarm });
+    this.revision = alarm.revision;
+  }
+}
+
+/**
+ * The ALARM subscriber: turns each write into changes (DESIGN §2 semantics), commits every write
+ * of a dispatcher turn in one store transaction (group commit), then updates the index and reports
+ * each write's outcome in its payload. A store failure fails the turn's writes, raises Alarm
+ * Center's own BackendConnectionRefuse alarm, and the next successful commit clears it.
+ * It never throws, so a failing store does not get it evicted from the bus.
+ */
+export class AlarmSubscriber implements Subscriber<AlarmWrite> {
+  readonly id = 'alarm-subscriber';
+  readonly type = ALARM;
+  readonly subject = ALARM_SUBJECT;
+  readonly group = 'alarm-store';
+  private readonly store: AlarmStore;
+  private readonly index: AlarmIndex;
+  private readonly logger: Logger;
+  private readonly metrics: AlarmMetrics;
+  private readonly clock: () => number;
+  /** The store's last failure, until a commit succeeds. */
+  storeFailure: Error | undefined;
+
+  constructor(options: AlarmSubscriberOptions) {
+    this.store = options.store;
+    this.index = options.index;
+    this.logger = options.logger;
+    this.metrics = options.metrics;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  onMessage(event: BusEvent<AlarmWrite>): Promise<void> {
+    return this.onBatch([event]);
+  }
+
+  async onBatch(events: BusEvent<AlarmWrite>[]): Promise<void> {
+    const stage = new Stage(this.index);
+    const accepted: { write: AlarmWrite; alarms: Alarm[]; revision: number }[] = [];
+    for (const event of events) {
+      const write = event.payload;
+      const refusal = this.refusal(stage, write);
+      if (refusal) {
+        write.outcome = { ok: false, error: refusal };
+        continue;
+      }
+      accepted.push({ write, alarms: this.plan(stage, write), revision: stage.revision });
+    }
+    if (accepted.length === 0) return;
+    try {
+      await this.store.commit(stage.changes);
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.onStoreFailure(error);
+      const answer = new AlarmCenterError(Codes.Unavailable, `store unavailable: ${error.message}`, { cause: error });
+      for (const a of accepted) a.write.outcome = { ok: false, error: answer };
+      return;
+    }
+    this.index.apply(stage.changes);
+    this.countChanges(stage.changes);
+    for (const a of accepted) a.write.outcome = { ok: true, alarms: a.alarms, revision: a.revision };
+    if (this.storeFailure) this.onStoreRecovered();
+  }
+
+  /**
+   * Why the write cannot be applied, checked before any of its changes is staged so a write is
+   * all or nothing: a clear that must find its alarm, against the state before the write.
+   */
+  private refusal(stage: Stage, write: AlarmWrite): Error | undefined {
+    for (const op of write.ops) {
+      if (op.kind === 'clear' && op.mustExist && !stage.current(write.scope, op.id, op.source)) {
+        return new AlarmCenterError(Codes.AlarmNotFound, `alarm ${op.id} with source "${op.source}" does not exist`);
+      }
+    }
+    return undefined;
+  }
+
+  /** Stages the write's changes; returns the alarms it leaves (raises and clears, in order). */
+  private plan(stage: Stage, write: AlarmWrite): Alarm[] {
+    const now = this.clock();
+    const out: Alarm[] = [];
+    for (const op of write.ops) {
+      const result = this.planOp(stage, write.scope, op, now);
+      if (result) out.push(result);
+    }
+    return out;
+  }
+
+  private planOp(stage: Stage, scope: Scope, op: AlarmOp, now: number): Alarm | undefined {
+    if (op.kind === 'clearAll') {
+      for (const a of stage.scopeAlarms(scope)) {
+        stage.push(scope, 'clear-all', { ...a, revision: stage.revision + 1 }, true, now);
+      }
+      return undefined;
+    }
+    const old = stage.current(scope, op.id, op.source);
+    if (op.kind === 'raise') {
+      const reraise = old?.status === 'ACTIVATED';
+      const alarm: Alarm = {
+        domain: scope.domain,
+        project: scope.project,
+        id: op.id,
+        source: op.source,
+        status: 'ACTIVATED',
+        severity: op.severity ?? (reraise ? old.severity : DEFAULT_SEVERITY),
+        fields: op.fields,
+        fieldsJson: JSON.stringify(op.fields),
+        count: reraise ? old.count + 1 : 1,
+        raisedAt: reraise ? old.raisedAt : now,
+        updatedAt: now,
+        revision: stage.revision + 1,
+      };
+      stage.push(scope, reraise ? 'reraise' : 'raise', alarm, false, now);
+      return alarm;
+    }
+    if (!old) return undefined;
+    if (old.status === 'CLEARED') return old;
+    const hasFields = op.fields !== undefined && Object.keys(op.fields).length > 0;
+    const fields = hasFields ? (op.fields as Record<string, unknown>) : old.fields;
+    const alarm: Alarm = {
+      ...old,
+      status: 'CLEARED',
+      fields,
+      fieldsJson: hasFields ? JSON.stringify(fields) : old.fieldsJson,
+      updatedAt: now,
+      clearedAt: now,
+      revision: stage.revision + 1,
+    };
+    stage.push(scope, 'clear', alarm, false, now);
+    return alarm;
+  }
+
+  private countChanges(changes: readonly AlarmChange[]): void {
+    if (changes.length === 0) return;
+    const byAction = new Map<ChangeAction, number>();
+    for (const c of changes) byAction.set(c.action, (byAction.get(c.action) ?? 0) + 1);
+    for (const [action, n] of byAction) this.metrics.changed(action, n);
+  }
+
+  private onStoreFailure(error: Error): void {
+    const code = (error as { backendCode?: string }).backendCode ?? 'UNKNOWN';
+    this.metrics.storeFailed(code);
+    this.logger.error('store commit failed', { error: error.message, code });
+    this.storeFailure = error;
+    const now = this.clock();
+    const old = this.index.getSystem(AlarmIds.BackendConnectionRefuse, SELF_SOURCE);
+    const fields = { detail: error.message };
+    const active = old?.status === 'ACTIVATED';
+    this.index.setSystem({
+      domain: '',
+      project: '',
+      id: AlarmIds.BackendConnectionRefuse,
+      source: SELF_SOURCE,
+      status: 'ACTIVATED',
+      severity: 'critical',
+      fields,
+      fieldsJson: JSON.stringify(fields),
+      count: active ? old.count + 1 : 1,
+      raisedAt: active ? old.raisedAt : now,
+      updatedAt: now,
+      revision: 0,
+    });
+  }
+
+  private onStoreRecovered(): void {
+    this.logger.info('store recovered', { error: this.storeFailure?.message });
+    this.storeFailure = undefined;
+    const old = this.index.getSystem(AlarmIds.BackendConnectionRefuse, SELF_SOURCE);
+    if (old?.status !== 'ACTIVATED') return;
+    const now = this.clock();
+    this.index.setSystem({ ...old, status: 'CLEARED', updatedAt: now, clearedAt: now });
+  }
+}

@@ -1,0 +1,22 @@
+/** The package entry: embed Alarm Center in a Node process, or build its HTTP service. */
+export { createAlarmCenter, DB_FILE, type AlarmCenter, type AlarmCenterOptions, type Lifecycle } from './center.js';
+export {
+  AlarmIds,
+  SEVERITIES,
+  STATUSES,
+  toJson,
+  type Alarm,
+  type AlarmFilter,
+  type AlarmInput,
+  type AlarmJson,
+  type AlarmStatus,
+  type Scope,
+  type Severity,
+} from './alarm/model.js';
+export type { AlarmStore, HistoryEntry, StoreSnapshot } from './alarm/store.js';
+export { StoreError } from './alarm/store.js';
+export { SqliteStore, type Durability } from './alarm/sqlite-store.js';
+export { AlarmCenterError, Codes, ERROR_CATALOG, type ErrorCode } from './errors.js';
+export { BusService } from './event/bus-service.js';
+export { BusError, type BusErrorCode } from './event/bus-error.js';
+export type { HealthChecker, HealthResult, HealthReport } from './health/checker.js';
