@@ -1,0 +1,89 @@
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { AlarmCenter } from '../center.js';
+import { AlarmCenterError, Codes } from '../errors.js';
+import { scopeOf } from '../http/scope.js';
+import {
+  AlarmBatchSchema,
+  AlarmFilterSchema,
+  AlarmInputSchema,
+  MAX_SOURCE_LENGTH,
+  describeIssues,
+  serializeAlarm,
+  type Alarm,
+  type ValidAlarmInput,
+} from './model.js';
+
+function invalid(error: z.ZodError, root: string): AlarmCenterError {
+  return new AlarmCenterError(Codes.InvalidParams, describeIssues(error, root));
+}
+
+/** Reads the POST body: one AlarmInput, or `{"alarms":[…]}` with at most 1,000 of them. */
+function parseWrite(body: unknown): ValidAlarmInput[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new AlarmCenterError(
+      Codes.InvalidParams,
+      'body: must be a JSON object (one alarm, or {"alarms":[…]}) sent as application/json',
+    );
+  }
+  if ('alarms' in body) {
+    const r = AlarmBatchSchema.safeParse(body);
+    if (!r.success) throw invalid(r.error, '');
+    return r.data.alarms;
+  }
+  const r = AlarmInputSchema.safeParse(body);
+  if (!r.success) throw invalid(r.error, '');
+  return [r.data];
+}
+
+const ClearOneQuerySchema = z.strictObject({ source: z.string().max(MAX_SOURCE_LENGTH).default('') });
+
+/** Writes `{"alarms":[…],"revision":N}` from cached per-alarm JSON. */
+function sendAlarms(res: Response, alarms: readonly Alarm[], revision: number): void {
+  let body = '{"alarms":[';
+  for (let i = 0; i < alarms.length; i += 1) {
+    if (i > 0) body += ',';
+    body += serializeAlarm(alarms[i] as Alarm);
+  }
+  body += `],"revision":${revision}}`;
+  res.type('application/json').send(body);
+}
+
+/** The service-center admin API: list, raise/clear, clear-all and clear-one. */
+export function createAlarmRouter(options: { center: AlarmCenter }): Router {
+  const { center } = options;
+  const router = Router();
+
+  router.get('/v4/:project/admin/alarms', (req: Request, res: Response) => {
+    const scope = scopeOf(req);
+    const q = AlarmFilterSchema.safeParse(req.query);
+    if (!q.success) throw invalid(q.error, 'query');
+    const { alarms, revision } = center.service.list(scope, q.data);
+    sendAlarms(res, alarms, revision);
+  });
+
+  router.post('/v4/:project/admin/alarms', async (req: Request, res: Response) => {
+    const scope = scopeOf(req);
+    const inputs = parseWrite(req.body);
+    const { alarms, revision } = await center.service.apply(scope, inputs);
+    sendAlarms(res, alarms, revision);
+  });
+
+  router.delete('/v4/:project/admin/alarms', async (req: Request, res: Response) => {
+    const scope = scopeOf(req);
+    await center.service.clearAll(scope);
+    res.status(200).end();
+  });
+
+  router.delete('/v4/:project/admin/alarms/:id', async (req: Request, res: Response) => {
+    const scope = scopeOf(req);
+    const id = AlarmInputSchema.shape.id.safeParse(req.params.id);
+    if (!id.success) throw invalid(id.error, 'id');
+    const q = ClearOneQuerySchema.safeParse(req.query);
+    if (!q.success) throw invalid(q.error, 'query');
+    const alarm = await center.service.clear(scope, id.data, q.data.source);
+    res.type('application/json').send(`{"alarm":${serializeAlarm(alarm)}}`);
+  });
+
+  return router;
+}

@@ -1,0 +1,86 @@
+/**
+ * Composition root of the HTTP service: wires the Alarm Center core, the routes, metrics,
+ * logging and error handling into an express app. Building the app is kept apart from
+ * listening (see server.ts), so tests can mount it on port 0.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Registry } from 'prom-client';
+import type { Logger } from 'winston';
+import { AlarmIds, SELF_SOURCE, ScopeSchema, type Scope } from './alarm/model.js';
+import { createAlarmRouter } from './alarm/routes.js';
+import type { AlarmCenter } from './center.js';
+import { AlarmCenterError, Codes } from './errors.js';
+import { createHealthRouter, type InstanceInfo } from './health/routes.js';
+import { createErrorHandler, notFound } from './http/error-handler.js';
+import { createObserver } from './http/observe.js';
+import { DEFAULT_DOMAIN, DEFAULT_PROJECT, DOMAIN_HEADER } from './http/scope.js';
+
+export interface AppOptions {
+  center: AlarmCenter;
+  registry: Registry;
+  logger: Logger;
+  bodyLimitBytes: number;
+  instance: () => InstanceInfo;
+  /** The text served at `/openapi.yaml`. */
+  openapi: string;
+}
+
+/** Paths that keep answering while shutting down: probes must tell the truth to the end. */
+const ALWAYS_SERVED = /^\/(livez|readyz|metrics)(\/|$)/;
+
+/** The scope a failed request was about, for the InternalError alarm; default when unknown. */
+function scopeOfPath(req: Request): Scope {
+  const project = /^\/v4\/([^/]+)\//.exec(req.path)?.[1] ?? DEFAULT_PROJECT;
+  const r = ScopeSchema.safeParse({ domain: req.get(DOMAIN_HEADER) ?? DEFAULT_DOMAIN, project });
+  return r.success ? r.data : { domain: DEFAULT_DOMAIN, project: DEFAULT_PROJECT };
+}
+
+/** Builds the express app; it does not listen. */
+export function createApp(options: AppOptions): express.Express {
+  const { center, registry, logger } = options;
+  const httpLogger = logger.child({ component: 'http' });
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  app.use(createObserver({ registry, logger: httpLogger }));
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (center.state !== 'stopping' || ALWAYS_SERVED.test(req.path)) {
+      next();
+      return;
+    }
+    res.set('Connection', 'close');
+    next(new AlarmCenterError(Codes.Unavailable, 'Alarm Center is shutting down'));
+  });
+  app.use(express.json({ limit: options.bodyLimitBytes, type: ['application/json', 'application/*+json'] }));
+
+  app.use(createAlarmRouter({ center }));
+  app.use(createHealthRouter({ center, instance: options.instance }));
+  app.get('/metrics', async (_req: Request, res: Response) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+  app.get('/openapi.yaml', (_req: Request, res: Response) => {
+    res.type('application/yaml').send(options.openapi);
+  });
+
+  app.use(notFound);
+  app.use(
+    createErrorHandler({
+      logger: httpLogger,
+      onServerError(req, error) {
+        // As service-center's error handler does: every 5xx answer raises InternalError.
+        if (center.state === 'stopping') return;
+        center
+          .raise(scopeOfPath(req), {
+            id: AlarmIds.InternalError,
+            source: SELF_SOURCE,
+            severity: 'major',
+            fields: { detail: error.detail || error.message },
+          })
+          .catch((err: unknown) => httpLogger.warn('InternalError alarm not raised', { error: String(err) }));
+      },
+    }),
+  );
+  return app;
+}

@@ -1,0 +1,166 @@
+/**
+ * Settings: one zod schema, filled from defaults, then a config file (`--config FILE`, JSON or
+ * YAML), then `ALARM_CENTER_*` environment variables, then command-line flags; later sources win.
+ * A bad setting stops start-up with a message naming the setting and where it came from.
+ * This is the only module that reads the environment.
+ */
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { ID_PATTERN } from './alarm/model.js';
+import { LOG_LEVELS } from './logger.js';
+
+const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const ConfigSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: intFrom(0, 65535).default(30100),
+  dataDir: z.string().min(1).default('./data'),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+  durability: z.enum(['full', 'process']).default('full'),
+  queueSize: intFrom(1, 1_000_000).default(10_000),
+  maxBatch: intFrom(1, 100_000).default(1024),
+  unhealthyAlarmIds: z
+    .array(z.string().regex(ID_PATTERN, 'must be alarm ids matching [A-Za-z0-9._:-]{1,128}'))
+    .min(1)
+    .default(['BackendConnectionRefuse']),
+  bodyLimitBytes: intFrom(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  shutdownTimeoutMs: intFrom(0, 600_000).default(10_000),
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+type Key = keyof Config;
+
+/** Every setting with its environment variable and flag, for docs and the parser. */
+export const SETTINGS: { key: Key; env: string; flag: string; doc: string }[] = [
+  { key: 'host', env: 'ALARM_CENTER_HOST', flag: 'host', doc: 'address to listen on' },
+  { key: 'port', env: 'ALARM_CENTER_PORT', flag: 'port', doc: 'TCP port; 0 picks a free one' },
+  { key: 'dataDir', env: 'ALARM_CENTER_DATA_DIR', flag: 'data-dir', doc: 'folder of the SQLite database' },
+  { key: 'logLevel', env: 'ALARM_CENTER_LOG_LEVEL', flag: 'log-level', doc: 'error, warn, info or debug' },
+  { key: 'durability', env: 'ALARM_CENTER_DURABILITY', flag: 'durability', doc: 'full (power cut) or process (crash)' },
+  { key: 'queueSize', env: 'ALARM_CENTER_QUEUE_SIZE', flag: 'queue-size', doc: 'most writes waiting; past it 429001' },
+  { key: 'maxBatch', env: 'ALARM_CENTER_MAX_BATCH', flag: 'max-batch', doc: 'most writes per transaction' },
+  {
+    key: 'unhealthyAlarmIds',
+    env: 'ALARM_CENTER_UNHEALTHY_ALARM_IDS',
+    flag: 'unhealthy-alarm-ids',
+    doc: 'comma-separated alarm ids that make the cluster unhealthy',
+  },
+  { key: 'bodyLimitBytes', env: 'ALARM_CENTER_BODY_LIMIT_BYTES', flag: 'body-limit-bytes', doc: 'largest request body' },
+  {
+    key: 'shutdownTimeoutMs',
+    env: 'ALARM_CENTER_SHUTDOWN_TIMEOUT_MS',
+    flag: 'shutdown-timeout-ms',
+    doc: 'how long shutdown waits for requests in flight',
+  },
+];
+
+/** A setting that failed validation; the message names it and its source. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** What the command line asked for besides settings. */
+export interface CliRequest {
+  help: boolean;
+  config: Config;
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = YAML.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid YAML or JSON: ${(err as Error).message}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${file} must hold a mapping of settings`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Validates merged settings; `sources` says where each came from, for the error message. */
+export function validateConfig(input: Record<string, unknown>, sources: Partial<Record<string, string>> = {}): Config {
+  const r = ConfigSchema.safeParse(input);
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((issue) => {
+    const key = String(issue.path[0] ?? '');
+    const from = sources[key] ? ` (from ${sources[key]})` : '';
+    if (issue.code === 'unrecognized_keys') return `unknown setting(s) ${issue.keys.join(', ')}${from}`;
+    return `invalid setting ${issue.path.join('.')}${from}: ${issue.message}`;
+  });
+  throw new ConfigError(lines.join('; '));
+}
+
+/**
+ * Builds the configuration from the command line and the environment.
+ * Throws ConfigError on an unknown flag, an unreadable config file or an invalid setting.
+ */
+export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): CliRequest {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    config: { type: 'string', short: 'c' },
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const s of SETTINGS) options[s.flag] = { type: 'string' };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const merged: Record<string, unknown> = {};
+  const sources: Record<string, string> = {};
+  const configFile = (values.config as string | undefined) ?? env.ALARM_CENTER_CONFIG;
+  if (configFile) {
+    for (const [k, v] of Object.entries(readConfigFile(configFile))) {
+      merged[k] = v;
+      sources[k] = `config file ${configFile}`;
+    }
+  }
+  for (const s of SETTINGS) {
+    const fromEnv = env[s.env];
+    if (fromEnv !== undefined && fromEnv !== '') {
+      merged[s.key] = s.key === 'unhealthyAlarmIds' ? splitList(fromEnv) : fromEnv;
+      sources[s.key] = s.env;
+    }
+    const fromFlag = values[s.flag];
+    if (typeof fromFlag === 'string') {
+      merged[s.key] = s.key === 'unhealthyAlarmIds' ? splitList(fromFlag) : fromFlag;
+      sources[s.key] = `--${s.flag}`;
+    }
+  }
+  return { help: values.help === true, config: validateConfig(merged, sources) };
+}
+
+/** The text of `alarm-center --help`. */
+export function usage(): string {
+  const rows = SETTINGS.map((s) => `  --${s.flag.padEnd(22)} ${s.env.padEnd(34)} ${s.doc}`);
+  return [
+    'Usage: alarm-center [options]',
+    '',
+    'Options (flag, environment variable, meaning):',
+    `  --${'config FILE'.padEnd(22)} ${'ALARM_CENTER_CONFIG'.padEnd(34)} settings file (YAML or JSON, keys as in the README)`,
+    ...rows,
+    `  --${'help'.padEnd(22)} ${''.padEnd(34)} print this text`,
+  ].join('\n');
+}

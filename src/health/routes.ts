@@ -1,0 +1,87 @@
+import { Router, type Request, type Response } from 'express';
+import type { AlarmCenter } from '../center.js';
+import { AlarmCenterError, Codes } from '../errors.js';
+import { scopeOf } from '../http/scope.js';
+import type { HealthChecker, HealthReport, NamedResult } from './checker.js';
+import { HealthRegistry } from './registry.js';
+
+/** How this instance describes itself in a healthy service-center health answer. */
+export interface InstanceInfo {
+  instanceId: string;
+  serviceId: string;
+  hostName: string;
+  endpoints: string[];
+  status: 'UP';
+  version: string;
+  timestamp: string;
+}
+
+export interface HealthRouterOptions {
+  center: AlarmCenter;
+  /** Called per request, so the endpoint reflects the bound port. */
+  instance: () => InstanceInfo;
+}
+
+function queryList(value: unknown): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(',')).filter((v) => v !== '');
+}
+
+function line(r: NamedResult): string {
+  return r.healthy ? `[+]${r.name} ok` : `[-]${r.name} failed: ${r.detail ?? 'reason withheld'}`;
+}
+
+/** Kubernetes-style answer: `ok`, or the per-check list with `?verbose` or on failure. */
+function sendProbe(req: Request, res: Response, probe: string, report: HealthReport): void {
+  res.set('X-Content-Type-Options', 'nosniff').type('text/plain; charset=utf-8');
+  if (report.healthy && req.query.verbose === undefined) {
+    res.status(200).send('ok');
+    return;
+  }
+  const lines = report.results.map(line);
+  lines.push(`${probe} check ${report.healthy ? 'passed' : 'failed'}`);
+  res.status(report.healthy ? 200 : 503).send(`${lines.join('\n')}\n`);
+}
+
+/** The liveness checks: only that the process answers; never alarms or the store. */
+function livenessRegistry(): HealthRegistry {
+  const registry = new HealthRegistry();
+  const ping: HealthChecker = { name: 'ping', check: () => ({ healthy: true }) };
+  registry.register(ping);
+  return registry;
+}
+
+/**
+ * Health endpoints: service-center's cluster health (`/v4/:project/registry/health`, `/health`)
+ * and Kubernetes-style `/livez` and `/readyz` probes with `?verbose`, `?exclude=` and per-check paths.
+ */
+export function createHealthRouter(options: HealthRouterOptions): Router {
+  const { center } = options;
+  const router = Router();
+  const liveness = livenessRegistry();
+
+  const cluster = async (req: Request, res: Response) => {
+    const result = await center.health(scopeOf(req));
+    if (!result.healthy) throw new AlarmCenterError(Codes.Unhealthy, result.detail ?? '');
+    res.json({ instances: [options.instance()] });
+  };
+  router.get('/v4/:project/registry/health', cluster);
+  router.get('/health', cluster);
+
+  const probes: [string, HealthRegistry][] = [
+    ['livez', liveness],
+    ['readyz', center.readiness],
+  ];
+  for (const [probe, registry] of probes) {
+    router.get(`/${probe}`, async (req: Request, res: Response) => {
+      sendProbe(req, res, probe, await registry.run(undefined, queryList(req.query.exclude)));
+    });
+    router.get(`/${probe}/:check`, async (req: Request, res: Response) => {
+      const name = String(req.params.check);
+      const result = await registry.runNamed(name);
+      if (!result) throw new AlarmCenterError(Codes.NotFound, `no ${probe} check named ${name}; known: ${registry.names().join(', ')}`);
+      sendProbe(req, res, probe, { healthy: result.healthy, results: [result] });
+    });
+  }
+  return router;
+}

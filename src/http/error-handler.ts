@@ -1,0 +1,67 @@
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Logger } from 'winston';
+import { AlarmCenterError, Codes } from '../errors.js';
+
+interface BodyParserError extends Error {
+  type?: string;
+  status?: number;
+  limit?: number;
+}
+
+/** Turns body-parser's errors into catalog errors naming the body as the offending field. */
+function fromBodyParser(err: BodyParserError): AlarmCenterError | undefined {
+  switch (err.type) {
+    case 'entity.too.large':
+      return new AlarmCenterError(Codes.TooLarge, `body: larger than the limit of ${err.limit ?? '?'} bytes`);
+    case 'entity.parse.failed':
+      return new AlarmCenterError(Codes.InvalidParams, `body: malformed JSON: ${err.message}`);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new AlarmCenterError(Codes.InvalidParams, `body: ${err.message}`);
+    default:
+      if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
+        return new AlarmCenterError(Codes.InvalidParams, err.message);
+      }
+      return undefined;
+  }
+}
+
+export interface ErrorHandlerOptions {
+  logger: Logger;
+  /** Called for every 5xx answer with the request and the error (raises the InternalError alarm). */
+  onServerError(req: Request, error: AlarmCenterError): void;
+}
+
+/**
+ * The one place errors become answers: service-center's body with `errorCode` as a string, the
+ * status derived from the code. Only 5xx answers are logged.
+ */
+export function createErrorHandler(options: ErrorHandlerOptions): ErrorRequestHandler {
+  return (err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    let coded: AlarmCenterError;
+    if (err instanceof AlarmCenterError) coded = err;
+    else coded = fromBodyParser(err as BodyParserError) ?? new AlarmCenterError(Codes.Internal, (err as Error)?.message ?? String(err), { cause: err });
+    if (coded.status >= 500) {
+      options.logger.error('request failed', {
+        method: req.method,
+        path: req.path,
+        errorCode: coded.code,
+        error: coded.detail,
+        stack: err instanceof Error && !(err instanceof AlarmCenterError) ? err.stack : undefined,
+      });
+      options.onServerError(req, coded);
+    }
+    if (coded.code === Codes.TooManyRequests) res.set('Retry-After', '1');
+    if (coded.code === Codes.Unavailable) res.set('Retry-After', '5');
+    res.status(coded.status).json(coded.toBody());
+  };
+}
+
+/** Answers any request no route took: 404002. */
+export const notFound: RequestHandler = (req, _res, next) => {
+  next(new AlarmCenterError(Codes.NotFound, `no route for ${req.method} ${req.path}`));
+};

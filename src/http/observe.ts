@@ -1,0 +1,40 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { Histogram, type Registry } from 'prom-client';
+import type { Logger } from 'winston';
+
+/** The route template a request matched (`/v4/:project/admin/alarms`), or `unmatched`. */
+export function routeOf(req: Request): string {
+  const path = (req.route as { path?: unknown } | undefined)?.path;
+  return typeof path === 'string' ? `${req.baseUrl}${path}` : 'unmatched';
+}
+
+/**
+ * One middleware for request observability: a duration histogram by method, route and status
+ * code, and one log line per request (method, route, status, duration) — both on `finish`.
+ */
+export function createObserver(options: { registry: Registry; logger: Logger; prefix?: string }): RequestHandler {
+  const duration = new Histogram({
+    name: `${options.prefix ?? 'alarm_center_'}http_request_duration_seconds`,
+    help: 'Duration of HTTP requests, by method, route template and status code.',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [options.registry],
+  });
+  const logger = options.logger;
+  return (req: Request, res: Response, next: NextFunction) => {
+    const start = process.hrtime.bigint();
+    res.once('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const route = routeOf(req);
+      duration.observe({ method: req.method, route, status_code: String(res.statusCode) }, seconds);
+      logger.info('request', {
+        method: req.method,
+        route,
+        path: req.path,
+        status: res.statusCode,
+        durationMs: Math.round(seconds * 1e6) / 1000,
+      });
+    });
+    next();
+  };
+}

@@ -1,0 +1,19 @@
+import type { Request } from 'express';
+import { ScopeSchema, describeIssues, type Scope } from '../alarm/model.js';
+import { AlarmCenterError, Codes } from '../errors.js';
+
+export const DOMAIN_HEADER = 'x-domain-name';
+export const DEFAULT_DOMAIN = 'default';
+export const DEFAULT_PROJECT = 'default';
+
+/** The request's scope: domain from `x-domain-name` (default `default`), project from the path. */
+export function scopeOf(req: Request): Scope {
+  const domain = req.get(DOMAIN_HEADER) ?? DEFAULT_DOMAIN;
+  const project = (req.params as Record<string, string | undefined>).project ?? DEFAULT_PROJECT;
+  const r = ScopeSchema.safeParse({ domain, project });
+  if (!r.success) {
+    const detail = describeIssues(r.error).replace(/^domain:/, `${DOMAIN_HEADER}:`);
+    throw new AlarmCenterError(Codes.InvalidParams, detail);
+  }
+  return r.data;
+}

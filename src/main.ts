@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+/** The `alarm-center` command: read settings, start the server, stop gracefully on a signal. */
+import { ConfigError, loadConfig, usage } from './config.js';
+import { createLogger } from './logger.js';
+import { startServer } from './server.js';
+
+async function main(): Promise<number> {
+  let request;
+  try {
+    request = loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`alarm-center: ${err.message}\n${usage()}\n`);
+    return 2;
+  }
+  if (request.help) {
+    process.stdout.write(`${usage()}\n`);
+    return 0;
+  }
+  const { config } = request;
+  const logger = createLogger({ level: config.logLevel });
+  let running;
+  try {
+    running = await startServer(config, { logger });
+  } catch (err) {
+    logger.error('start failed', { error: err instanceof Error ? err.message : String(err) });
+    return 1;
+  }
+  logger.info('listening', { url: running.url, dataDir: config.dataDir, durability: config.durability });
+  const server = running;
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn('second signal, exiting at once', { signal });
+        resolve(1);
+        return;
+      }
+      stopping = true;
+      logger.info('shutting down', { signal });
+      server.close().then(
+        () => {
+          logger.info('stopped');
+          resolve(0);
+        },
+        (err: unknown) => {
+          logger.error('shutdown failed', { error: err instanceof Error ? err.message : String(err) });
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+    // Let winston flush, then leave even if a client keeps a socket open.
+    setImmediate(() => process.exit(code));
+  },
+  (err: unknown) => {
+    process.stderr.write(`alarm-center: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);

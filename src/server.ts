@@ -1,0 +1,116 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Logger } from 'winston';
+import { createApp } from './app.js';
+import { createAlarmCenter, type AlarmCenter } from './center.js';
+import type { Config } from './config.js';
+import { ConfigSchema } from './config.js';
+import type { InstanceInfo } from './health/routes.js';
+import { createSilentLogger } from './logger.js';
+
+/** The package's own files, found from this module whether it runs from src/ or dist/. */
+const PACKAGE_JSON = new URL('../package.json', import.meta.url);
+const OPENAPI_FILE = new URL('../openapi.yaml', import.meta.url);
+
+/** A listening Alarm Center. */
+export interface RunningServer {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly center: AlarmCenter;
+  readonly registry: Registry;
+  readonly server: http.Server;
+  /** Graceful stop: readiness fails, new requests are refused, in-flight ones finish, queued writes commit, the store closes. */
+  close(): Promise<void>;
+}
+
+function listen(server: http.Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+/** Waits for the HTTP server to finish its requests, forcing connections closed after `timeoutMs`. */
+function drain(server: http.Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+/** Builds everything from the settings and listens; resolves once the port is bound. */
+export async function startServer(settings: Partial<Config> = {}, options: { logger?: Logger } = {}): Promise<RunningServer> {
+  const config = ConfigSchema.parse(settings);
+  const logger = options.logger ?? createSilentLogger();
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const center = await createAlarmCenter({
+    dataDir: config.dataDir,
+    durability: config.durability,
+    queueSize: config.queueSize,
+    maxBatch: config.maxBatch,
+    unhealthyAlarmIds: config.unhealthyAlarmIds,
+    logger,
+    registry,
+  });
+  const version = (JSON.parse(fs.readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version;
+  const startedAt = String(Math.floor(Date.now() / 1000));
+  let endpoint = '';
+  const instance = (): InstanceInfo => ({
+    instanceId: `${os.hostname()}:${process.pid}`,
+    serviceId: 'alarm-center',
+    hostName: os.hostname(),
+    endpoints: [endpoint],
+    status: 'UP',
+    version,
+    timestamp: startedAt,
+  });
+  const app = createApp({
+    center,
+    registry,
+    logger,
+    bodyLimitBytes: config.bodyLimitBytes,
+    instance,
+    openapi: fs.readFileSync(OPENAPI_FILE, 'utf8'),
+  });
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 65_000;
+  let address: AddressInfo;
+  try {
+    address = await listen(server, config.host, config.port);
+  } catch (err) {
+    await center.close();
+    throw err;
+  }
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  endpoint = `rest://${host}:${address.port}`;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${address.port}`,
+    host: address.address,
+    port: address.port,
+    center,
+    registry,
+    server,
+    close() {
+      closing ??= (async () => {
+        center.beginShutdown();
+        await drain(server, config.shutdownTimeoutMs);
+        await center.close();
+      })();
+      return closing;
+    },
+  };
+}
