@@ -9,37 +9,74 @@ import {
   type Severity,
 } from './model.js';
 
+type BySource = Map<string, Alarm>;
+
+/**
+ * The alarms of one scope, id → source → alarm. Nesting (rather than one map keyed by a
+ * concatenated string) keeps no key string per alarm: the id key is shared by every source and
+ * the source key is the alarm's own string.
+ */
 class ScopeAlarms {
-  readonly alarms = new Map<string, Alarm>();
+  readonly domain: string;
+  readonly project: string;
+  readonly byId = new Map<string, BySource>();
   /** ACTIVATED alarms by id, so a health check costs O(1) whatever the number of alarms. */
-  readonly activeById = new Map<string, Map<string, Alarm>>();
+  readonly activeById = new Map<string, BySource>();
+  size = 0;
 
-  put(key: string, alarm: Alarm): void {
-    this.drop(key);
-    this.alarms.set(key, alarm);
+  constructor(domain: string, project: string) {
+    this.domain = domain;
+    this.project = project;
+  }
+
+  get(id: string, source: string): Alarm | undefined {
+    return this.byId.get(id)?.get(source);
+  }
+
+  /** Sets the alarm; returns the one it replaced. */
+  put(alarm: Alarm): Alarm | undefined {
+    this.remove(this.activeById, alarm.id, alarm.source);
+    const all = this.byId.get(alarm.id);
+    const replaced = all?.get(alarm.source);
+    if (all) all.set(alarm.source, alarm);
+    else this.byId.set(alarm.id, new Map([[alarm.source, alarm]]));
+    if (!replaced) this.size += 1;
     if (alarm.status === 'ACTIVATED') {
-      let m = this.activeById.get(alarm.id);
-      if (!m) {
-        m = new Map();
-        this.activeById.set(alarm.id, m);
-      }
-      m.set(key, alarm);
+      const active = this.activeById.get(alarm.id);
+      if (active) active.set(alarm.source, alarm);
+      else this.activeById.set(alarm.id, new Map([[alarm.source, alarm]]));
     }
+    return replaced;
   }
 
-  /** Removes the alarm from the active view only; `put` or `delete` follow. */
-  private drop(key: string): void {
-    const old = this.alarms.get(key);
-    if (old?.status !== 'ACTIVATED') return;
-    const m = this.activeById.get(old.id);
-    m?.delete(key);
-    if (m?.size === 0) this.activeById.delete(old.id);
+  /** Removes the alarm; returns it, or undefined when there was none. */
+  delete(id: string, source: string): Alarm | undefined {
+    this.remove(this.activeById, id, source);
+    const old = this.remove(this.byId, id, source);
+    if (old) this.size -= 1;
+    return old;
   }
 
-  delete(key: string): void {
-    this.drop(key);
-    this.alarms.delete(key);
+  *values(): IterableIterator<Alarm> {
+    for (const m of this.byId.values()) yield* m.values();
   }
+
+  private remove(map: Map<string, BySource>, id: string, source: string): Alarm | undefined {
+    const m = map.get(id);
+    const old = m?.get(source);
+    if (!m || !old) return undefined;
+    m.delete(source);
+    if (m.size === 0) map.delete(id);
+    return old;
+  }
+}
+
+/** List order: by `raisedAt`, then `id`, then `source`. */
+function byRaise(a: Alarm, b: Alarm): number {
+  if (a.raisedAt !== b.raisedAt) return a.raisedAt - b.raisedAt;
+  if (a.id !== b.id) return a.id < b.id ? -1 : 1;
+  if (a.source !== b.source) return a.source < b.source ? -1 : 1;
+  return 0;
 }
 
 function matches(a: Alarm, f: AlarmFilter): boolean {
@@ -69,21 +106,37 @@ export class AlarmIndex {
   }
 
   get(scope: Scope, id: string, source: string): Alarm | undefined {
-    return this.scopes.get(scopeKey(scope))?.alarms.get(alarmKey(id, source));
+    return this.scopes.get(scopeKey(scope))?.get(id, source);
   }
 
-  /** The stored alarms of a scope, without system alarms, in index order. */
+  /**
+   * The index's own copies of the scope's and the id's strings when it has them, so that new
+   * alarms share them instead of holding one copy each of every request's strings.
+   */
+  canonical(scope: Scope, id: string): { domain: string; project: string; id: string } {
+    const s = this.scopes.get(scopeKey(scope));
+    if (!s) return { domain: scope.domain, project: scope.project, id };
+    const known = s.byId.get(id)?.values().next().value;
+    return { domain: s.domain, project: s.project, id: known ? known.id : id };
+  }
+
+  /** The stored alarms of a scope, without system alarms, grouped by id. */
   scopeAlarms(scope: Scope): IterableIterator<Alarm> {
     const s = this.scopes.get(scopeKey(scope));
-    return (s ? s.alarms : new Map<string, Alarm>()).values();
+    return s ? s.values() : [].values();
   }
 
-  /** Alarms of the scope matching the filter, system alarms first. */
+  /**
+   * Alarms of the scope matching the filter: system alarms first, then the scope's by `raisedAt`,
+   * `id` and `source`, an order built only from stored values so a restart lists them the same.
+   */
   list(scope: Scope, filter: AlarmFilter = {}): Alarm[] {
     const out: Alarm[] = [];
-    for (const a of this.system.values()) if (matches(a, filter)) out.push(a);
     for (const a of this.scopeAlarms(scope)) if (matches(a, filter)) out.push(a);
-    return out;
+    out.sort(byRaise);
+    const system: Alarm[] = [];
+    for (const a of this.system.values()) if (matches(a, filter)) system.push(a);
+    return system.length === 0 ? out : [...system, ...out];
   }
 
   /** The first ACTIVATED alarm with one of `ids` in the scope (or among system alarms). */
@@ -92,8 +145,8 @@ export class AlarmIndex {
     const s = this.scopes.get(scopeKey(scope));
     if (!s) return undefined;
     for (const id of ids) {
-      const m = s.activeById.get(id);
-      if (m) for (const a of m.values()) return a;
+      const first = s.activeById.get(id)?.values().next();
+      if (first && !first.done) return first.value;
     }
     return undefined;
   }
@@ -131,7 +184,7 @@ export class AlarmIndex {
   /** Stored alarms across every scope. */
   get size(): number {
     let n = 0;
-    for (const s of this.scopes.values()) n += s.alarms.size;
+    for (const s of this.scopes.values()) n += s.size;
     return n;
   }
 
@@ -139,25 +192,21 @@ export class AlarmIndex {
     const sk = scopeKey(a);
     let s = this.scopes.get(sk);
     if (!s) {
-      s = new ScopeAlarms();
+      s = new ScopeAlarms(a.domain, a.project);
       this.scopes.set(sk, s);
     }
-    const key = alarmKey(a.id, a.source);
-    const old = s.alarms.get(key);
+    const old = s.put(a);
     if (old) this.count(old, -1);
-    s.put(key, a);
     this.count(a, 1);
   }
 
   private remove(a: Alarm): void {
     const sk = scopeKey(a);
     const s = this.scopes.get(sk);
-    const key = alarmKey(a.id, a.source);
-    const old = s?.alarms.get(key);
+    const old = s?.delete(a.id, a.source);
     if (!s || !old) return;
     this.count(old, -1);
-    s.delete(key);
-    if (s.alarms.size === 0) this.scopes.delete(sk);
+    if (s.size === 0) this.scopes.delete(sk);
   }
 
   private count(a: Alarm, delta: number): void {

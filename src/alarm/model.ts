@@ -39,7 +39,7 @@ export const DEFAULT_SCOPE: Scope = { domain: 'default', project: 'default' };
 /** Free key/values of an alarm; `detail` is the human message. */
 export type AlarmFields = Record<string, unknown>;
 
-/** A stored alarm. Times are milliseconds since the epoch. */
+/** A stored alarm. Times are milliseconds since the epoch. Alarms are immutable values. */
 export interface Alarm {
   readonly domain: string;
   readonly project: string;
@@ -47,14 +47,62 @@ export interface Alarm {
   readonly source: string;
   readonly status: AlarmStatus;
   readonly severity: Severity;
+  /** Parsed from `fieldsJson` on each access; only the text is kept in memory. */
   readonly fields: AlarmFields;
-  /** `fields` serialized once, reused by the store and the JSON form. */
+  /** `fields` serialized once: what the store writes, the JSON form embeds and memory holds. */
   readonly fieldsJson: string;
   readonly count: number;
   readonly raisedAt: number;
   readonly updatedAt: number;
   readonly clearedAt?: number;
   readonly revision: number;
+}
+
+/** An alarm's state, everything but the derived `fields`. */
+export type AlarmState = Omit<Alarm, 'fields'>;
+
+/**
+ * The one implementation of Alarm: plain data fields plus a `fields` getter on the prototype,
+ * so each alarm holds its fields once, as text (memory per alarm is what bounds the index).
+ */
+class StoredAlarm implements Alarm {
+  declare readonly domain: string;
+  declare readonly project: string;
+  declare readonly id: string;
+  declare readonly source: string;
+  declare readonly status: AlarmStatus;
+  declare readonly severity: Severity;
+  declare readonly fieldsJson: string;
+  declare readonly count: number;
+  declare readonly raisedAt: number;
+  declare readonly updatedAt: number;
+  declare readonly clearedAt?: number;
+  declare readonly revision: number;
+
+  constructor(s: AlarmState) {
+    const self = this as { -readonly [K in keyof AlarmState]: AlarmState[K] };
+    self.domain = s.domain;
+    self.project = s.project;
+    self.id = s.id;
+    self.source = s.source;
+    self.status = s.status;
+    self.severity = s.severity;
+    self.fieldsJson = s.fieldsJson;
+    self.count = s.count;
+    self.raisedAt = s.raisedAt;
+    self.updatedAt = s.updatedAt;
+    self.revision = s.revision;
+    if (s.clearedAt !== undefined) self.clearedAt = s.clearedAt;
+  }
+
+  get fields(): AlarmFields {
+    return JSON.parse(this.fieldsJson) as AlarmFields;
+  }
+}
+
+/** Makes an alarm from its state (a spread of another alarm is a valid state). */
+export function makeAlarm(state: AlarmState): Alarm {
+  return new StoredAlarm(state);
 }
 
 /** The JSON form of an alarm: service-center's `id`, `status`, `fields` first, then ours. */

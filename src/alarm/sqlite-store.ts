@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import type { Alarm, AlarmChange, AlarmStatus, Scope, Severity } from './model.js';
+import { makeAlarm, type Alarm, type AlarmChange, type AlarmStatus, type Scope, type Severity } from './model.js';
 import { StoreError, type AlarmStore, type HistoryEntry, type StoreSnapshot } from './store.js';
 
 /** `full`: an answered change survives a power cut; `process`: it survives a crash of the process. */
@@ -69,21 +69,20 @@ interface HistoryRow {
 }
 
 function fromRow(r: AlarmRow): Alarm {
-  const alarm: Alarm = {
+  return makeAlarm({
     domain: r.domain,
     project: r.project,
     id: r.id,
     source: r.source,
     status: r.status,
     severity: r.severity,
-    fields: JSON.parse(r.fields) as Record<string, unknown>,
     fieldsJson: r.fields,
     count: r.count,
     raisedAt: r.raised_at,
     updatedAt: r.updated_at,
     revision: r.revision,
-  };
-  return r.cleared_at === null ? alarm : { ...alarm, clearedAt: r.cleared_at };
+    clearedAt: r.cleared_at ?? undefined,
+  });
 }
 
 function storeError(err: unknown): StoreError {
@@ -216,20 +215,19 @@ export class SqliteStore implements AlarmStore {
         revision: r.revision,
         action: r.action,
         at: r.at,
-        alarm: {
+        alarm: makeAlarm({
           domain: r.domain,
           project: r.project,
           id: r.id,
           source: r.source,
           status: r.status,
           severity: r.severity,
-          fields: JSON.parse(r.fields) as Record<string, unknown>,
           fieldsJson: r.fields,
           count: r.count,
           raisedAt: r.at,
           updatedAt: r.at,
           revision: r.revision,
-        },
+        }),
       }));
     } catch (err) {
       throw storeError(err);

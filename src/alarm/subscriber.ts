@@ -8,6 +8,7 @@ import type { AlarmMetrics } from './metrics.js';
 import {
   AlarmIds,
   DEFAULT_SEVERITY,
+  makeAlarm,
   SELF_SOURCE,
   alarmKey,
   scopeKey,
@@ -159,43 +160,41 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
   private planOp(stage: Stage, scope: Scope, op: AlarmOp, now: number): Alarm | undefined {
     if (op.kind === 'clearAll') {
       for (const a of stage.scopeAlarms(scope)) {
-        stage.push(scope, 'clear-all', { ...a, revision: stage.revision + 1 }, true, now);
+        stage.push(scope, 'clear-all', makeAlarm({ ...a, revision: stage.revision + 1 }), true, now);
       }
       return undefined;
     }
     const old = stage.current(scope, op.id, op.source);
     if (op.kind === 'raise') {
       const reraise = old?.status === 'ACTIVATED';
-      const alarm: Alarm = {
-        domain: scope.domain,
-        project: scope.project,
-        id: op.id,
+      const names = this.index.canonical(scope, op.id);
+      const alarm = makeAlarm({
+        domain: names.domain,
+        project: names.project,
+        id: names.id,
         source: op.source,
         status: 'ACTIVATED',
         severity: op.severity ?? (reraise ? old.severity : DEFAULT_SEVERITY),
-        fields: op.fields,
         fieldsJson: JSON.stringify(op.fields),
         count: reraise ? old.count + 1 : 1,
         raisedAt: reraise ? old.raisedAt : now,
         updatedAt: now,
         revision: stage.revision + 1,
-      };
+      });
       stage.push(scope, reraise ? 'reraise' : 'raise', alarm, false, now);
       return alarm;
     }
     if (!old) return undefined;
     if (old.status === 'CLEARED') return old;
     const hasFields = op.fields !== undefined && Object.keys(op.fields).length > 0;
-    const fields = hasFields ? (op.fields as Record<string, unknown>) : old.fields;
-    const alarm: Alarm = {
+    const alarm = makeAlarm({
       ...old,
       status: 'CLEARED',
-      fields,
-      fieldsJson: hasFields ? JSON.stringify(fields) : old.fieldsJson,
+      fieldsJson: hasFields ? JSON.stringify(op.fields) : old.fieldsJson,
       updatedAt: now,
       clearedAt: now,
       revision: stage.revision + 1,
-    };
+    });
     stage.push(scope, 'clear', alarm, false, now);
     return alarm;
   }
@@ -214,22 +213,20 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
     this.storeFailure = error;
     const now = this.clock();
     const old = this.index.getSystem(AlarmIds.BackendConnectionRefuse, SELF_SOURCE);
-    const fields = { detail: error.message };
     const active = old?.status === 'ACTIVATED';
-    this.index.setSystem({
+    this.index.setSystem(makeAlarm({
       domain: '',
       project: '',
       id: AlarmIds.BackendConnectionRefuse,
       source: SELF_SOURCE,
       status: 'ACTIVATED',
       severity: 'critical',
-      fields,
-      fieldsJson: JSON.stringify(fields),
+      fieldsJson: JSON.stringify({ detail: error.message }),
       count: active ? old.count + 1 : 1,
       raisedAt: active ? old.raisedAt : now,
       updatedAt: now,
       revision: 0,
-    });
+    }));
   }
 
   private onStoreRecovered(): void {
@@ -238,6 +235,6 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
     const old = this.index.getSystem(AlarmIds.BackendConnectionRefuse, SELF_SOURCE);
     if (old?.status !== 'ACTIVATED') return;
     const now = this.clock();
-    this.index.setSystem({ ...old, status: 'CLEARED', updatedAt: now, clearedAt: now });
+    this.index.setSystem(makeAlarm({ ...old, status: 'CLEARED', updatedAt: now, clearedAt: now }));
   }
 }
