@@ -23,6 +23,8 @@ class ScopeAlarms {
   /** ACTIVATED alarms by id, so a health check costs O(1) whatever the number of alarms. */
   readonly activeById = new Map<string, BySource>();
   size = 0;
+  /** The scope's alarms in list order, kept until the next change. */
+  private ordered: Alarm[] | undefined;
 
   constructor(domain: string, project: string) {
     this.domain = domain;
@@ -33,8 +35,15 @@ class ScopeAlarms {
     return this.byId.get(id)?.get(source);
   }
 
+  /** Every alarm in list order; sorted once per change, not once per read. */
+  inOrder(): readonly Alarm[] {
+    if (!this.ordered) this.ordered = [...this.values()].sort(byRaise);
+    return this.ordered;
+  }
+
   /** Sets the alarm; returns the one it replaced. */
   put(alarm: Alarm): Alarm | undefined {
+    this.ordered = undefined;
     this.remove(this.activeById, alarm.id, alarm.source);
     const all = this.byId.get(alarm.id);
     const replaced = all?.get(alarm.source);
@@ -51,6 +60,7 @@ class ScopeAlarms {
 
   /** Removes the alarm; returns it, or undefined when there was none. */
   delete(id: string, source: string): Alarm | undefined {
+    this.ordered = undefined;
     this.remove(this.activeById, id, source);
     const old = this.remove(this.byId, id, source);
     if (old) this.size -= 1;
@@ -131,9 +141,9 @@ export class AlarmIndex {
    * `id` and `source`, an order built only from stored values so a restart lists them the same.
    */
   list(scope: Scope, filter: AlarmFilter = {}): Alarm[] {
-    const out: Alarm[] = [];
-    for (const a of this.scopeAlarms(scope)) if (matches(a, filter)) out.push(a);
-    out.sort(byRaise);
+    const ordered = this.scopes.get(scopeKey(scope))?.inOrder() ?? [];
+    const unfiltered = filter.status === undefined && filter.id === undefined && filter.source === undefined && filter.severity === undefined;
+    const out = unfiltered ? [...ordered] : ordered.filter((a) => matches(a, filter));
     const system: Alarm[] = [];
     for (const a of this.system.values()) if (matches(a, filter)) system.push(a);
     return system.length === 0 ? out : [...system, ...out];
