@@ -108,6 +108,7 @@ export class BusService {
     const others = [...this.buses.values()].filter((b) => b !== inner);
     await Promise.all(others.map((b) => b.stop()));
     await inner.stop();
+    for (const b of this.buses.values()) for (const s of b.subscribers()) this.removeSubscriber(s);
   }
 
   private reportUnhealthy(subscriber: Subscriber, error: unknown, event: BusEvent): void {
@@ -117,6 +118,8 @@ export class BusService {
       subscriber: subscriber.id,
       error: error instanceof Error ? error.message : String(error),
     });
+    // An INNER subscriber is never evicted; reporting it would only loop through INNER again.
+    if (subscriber.type === INNER) return;
     const inner = this.buses.get(INNER) as Bus;
     // The INNER bus stays open while user buses drain, so failures during stop are handled too.
     inner.fire(createUnhealthyEvent(subscriber, error)).catch((err: unknown) => {

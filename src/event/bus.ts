@@ -19,6 +19,7 @@
 import { BusError } from './bus-error.js';
 import type { BusEvent } from './event.js';
 import { Subject } from './subject.js';
+import { INNER } from './subscriber-checker.js';
 import type { Subscriber } from './subscriber.js';
 
 export type OverflowPolicy = 'reject' | 'drop-oldest';
@@ -144,6 +145,13 @@ export class Bus {
 
   subject(name: string): Subject | undefined {
     return this.subjects.get(name);
+  }
+
+  /** Every attached subscriber, subject by subject and group by group. */
+  subscribers(): Subscriber[] {
+    const out: Subscriber[] = [];
+    for (const s of this.subjects.values()) s.targets('', out);
+    return out;
   }
 
   addSubscriber(subscriber: Subscriber): void {
@@ -300,7 +308,8 @@ export class Bus {
 
   private markBroken(subscriber: Subscriber, error: unknown, event: BusEvent | undefined): void {
     if (this.broken.has(subscriber)) return;
-    this.broken.add(subscriber);
+    // INNER subscribers are never evicted (the checker would remove itself), so they stay callable.
+    if (subscriber.type !== INNER) this.broken.add(subscriber);
     if (event) this.hooks.onSubscriberError(subscriber, error, event);
   }
 }

@@ -1,0 +1,241 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { expect } from 'chai';
+import type { Alarm, AlarmChange } from '../../../src/alarm/model.js';
+import { DEFAULT_MIGRATIONS_DIR, SqliteStore, readMigrations } from '../../../src/alarm/sqlite-store.js';
+import { StoreError } from '../../../src/alarm/store.js';
+
+function alarm(id: string, revision: number, overrides: Partial<Alarm> = {}): Alarm {
+  const fields = { detail: `${id} is down` };
+  return {
+    domain: 'default',
+    project: 'p1',
+    id,
+    source: '',
+    status: 'ACTIVATED',
+    severity: 'major',
+    fields,
+    fieldsJson: JSON.stringify(fields),
+    count: 1,
+    raisedAt: 1000,
+    updatedAt: 1000,
+    revision,
+    ...overrides,
+  };
+}
+
+/** An alarm as plain data, whatever class the store builds it with. */
+function plain(a: Alarm): Record<string, unknown> {
+  return { ...a, fields: a.fields };
+}
+
+function change(a: Alarm, action: AlarmChange['action'] = 'raise', removed = false): AlarmChange {
+  return { action, alarm: a, removed, at: a.updatedAt };
+}
+
+function migrationsOf(db: Database.Database): { version: number; name: string; applied_at: string }[] {
+  return db.prepare('SELECT version, name, applied_at FROM schema_migrations ORDER BY version').all() as {
+    version: number;
+    name: string;
+    applied_at: string;
+  }[];
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => expect.fail('expected the promise to reject'),
+    (err: unknown) => err,
+  );
+}
+
+describe('SqliteStore', () => {
+  let dir: string;
+  let file: string;
+  const opened: SqliteStore[] = [];
+
+  function openStore(options: Partial<ConstructorParameters<typeof SqliteStore>[0]> = {}): SqliteStore {
+    const store = new SqliteStore({ file, ...options });
+    opened.push(store);
+    return store;
+  }
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alarm-center-store-'));
+    file = path.join(dir, 'alarms.db');
+  });
+
+  afterEach(async () => {
+    for (const s of opened.splice(0)) await s.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe('constructor', () => {
+    it('applies the migrations and records each in schema_migrations', () => {
+      const known = readMigrations(DEFAULT_MIGRATIONS_DIR);
+
+      const store = openStore();
+
+      const recorded = migrationsOf(store.db);
+      expect(recorded.map((m) => [m.version, m.name])).to.deep.equal(known.map((m) => [m.version, m.name]));
+      expect(SqliteStore.schemaVersion(store.db)).to.equal(known.length);
+      const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all();
+      expect(tables.map((t) => (t as { name: string }).name)).to.include.members(['alarms', 'history', 'meta']);
+    });
+
+    it('does not apply a migration again when the database is reopened', async () => {
+      const first = openStore();
+      await first.commit([change(alarm('A', 1))]);
+      const recorded = migrationsOf(first.db);
+      await first.close();
+
+      const second = openStore();
+
+      expect(migrationsOf(second.db)).to.deep.equal(recorded);
+      expect((await second.load()).alarms.map((a) => a.id)).to.deep.equal(['A']);
+    });
+
+    it('applies only the migrations the database lacks, in order', async () => {
+      const migrations = path.join(dir, 'migrations');
+      fs.mkdirSync(migrations);
+      fs.copyFileSync(path.join(DEFAULT_MIGRATIONS_DIR, '001_init.sql'), path.join(migrations, '001_init.sql'));
+      await openStore({ migrationsDir: migrations }).close();
+      fs.writeFileSync(path.join(migrations, '002_notes.sql'), 'CREATE TABLE notes (text TEXT NOT NULL);');
+
+      const store = openStore({ migrationsDir: migrations });
+
+      expect(migrationsOf(store.db).map((m) => [m.version, m.name])).to.deep.equal([
+        [1, 'init'],
+        [2, 'notes'],
+      ]);
+    });
+
+    it('refuses a database with a newer schema with a StoreError naming both versions, and leaves the file untouched', async () => {
+      const migrations = path.join(dir, 'migrations');
+      fs.mkdirSync(migrations);
+      fs.copyFileSync(path.join(DEFAULT_MIGRATIONS_DIR, '001_init.sql'), path.join(migrations, '001_init.sql'));
+      fs.writeFileSync(path.join(migrations, '002_future.sql'), 'CREATE TABLE future (x INTEGER);');
+      fs.writeFileSync(path.join(migrations, '003_later.sql'), 'CREATE TABLE later (x INTEGER);');
+      const newer = openStore({ migrationsDir: migrations });
+      await newer.commit([change(alarm('A', 1))]);
+      await newer.close();
+      // A rollback-journal file: turning WAL on before the version check would rewrite its header.
+      const raw = new Database(file);
+      raw.pragma('journal_mode = DELETE');
+      raw.close();
+      const known = readMigrations(DEFAULT_MIGRATIONS_DIR).length;
+      const before = fs.readFileSync(file);
+
+      let err: unknown;
+      try {
+        openStore();
+      } catch (e) {
+        err = e;
+      }
+
+      expect(err).to.be.instanceOf(StoreError);
+      expect((err as StoreError).message).to.match(new RegExp(`\\b3\\b.*\\b${known}\\b`));
+      expect((err as StoreError).message).to.contain('newer');
+      expect((err as StoreError).backendCode).to.equal('SCHEMA_TOO_NEW');
+      expect(fs.readFileSync(file).equals(before)).to.equal(true);
+    });
+
+    it('runs in WAL mode with synchronous FULL by default', () => {
+      const store = openStore();
+
+      expect(store.db.pragma('journal_mode', { simple: true })).to.equal('wal');
+      expect(store.db.pragma('synchronous', { simple: true })).to.equal(2);
+    });
+
+    it("runs with synchronous NORMAL when durability is 'process'", () => {
+      const store = openStore({ durability: 'process' });
+
+      expect(store.db.pragma('journal_mode', { simple: true })).to.equal('wal');
+      expect(store.db.pragma('synchronous', { simple: true })).to.equal(1);
+    });
+  });
+
+  describe('#commit', () => {
+    it('stores the alarms, the history and the revision', async () => {
+      const store = openStore();
+      const a = alarm('A', 1);
+      const b = alarm('B', 2, { status: 'CLEARED', clearedAt: 2000, updatedAt: 2000 });
+
+      await store.commit([change(a), change(b, 'clear')]);
+
+      const snapshot = await store.load();
+      expect(snapshot.revision).to.equal(2);
+      expect(snapshot.alarms.map(plain)).to.deep.equal([a, b].map(plain));
+      const history = await store.history({ domain: 'default', project: 'p1' }, 0, 10);
+      expect(history.map((h) => [h.revision, h.action, h.alarm.id])).to.deep.equal([
+        [1, 'raise', 'A'],
+        [2, 'clear', 'B'],
+      ]);
+    });
+
+    it('removes an alarm whose change says removed, keeping its history', async () => {
+      const store = openStore();
+      await store.commit([change(alarm('A', 1))]);
+
+      await store.commit([change(alarm('A', 2), 'clear-all', true)]);
+
+      const snapshot = await store.load();
+      expect(snapshot.alarms).to.deep.equal([]);
+      expect(snapshot.revision).to.equal(2);
+      expect((await store.history({ domain: 'default', project: 'p1' }, 0, 10)).map((h) => h.action)).to.deep.equal([
+        'raise',
+        'clear-all',
+      ]);
+    });
+
+    it('stores nothing of a commit when one of its changes fails', async () => {
+      const store = openStore();
+      await store.commit([change(alarm('A', 1))]);
+      const before = await store.load();
+
+      const err = await rejection(
+        store.commit([change(alarm('B', 2)), change(alarm('A', 3, { count: 2 }), 'reraise'), change(alarm('C', 3))]),
+      );
+
+      expect(err).to.be.instanceOf(StoreError);
+      expect((err as StoreError).backendCode).to.match(/^SQLITE_CONSTRAINT/);
+      expect(await store.load()).to.deep.equal(before);
+      expect(await store.history({ domain: 'default', project: 'p1' }, 0, 10)).to.have.length(1);
+    });
+
+    it('keeps working after a failed commit', async () => {
+      const store = openStore();
+      await rejection(store.commit([change(alarm('A', 1)), change(alarm('B', 1))]));
+
+      await store.commit([change(alarm('C', 1))]);
+
+      expect((await store.load()).alarms.map((a) => a.id)).to.deep.equal(['C']);
+    });
+  });
+
+  describe('#ping', () => {
+    it('resolves on an open store and rejects once it is closed', async () => {
+      const store = openStore();
+      await store.ping();
+
+      await store.close();
+
+      expect(await rejection(store.ping())).to.be.instanceOf(StoreError);
+    });
+  });
+});
+
+describe('readMigrations', () => {
+  it('refuses a gap in the numbering', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alarm-center-migrations-'));
+    try {
+      fs.writeFileSync(path.join(dir, '001_init.sql'), 'SELECT 1;');
+      fs.writeFileSync(path.join(dir, '003_skip.sql'), 'SELECT 1;');
+
+      expect(() => readMigrations(dir)).to.throw(StoreError, /without gaps/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
