@@ -22,7 +22,8 @@ export function createAlarmChecker(options: AlarmCheckerOptions): HealthChecker 
       const alarm = options.index.firstActive(scope, ids);
       if (!alarm) return { healthy: true };
       const detail = alarm.fields.detail;
-      return { healthy: false, detail: typeof detail === 'string' ? detail : JSON.stringify(detail ?? alarm.id) };
+      if (detail === undefined) return { healthy: false, detail: alarm.id };
+      return { healthy: false, detail: typeof detail === 'string' ? detail : JSON.stringify(detail) };
     },
   };
 }
