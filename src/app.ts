@@ -53,9 +53,8 @@ export function createApp(options: AppOptions): express.Express {
     res.set('Connection', 'close');
     next(new AlarmCenterError(Codes.Unavailable, 'Alarm Center is shutting down'));
   });
-  app.use(express.json({ limit: options.bodyLimitBytes, type: ['application/json', 'application/*+json'] }));
 
-  app.use(createAlarmRouter({ center }));
+  app.use(createAlarmRouter({ center, bodyLimitBytes: options.bodyLimitBytes }));
   app.use(createHealthRouter({ center, instance: options.instance }));
   app.get('/metrics', async (_req: Request, res: Response) => {
     res.type(registry.contentType).send(await registry.metrics());

@@ -1,4 +1,4 @@
-import { Router, type Request, type Response } from 'express';
+import express, { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { AlarmCenter } from '../center.js';
 import { AlarmCenterError, Codes } from '../errors.js';
@@ -50,9 +50,11 @@ function sendAlarms(res: Response, alarms: readonly Alarm[], revision: number): 
 }
 
 /** The service-center admin API: list, raise/clear, clear-all and clear-one. */
-export function createAlarmRouter(options: { center: AlarmCenter }): Router {
+export function createAlarmRouter(options: { center: AlarmCenter; bodyLimitBytes: number }): Router {
   const { center } = options;
   const router = Router();
+  // Only the write route reads a body; other routes never fail on one.
+  const json = express.json({ limit: options.bodyLimitBytes, type: ['application/json', 'application/*+json'] });
 
   router.get('/v4/:project/admin/alarms', (req: Request, res: Response) => {
     const scope = scopeOf(req);
@@ -62,7 +64,7 @@ export function createAlarmRouter(options: { center: AlarmCenter }): Router {
     sendAlarms(res, alarms, revision);
   });
 
-  router.post('/v4/:project/admin/alarms', async (req: Request, res: Response) => {
+  router.post('/v4/:project/admin/alarms', json, async (req: Request, res: Response) => {
     const scope = scopeOf(req);
     const inputs = parseWrite(req.body);
     const { alarms, revision } = await center.service.apply(scope, inputs);

@@ -1,0 +1,439 @@
+import fs from 'node:fs';
+import { expect } from 'chai';
+import request from 'supertest';
+import { ERROR_CATALOG, httpStatusOf, type ErrorCode } from '../../src/errors.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import {
+  HTTP_METHODS,
+  SpecSchemas,
+  collectRefs,
+  deref,
+  essence,
+  expressRoutes,
+  isObj,
+  loadSpec,
+  operations,
+  resolvePointer,
+  specRoutes,
+  type Obj,
+} from '../helpers/openapi.js';
+
+const README_FILE = new URL('../../README.md', import.meta.url);
+const CODE = /(?<![\d.])[1-5][0-9]{5}(?![\d.])/g;
+
+function objAt(node: unknown, key: string): Obj {
+  const value = isObj(node) ? node[key] : undefined;
+  return isObj(value) ? value : {};
+}
+
+function valueOf(example: unknown): unknown {
+  return isObj(example) ? example.value : undefined;
+}
+
+function codesIn(text: unknown): string[] {
+  return typeof text === 'string' ? [...text.matchAll(CODE)].map((m) => m[0]) : [];
+}
+
+function sorted(values: Iterable<string>): string[] {
+  return [...new Set(values)].sort();
+}
+
+/** Every documented response of every operation, references followed. */
+function allResponses(doc: Obj): { where: string; status: string; response: Obj }[] {
+  return operations(doc).flatMap(({ path, method, op }) =>
+    Object.entries(objAt(op, 'responses')).map(([status, r]) => {
+      const response = deref(doc, r);
+      return { where: `${method.toUpperCase()} ${path} ${status}`, status, response: isObj(response) ? response : {} };
+    }),
+  );
+}
+
+/** Every media type of every request body and response, with where it is. */
+function allMediaTypes(doc: Obj): { where: string; media: Obj }[] {
+  const out: { where: string; media: Obj }[] = [];
+  for (const { path, method, op } of operations(doc)) {
+    const body = deref(doc, op.requestBody);
+    for (const [type, media] of Object.entries(objAt(body, 'content'))) {
+      if (isObj(media)) out.push({ where: `${method.toUpperCase()} ${path} request ${type}`, media });
+    }
+  }
+  for (const { where, response } of allResponses(doc)) {
+    for (const [type, media] of Object.entries(objAt(response, 'content'))) {
+      if (isObj(media)) out.push({ where: `${where} ${type}`, media });
+    }
+  }
+  return out;
+}
+
+/** Asserts that a real answer is documented for its operation: status, content type and body schema. */
+function expectDocumented(schemas: SpecSchemas, method: string, path: string, res: request.Response): void {
+  const response = schemas.response(method, path, res.status);
+  expect(response, `${method} ${path} documents status ${res.status}`).to.be.an('object');
+  const content = objAt(response, 'content');
+  const type = essence(res.headers['content-type']);
+  if (Object.keys(content).length === 0) {
+    expect(res.text ?? '', `${method} ${path} ${res.status} documents no body`).to.equal('');
+    return;
+  }
+  const media = content[type];
+  expect(media, `${method} ${path} ${res.status} documents ${type}`).to.be.an('object');
+  const body: unknown = type === 'application/json' ? res.body : res.text;
+  expect(schemas.errors(objAt(content, type).schema, body), `${method} ${path} ${res.status} body`).to.deep.equal([]);
+}
+
+describe('openapi.yaml', function () {
+  const { text, doc } = loadSpec();
+
+  describe('document', function () {
+    it('declares OpenAPI 3.1 with a title, a version and paths', function () {
+      expect(doc.openapi).to.be.a('string').and.match(/^3\.1\.\d+$/);
+      expect(objAt(doc, 'info').title).to.be.a('string').and.not.equal('');
+      expect(objAt(doc, 'info').version).to.be.a('string').and.not.equal('');
+      expect(Object.keys(objAt(doc, 'paths'))).to.have.length.greaterThan(0);
+      for (const path of Object.keys(objAt(doc, 'paths'))) expect(path).to.match(/^\//);
+    });
+
+    it('resolves every $ref inside the document', function () {
+      const refs = collectRefs(doc);
+      expect(refs).to.have.length.greaterThan(0);
+      for (const { at, ref } of refs) {
+        expect(ref, `$ref at ${at}`).to.be.a('string').and.match(/^#\//);
+        expect(resolvePointer(doc, ref as string), `$ref ${String(ref)} at ${at}`).to.not.equal(undefined);
+      }
+    });
+
+    it('declares every path parameter of every path template, and no other', function () {
+      for (const { path, pathItem, op } of operations(doc)) {
+        const declared = [...((pathItem.parameters as unknown[]) ?? []), ...((op.parameters as unknown[]) ?? [])]
+          .map((p) => deref(doc, p))
+          .filter((p): p is Obj => isObj(p) && p.in === 'path');
+        const inTemplate = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
+        expect(sorted(declared.map((p) => String(p.name))), `path parameters of ${path}`).to.deep.equal(sorted(inTemplate as string[]));
+        for (const p of declared) expect(p.required, `${path} parameter ${String(p.name)} is required`).to.equal(true);
+      }
+    });
+
+    it('declares every parameter with a name, a location and a schema', function () {
+      for (const { path, method, pathItem, op } of operations(doc)) {
+        const seen = new Set<string>();
+        for (const raw of [...((pathItem.parameters as unknown[]) ?? []), ...((op.parameters as unknown[]) ?? [])]) {
+          const p = deref(doc, raw);
+          const where = `${method.toUpperCase()} ${path}`;
+          expect(p, `a parameter of ${where}`).to.satisfy(isObj);
+          const param = p as Obj;
+          expect(param.name, `a parameter of ${where}`).to.be.a('string').and.not.equal('');
+          expect(['path', 'query', 'header', 'cookie'], `location of ${String(param.name)} in ${where}`).to.include(param.in);
+          expect(param.schema, `schema of ${String(param.name)} in ${where}`).to.satisfy(isObj);
+          seen.add(`${String(param.in)} ${String(param.name)}`);
+        }
+        if (/\{project\}/.test(path) || path === '/health') expect(seen, `scope of ${path}`).to.include('header x-domain-name');
+      }
+    });
+
+    it('gives every operation a unique operationId, a declared tag and described responses with a 2xx', function () {
+      const tags = new Set(((doc.tags as unknown[]) ?? []).filter(isObj).map((t) => t.name));
+      const ids = new Set<string>();
+      for (const { path, method, op } of operations(doc)) {
+        const where = `${method.toUpperCase()} ${path}`;
+        expect(op.operationId, `operationId of ${where}`).to.be.a('string');
+        expect(ids.has(op.operationId as string), `operationId ${String(op.operationId)} is unique`).to.equal(false);
+        ids.add(op.operationId as string);
+        for (const tag of (op.tags as unknown[]) ?? []) expect(tags.has(tag), `tag ${String(tag)} of ${where} is declared`).to.equal(true);
+        const statuses = Object.keys(objAt(op, 'responses'));
+        expect(statuses.some((s) => /^2\d\d$/.test(s)), `${where} documents a 2xx`).to.equal(true);
+      }
+      for (const { where, response } of allResponses(doc)) expect(response.description, where).to.be.a('string').and.not.equal('');
+    });
+
+    it('compiles every component schema as JSON Schema 2020-12', function () {
+      const schemas = new SpecSchemas(doc);
+      const names = Object.keys(objAt(doc.components, 'schemas'));
+      expect(names).to.include.members(['AlarmInput', 'AlarmBatch', 'Alarm', 'AlarmList', 'ClearOneResponse', 'HealthyResponse', 'Error']);
+      for (const name of names) expect(() => schemas.component(name), name).to.not.throw();
+    });
+
+    it('gives only examples that match their schemas', function () {
+      const schemas = new SpecSchemas(doc);
+      let checked = 0;
+      for (const { where, media } of allMediaTypes(doc)) {
+        const examples = [
+          ...('example' in media ? [media.example] : []),
+          ...Object.values(objAt(media, 'examples')).map((e) => valueOf(deref(doc, e))),
+        ];
+        for (const example of examples) {
+          expect(schemas.errors(media.schema, example), `example of ${where}`).to.deep.equal([]);
+          checked += 1;
+        }
+      }
+      expect(checked).to.be.greaterThan(0);
+    });
+
+    it('keeps AlarmInput strict and errorCode a string of six digits', function () {
+      const schemas = new SpecSchemas(doc);
+      expect(schemas.component('AlarmInput')({ id: 'BackendConnectionRefuse' })).to.equal(true);
+      expect(schemas.component('AlarmInput')({ id: 'A', bogus: 1 })).to.equal(false);
+      expect(schemas.component('AlarmInput')({ id: 'has space' })).to.equal(false);
+      expect(schemas.component('AlarmBatch')({ alarms: [] })).to.equal(false);
+      expect(schemas.component('Error')({ errorCode: '400001', errorMessage: 'Invalid parameter(s)' })).to.equal(true);
+      expect(schemas.component('Error')({ errorCode: 400001, errorMessage: 'Invalid parameter(s)' })).to.equal(false);
+    });
+  });
+
+  describe('routes', function () {
+    let running: RunningServer;
+    let served: string[];
+
+    before(async function () {
+      running = await startServer({ port: 0, dataDir: ':memory:' });
+      served = expressRoutes(running.server.listeners('request')[0]);
+    });
+
+    after(async function () {
+      await running.close();
+    });
+
+    it('finds the routes of the nested routers', function () {
+      expect(served).to.include.members(['DELETE /v4/{project}/admin/alarms/{id}', 'GET /readyz/{check}', 'GET /openapi.yaml']);
+    });
+
+    it('documents every route the app serves', function () {
+      const documented = new Set(specRoutes(doc));
+      expect(sorted(served.filter((r) => !documented.has(r))), 'served but not documented').to.deep.equal([]);
+    });
+
+    it('documents no route the app does not serve', function () {
+      const routes = new Set(served);
+      expect(sorted(specRoutes(doc).filter((r) => !routes.has(r))), 'documented but not served').to.deep.equal([]);
+    });
+
+    it('documents only methods an OpenAPI path item can hold', function () {
+      for (const [path, item] of Object.entries(objAt(doc, 'paths'))) {
+        const extra = Object.keys(isObj(item) ? item : {}).filter(
+          (k) => !(HTTP_METHODS as readonly string[]).includes(k) && !['parameters', 'summary', 'description', 'servers'].includes(k),
+        );
+        expect(extra, `keys of ${path}`).to.deep.equal([]);
+      }
+    });
+  });
+
+  describe('error codes', function () {
+    const catalog = Object.keys(ERROR_CATALOG) as ErrorCode[];
+    const listed = objAt(doc, 'x-error-codes');
+
+    it('documents every code of the catalog with its status and message', function () {
+      for (const code of catalog) {
+        const entry = objAt(listed, code);
+        expect(entry, `x-error-codes.${code}`).to.not.deep.equal({});
+        expect(entry.status, `status of ${code}`).to.equal(httpStatusOf(code));
+        expect(entry.message, `message of ${code}`).to.equal(ERROR_CATALOG[code]);
+        expect(entry.description, `description of ${code}`).to.be.a('string').and.not.equal('');
+      }
+    });
+
+    it('mentions no code the catalog lacks', function () {
+      expect(Object.keys(listed).filter((c) => !(c in ERROR_CATALOG)), 'x-error-codes').to.deep.equal([]);
+      expect([...new Set(codesIn(text))].filter((c) => !(c in ERROR_CATALOG)), 'codes anywhere in the document').to.deep.equal([]);
+    });
+
+    it('names in every JSON error response the codes of its status, and only those', function () {
+      for (const { where, status, response } of allResponses(doc)) {
+        const codes = codesIn(response.description);
+        for (const code of codes) expect(String(httpStatusOf(code as ErrorCode)), `${code} in ${where}`).to.equal(status);
+        const json = objAt(objAt(response, 'content'), 'application/json');
+        if (Number(status) >= 400 && Object.keys(json).length > 0) {
+          expect(codes, `codes named by ${where}`).to.have.length.greaterThan(0);
+          expect(json.schema, `schema of ${where}`).to.deep.equal({ $ref: '#/components/schemas/Error' });
+        }
+      }
+    });
+
+    it('names every code Alarm Center answers in some response, and no reserved one', function () {
+      const named = new Set(allResponses(doc).flatMap(({ response }) => codesIn(response.description)));
+      for (const code of catalog) {
+        const reserved = objAt(listed, code).reserved === true;
+        expect(named.has(code), `${code} is ${reserved ? 'reserved, so named by no response' : 'named by a response'}`).to.equal(!reserved);
+      }
+    });
+  });
+
+  describe('answers of a real server', function () {
+    let running: RunningServer;
+    let schemas: SpecSchemas;
+    const ALARMS = '/v4/{project}/admin/alarms';
+    const ONE = '/v4/{project}/admin/alarms/{id}';
+    const HEALTH = '/v4/{project}/registry/health';
+
+    before(function () {
+      schemas = new SpecSchemas(doc);
+    });
+
+    beforeEach(async function () {
+      running = await startServer({ port: 0, dataDir: ':memory:' });
+    });
+
+    afterEach(async function () {
+      await running.close();
+    });
+
+    const http = () => request(running.url);
+    const write = (body: unknown) => http().post('/v4/p1/admin/alarms').send(body as object);
+
+    describe('POST /v4/{project}/admin/alarms', function () {
+      it('answers a single raise with an AlarmList', async function () {
+        const res = await write({ id: 'BackendConnectionRefuse', source: 's1', fields: { detail: 'refused' } });
+        expect(res.status).to.equal(200);
+        expect(res.body.alarms).to.have.length(1);
+        expectDocumented(schemas, 'post', ALARMS, res);
+      });
+
+      it('answers a batch with the alarms in input order', async function () {
+        const res = await write({ alarms: [{ id: 'A', severity: 'minor' }, { id: 'B' }, { id: 'A', status: 'CLEARED' }] });
+        expect(res.status).to.equal(200);
+        expect(res.body.alarms.map((a: { id: string; status: string }) => `${a.id} ${a.status}`)).to.deep.equal([
+          'A ACTIVATED',
+          'B ACTIVATED',
+          'A CLEARED',
+        ]);
+        expectDocumented(schemas, 'post', ALARMS, res);
+      });
+
+      it('answers 400001 naming an unknown key', async function () {
+        const res = await write({ id: 'A', bogus: 1 });
+        expect(res.status).to.equal(400);
+        expect(res.body).to.include({ errorCode: '400001' });
+        expect(res.body.detail).to.include('bogus');
+        expectDocumented(schemas, 'post', ALARMS, res);
+      });
+
+      it('answers 413001 for a body over the limit', async function () {
+        const res = await write({ id: 'A', fields: { detail: 'x'.repeat(1024 * 1024 + 1) } });
+        expect(res.status).to.equal(413);
+        expect(res.body).to.include({ errorCode: '413001' });
+        expectDocumented(schemas, 'post', ALARMS, res);
+      });
+    });
+
+    describe('GET /v4/{project}/admin/alarms', function () {
+      it('answers an AlarmList holding ACTIVATED and CLEARED alarms', async function () {
+        await write({ alarms: [{ id: 'A' }, { id: 'B', source: 'b' }, { id: 'B', source: 'b', status: 'CLEARED' }] });
+        const res = await http().get('/v4/p1/admin/alarms');
+        expect(res.status).to.equal(200);
+        expect(res.body.alarms.map((a: { status: string }) => a.status)).to.deep.equal(['ACTIVATED', 'CLEARED']);
+        expectDocumented(schemas, 'get', ALARMS, res);
+      });
+    });
+
+    describe('DELETE /v4/{project}/admin/alarms/{id}', function () {
+      it('answers the cleared alarm', async function () {
+        await write({ id: 'A', source: 's' });
+        const res = await http().delete('/v4/p1/admin/alarms/A').query({ source: 's' });
+        expect(res.status).to.equal(200);
+        expect(res.body.alarm).to.include({ id: 'A', status: 'CLEARED' });
+        expectDocumented(schemas, 'delete', ONE, res);
+      });
+
+      it('answers 404001 for an unknown alarm', async function () {
+        const res = await http().delete('/v4/p1/admin/alarms/Unknown');
+        expect(res.status).to.equal(404);
+        expect(res.body).to.include({ errorCode: '404001' });
+        expectDocumented(schemas, 'delete', ONE, res);
+      });
+    });
+
+    describe('DELETE /v4/{project}/admin/alarms', function () {
+      it('answers 200 with an empty body', async function () {
+        await write({ id: 'A' });
+        const res = await http().delete('/v4/p1/admin/alarms');
+        expect(res.status).to.equal(200);
+        expectDocumented(schemas, 'delete', ALARMS, res);
+      });
+    });
+
+    describe('cluster health', function () {
+      it('answers 400002 with the alarm detail while unhealthy', async function () {
+        await http().post('/v4/default/admin/alarms').send({ id: 'BackendConnectionRefuse', fields: { detail: 'dial refused' } });
+        const res = await http().get('/v4/default/registry/health');
+        expect(res.status).to.equal(400);
+        expect(res.body).to.deep.equal({ errorCode: '400002', errorMessage: 'Server is Unhealthy', detail: 'dial refused' });
+        expectDocumented(schemas, 'get', HEALTH, res);
+        expectDocumented(schemas, 'get', '/health', await http().get('/health'));
+      });
+
+      it('answers a HealthyResponse while healthy', async function () {
+        const res = await http().get('/v4/p1/registry/health');
+        expect(res.status).to.equal(200);
+        expectDocumented(schemas, 'get', HEALTH, res);
+        expectDocumented(schemas, 'get', '/health', await http().get('/health'));
+      });
+    });
+
+    describe('probes', function () {
+      it('answers ok, and the verbose list of checks, as text', async function () {
+        const terse = await http().get('/livez');
+        expect(terse.text).to.equal('ok');
+        expectDocumented(schemas, 'get', '/livez', terse);
+        const verbose = await http().get('/readyz?verbose&exclude=bus');
+        expect(verbose.text).to.equal('[+]store ok\n[+]lifecycle ok\nreadyz check passed\n');
+        expectDocumented(schemas, 'get', '/readyz', verbose);
+        expectDocumented(schemas, 'get', '/readyz/{check}', await http().get('/readyz/store'));
+      });
+
+      it('answers 404002 for an unknown check', async function () {
+        const res = await http().get('/livez/nope');
+        expect(res.status).to.equal(404);
+        expect(res.body).to.include({ errorCode: '404002' });
+        expectDocumented(schemas, 'get', '/livez/{check}', res);
+      });
+    });
+
+    describe('GET /metrics', function () {
+      it('answers the Prometheus text format', async function () {
+        const res = await http().get('/metrics');
+        expect(res.status).to.equal(200);
+        expect(res.headers['content-type']).to.include('version=0.0.4');
+        expect(res.text).to.include('# TYPE alarm_center_store_revision gauge');
+        expectDocumented(schemas, 'get', '/metrics', res);
+      });
+    });
+
+    describe('GET /openapi.yaml', function () {
+      it("answers exactly the repository's openapi.yaml", async function () {
+        const res = await http()
+          .get('/openapi.yaml')
+          .buffer(true)
+          .parse((stream, done) => {
+            const chunks: Buffer[] = [];
+            stream.on('data', (c: Buffer) => chunks.push(c));
+            stream.on('end', () => done(null, Buffer.concat(chunks)));
+          });
+        expect(res.status).to.equal(200);
+        expect(Object.keys(objAt(schemas.response('get', '/openapi.yaml', 200), 'content'))).to.include(essence(res.headers['content-type']));
+        expect(Buffer.compare(res.body as Buffer, Buffer.from(text, 'utf8'))).to.equal(0);
+      });
+    });
+  });
+
+  describe('README.md', function () {
+    it('mentions in its API section only paths the document describes', function () {
+      if (!fs.existsSync(README_FILE)) this.skip();
+      const lines = fs.readFileSync(README_FILE, 'utf8').split('\n');
+      const start = lines.findIndex((l) => /^#{1,6}\s.*\bAPI\b/.test(l));
+      if (start < 0) this.skip();
+      const level = /^#+/.exec(lines[start] as string)?.[0].length ?? 1;
+      const end = lines.findIndex((l, i) => i > start && new RegExp(`^#{1,${level}}\\s`).test(l));
+      const section = lines
+        .slice(start + 1, end < 0 ? undefined : end)
+        .join('\n')
+        .replace(/\bhttps?:\/\/[^/\s`'"]+/g, '')
+        .replace(/\b[\w.-]+:\d+(?=\/)/g, '');
+      const mentioned = [
+        ...section.matchAll(/(?<![\w.-])\/(?:v4\/[^\s`'"<>()|\],;?#]+|(?:health|livez|readyz|metrics)(?:\/[^\s`'"<>()|\],;?#]+)?)(?![\w-])/g),
+      ].map((m) => m[0].replace(/[.:]+$/, '').replace(/\/$/, '').replace(/:([A-Za-z0-9_]+)/g, '{$1}'));
+      expect(mentioned, 'paths in the README API section').to.have.length.greaterThan(0);
+      const templates = Object.keys(objAt(doc, 'paths')).map(
+        (p) => new RegExp(`^${p.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`),
+      );
+      expect(mentioned.filter((m) => !templates.some((t) => t.test(m))), 'README paths missing from openapi.yaml').to.deep.equal([]);
+    });
+  });
+});
