@@ -47,6 +47,8 @@ export interface AlarmCenterOptions {
   logger?: Logger;
   /** Prometheus registry for the core's metrics; none are recorded without one. */
   registry?: Registry;
+  /** How long a store failure keeps readiness failing before traffic may probe the store again. */
+  readinessHoldMs?: number;
   /** Milliseconds since the epoch; for tests. */
   clock?: () => number;
 }
@@ -131,7 +133,11 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
   cluster.register(createAlarmChecker({ index, ids: options.unhealthyAlarmIds }));
   const readiness = new HealthRegistry();
   const checks: HealthChecker[] = [
-    createStoreChecker(store, () => subscriber.storeFailure),
+    createStoreChecker(
+      store,
+      () => (subscriber.storeFailure ? { error: subscriber.storeFailure, at: subscriber.storeFailedAt } : undefined),
+      { holdMs: options.readinessHoldMs, clock: options.clock },
+    ),
     createBusChecker(bus),
     createLifecycleChecker(() => state),
   ];

@@ -19,6 +19,14 @@ async function main(): Promise<number> {
   }
   const { config } = request;
   const logger = createLogger({ level: config.logLevel });
+  // Signals are handled from the start: a supervisor may stop us while we start or the moment
+  // we report listening, and either must end in a graceful stop, not the default kill.
+  let stopRequested: NodeJS.Signals | undefined;
+  let onSignal = (signal: NodeJS.Signals) => {
+    stopRequested = signal;
+  };
+  process.on('SIGTERM', (s) => onSignal(s));
+  process.on('SIGINT', (s) => onSignal(s));
   let running;
   try {
     running = await startServer(config, { logger });
@@ -26,7 +34,6 @@ async function main(): Promise<number> {
     logger.error('start failed', { error: err instanceof Error ? err.message : String(err) });
     return 1;
   }
-  logger.info('listening', { url: running.url, dataDir: config.dataDir, durability: config.durability });
   const server = running;
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -49,8 +56,9 @@ async function main(): Promise<number> {
         },
       );
     };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+    onSignal = stop;
+    logger.info('listening', { url: server.url, dataDir: config.dataDir, durability: config.durability });
+    if (stopRequested) stop(stopRequested);
   });
 }
 

@@ -37,8 +37,12 @@ function listen(server: http.Server, host: string, port: number): Promise<Addres
   });
 }
 
-/** Waits for the HTTP server to finish its requests, forcing connections closed after `timeoutMs`. */
-function drain(server: http.Server, timeoutMs: number): Promise<void> {
+/**
+ * Waits for the HTTP server to finish its requests, forcing connections closed after
+ * `timeoutMs`. Answers still to be written carry `Connection: close`, so keep-alive clients
+ * hang up after them instead of holding the shutdown until the timeout.
+ */
+function drain(server: http.Server, inFlight: Set<http.ServerResponse>, timeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
     timer.unref();
@@ -46,6 +50,7 @@ function drain(server: http.Server, timeoutMs: number): Promise<void> {
       clearTimeout(timer);
       resolve();
     });
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
     server.closeIdleConnections();
   });
 }
@@ -87,6 +92,11 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
   });
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000;
+  const inFlight = new Set<http.ServerResponse>();
+  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
   let address: AddressInfo;
   try {
     address = await listen(server, config.host, config.port);
@@ -107,7 +117,7 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
     close() {
       closing ??= (async () => {
         center.beginShutdown();
-        await drain(server, config.shutdownTimeoutMs);
+        await drain(server, inFlight, config.shutdownTimeoutMs);
         await center.close();
       })();
       return closing;

@@ -92,6 +92,8 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
   private readonly clock: () => number;
   /** The store's last failure, until a commit succeeds. */
   storeFailure: Error | undefined;
+  /** When the last failure happened (clock milliseconds). */
+  storeFailedAt = 0;
 
   constructor(options: AlarmSubscriberOptions) {
     this.store = options.store;
@@ -130,7 +132,8 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
     this.index.apply(stage.changes);
     this.countChanges(stage.changes);
     for (const a of accepted) a.write.outcome = { ok: true, alarms: a.alarms, revision: a.revision };
-    if (this.storeFailure) this.onStoreRecovered();
+    // A write that changed nothing committed nothing, so it proves nothing about the store.
+    if (this.storeFailure && stage.changes.length > 0) this.onStoreRecovered();
   }
 
   /**
@@ -211,6 +214,7 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
     this.metrics.storeFailed(code);
     this.logger.error('store commit failed', { error: error.message, code });
     this.storeFailure = error;
+    this.storeFailedAt = this.clock();
     const now = this.clock();
     const old = this.index.getSystem(AlarmIds.BackendConnectionRefuse, SELF_SOURCE);
     const active = old?.status === 'ACTIVATED';

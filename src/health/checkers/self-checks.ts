@@ -2,13 +2,30 @@ import type { AlarmStore } from '../../alarm/store.js';
 import type { BusService } from '../../event/bus-service.js';
 import type { HealthChecker } from '../checker.js';
 
-/** Readiness: the store answers and its last commit did not fail. */
-export function createStoreChecker(store: AlarmStore, lastFailure: () => Error | undefined): HealthChecker {
+/** The store's failure as the ALARM subscriber saw it, if it has not recovered. */
+export interface StoreFailure {
+  error: Error;
+  at: number;
+}
+
+/**
+ * Readiness: the store answers and did not fail in the last `holdMs`. A failure holds readiness
+ * down only for that long: an unready instance gets no traffic behind a load balancer, and
+ * without a write it could never see the store recover. After the hold, traffic comes back and
+ * the next commit either clears the failure or starts a new hold (a half-open breaker).
+ */
+export function createStoreChecker(
+  store: AlarmStore,
+  lastFailure: () => StoreFailure | undefined,
+  options: { holdMs?: number; clock?: () => number } = {},
+): HealthChecker {
+  const holdMs = options.holdMs ?? 10_000;
+  const clock = options.clock ?? Date.now;
   return {
     name: 'store',
     async check() {
       const failure = lastFailure();
-      if (failure) return { healthy: false, detail: failure.message };
+      if (failure && clock() - failure.at < holdMs) return { healthy: false, detail: failure.error.message };
       try {
         await store.ping();
         return { healthy: true };
