@@ -1,0 +1,119 @@
+/**
+ * How the bench starts each server under test on 127.0.0.1: Alarm Center's built server, the bare
+ * express baseline, and Prometheus Alertmanager when the Debian package is installed.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ChildServer, listeningUrl } from './children.js';
+
+/** The package folder; children run from it. */
+const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url));
+
+/** Alarm Center's built server entry. */
+const SERVER_MAIN = path.join(PACKAGE_DIR, 'dist', 'main.js');
+
+/** Where the Debian `prometheus-alertmanager` package installs its binary. */
+export const ALERTMANAGER_BIN = '/usr/bin/prometheus-alertmanager';
+
+const BARE_EXPRESS = fileURLToPath(new URL('./bare-express.ts', import.meta.url));
+const READY_TIMEOUT_MS = 20_000;
+
+/** Alertmanager configuration: one receiver without integrations, every alert routed to it. */
+const ALERTMANAGER_CONFIG = `route:
+  receiver: blackhole
+receivers:
+  - name: blackhole
+`;
+
+/** Whether `npm run build` produced the HTTP server. */
+export function serverBuilt(): boolean {
+  return fs.existsSync(SERVER_MAIN);
+}
+
+/** Whether the Alertmanager binary is installed. */
+export function alertmanagerInstalled(): boolean {
+  try {
+    fs.accessSync(ALERTMANAGER_BIN, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A TCP port free on 127.0.0.1 at the time of the call. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Starts a child and waits until `ready` resolves; stops the child when it does not. */
+async function startReady(
+  name: string,
+  command: string,
+  args: readonly string[],
+  ready: (child: ChildServer) => Promise<string>,
+): Promise<ChildServer> {
+  const child = await ChildServer.start(name, command, args, PACKAGE_DIR);
+  try {
+    child.url = await ready(child);
+    return child;
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+}
+
+/**
+ * Starts Alarm Center's server on a free loopback port with its database in `dataDir`, and waits
+ * until `/readyz` answers 200. The bench picks the port rather than reading the url from the
+ * `listening` log line, because that line is logged at info and so is not printed at the
+ * `--log-level warn` the bench runs with (info would log every request and slow the server).
+ */
+export async function startAlarmCenter(dataDir: string): Promise<ChildServer> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const args = [SERVER_MAIN, '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'];
+  return startReady('Alarm Center', process.execPath, args, async (c) => {
+    await c.waitForHttp(`${url}/readyz`, READY_TIMEOUT_MS);
+    return url;
+  });
+}
+
+/** Starts the bare express baseline on a free loopback port. */
+export function startBareExpress(): Promise<ChildServer> {
+  const args = ['--import', 'tsx', BARE_EXPRESS, '--host', '127.0.0.1', '--port', '0'];
+  return startReady('bare express', process.execPath, args, (c) => c.waitForLine(listeningUrl, READY_TIMEOUT_MS));
+}
+
+/**
+ * Starts Alertmanager on a free loopback port, without clustering, with its state in `workDir`.
+ * `getConcurrency` lifts its limit on concurrent GETs (by default max(GOMAXPROCS, 8); past it
+ * GETs are answered 503), so it serves as many list requests at once as the bench sends.
+ */
+export async function startAlertmanager(workDir: string, getConcurrency: number): Promise<ChildServer> {
+  fs.mkdirSync(workDir, { recursive: true });
+  const config = path.join(workDir, 'alertmanager.yml');
+  fs.writeFileSync(config, ALERTMANAGER_CONFIG);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const args = [
+    `--config.file=${config}`,
+    `--storage.path=${path.join(workDir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--cluster.listen-address=',
+    `--web.get-concurrency=${getConcurrency}`,
+    '--log.level=warn',
+  ];
+  return startReady('Alertmanager', ALERTMANAGER_BIN, args, async (c) => {
+    await c.waitForHttp(`${url}/-/ready`, READY_TIMEOUT_MS);
+    return url;
+  });
+}
