@@ -109,8 +109,11 @@ export class AlarmIndex {
   private readonly tally = new Map<string, number>();
   /** Revision of the last committed change. */
   revision = 0;
+  /** Grows with every change the index shows, system alarms included; keys caches of reads. */
+  version = 0;
 
   load(alarms: readonly Alarm[], revision: number): void {
+    this.version += 1;
     for (const a of alarms) this.put(a);
     this.revision = revision;
   }
@@ -163,6 +166,7 @@ export class AlarmIndex {
 
   /** Applies committed changes, in order. */
   apply(changes: readonly AlarmChange[]): void {
+    this.version += 1;
     for (const c of changes) {
       if (c.removed) this.remove(c.alarm);
       else this.put(c.alarm);
@@ -172,6 +176,7 @@ export class AlarmIndex {
 
   /** Sets a system alarm (kept in memory only); replaces one with the same id and source. */
   setSystem(alarm: Alarm): void {
+    this.version += 1;
     const key = alarmKey(alarm.id, alarm.source);
     const old = this.system.get(key);
     if (old) this.count(old, -1);

@@ -135,24 +135,15 @@ export function toJson(a: Alarm): AlarmJson {
   return json;
 }
 
-const jsonCache = new WeakMap<Alarm, string>();
-
-/**
- * The JSON text of `toJson(a)`, built from the stored `fieldsJson` and cached per alarm object
- * (alarms are immutable: every change makes a new object), so listing many alarms is cheap.
- */
+/** The JSON text of `toJson(a)`, built from the stored `fieldsJson` without re-serializing it. */
 export function serializeAlarm(a: Alarm): string {
-  let text = jsonCache.get(a);
-  if (text === undefined) {
-    text =
-      `{"id":${JSON.stringify(a.id)},"status":"${a.status}","fields":${a.fieldsJson},` +
-      `"source":${JSON.stringify(a.source)},"severity":"${a.severity}","count":${a.count},` +
-      `"raisedAt":"${new Date(a.raisedAt).toISOString()}","updatedAt":"${new Date(a.updatedAt).toISOString()}",` +
-      (a.clearedAt !== undefined ? `"clearedAt":"${new Date(a.clearedAt).toISOString()}",` : '') +
-      `"revision":${a.revision}}`;
-    jsonCache.set(a, text);
-  }
-  return text;
+  return (
+    `{"id":${JSON.stringify(a.id)},"status":"${a.status}","fields":${a.fieldsJson},` +
+    `"source":${JSON.stringify(a.source)},"severity":"${a.severity}","count":${a.count},` +
+    `"raisedAt":"${new Date(a.raisedAt).toISOString()}","updatedAt":"${new Date(a.updatedAt).toISOString()}",` +
+    (a.clearedAt !== undefined ? `"clearedAt":"${new Date(a.clearedAt).toISOString()}",` : '') +
+    `"revision":${a.revision}}`
+  );
 }
 
 /** The key of an alarm inside its scope. */

@@ -9,6 +9,7 @@ import {
   AlarmInputSchema,
   MAX_SOURCE_LENGTH,
   describeIssues,
+  scopeKey,
   serializeAlarm,
   type Alarm,
   type ValidAlarmInput,
@@ -38,14 +39,38 @@ function parseWrite(body: unknown): ValidAlarmInput[] {
 
 const ClearOneQuerySchema = z.strictObject({ source: z.string().max(MAX_SOURCE_LENGTH).default('') });
 
-/** Writes `{"alarms":[…],"revision":N}` from cached per-alarm JSON. */
-function sendAlarms(res: Response, alarms: readonly Alarm[], revision: number): void {
+/** The JSON text of `{"alarms":[…],"revision":N}`. */
+function alarmsBody(alarms: readonly Alarm[], revision: number): string {
   let body = '{"alarms":[';
   for (let i = 0; i < alarms.length; i += 1) {
     if (i > 0) body += ',';
     body += serializeAlarm(alarms[i] as Alarm);
   }
-  body += `],"revision":${revision}}`;
+  return `${body}],"revision":${revision}}`;
+}
+
+/**
+ * Unfiltered list answers of recently listed scopes, as bytes, valid while the index version
+ * they were built at stands: listing many alarms repeatedly costs one build per change, and
+ * memory only for scopes someone lists.
+ */
+class ListCache {
+  private readonly entries = new Map<string, { version: number; body: Buffer }>();
+
+  constructor(private readonly capacity: number) {}
+
+  get(key: string, version: number, build: () => string): Buffer {
+    const hit = this.entries.get(key);
+    if (hit && hit.version === version) return hit.body;
+    const body = Buffer.from(build());
+    this.entries.delete(key);
+    this.entries.set(key, { version, body });
+    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as string);
+    return body;
+  }
+}
+
+function sendJson(res: Response, body: string | Buffer): void {
   res.type('application/json').send(body);
 }
 
@@ -54,21 +79,30 @@ export function createAlarmRouter(options: { center: AlarmCenter; bodyLimitBytes
   const { center } = options;
   const router = Router();
   // Only the write route reads a body; other routes never fail on one.
+  const cache = new ListCache(16);
   const json = express.json({ limit: options.bodyLimitBytes, type: ['application/json', 'application/*+json'] });
 
   router.get('/v4/:project/admin/alarms', (req: Request, res: Response) => {
     const scope = scopeOf(req);
     const q = AlarmFilterSchema.safeParse(req.query);
     if (!q.success) throw invalid(q.error, 'query');
-    const { alarms, revision } = center.service.list(scope, q.data);
-    sendAlarms(res, alarms, revision);
+    const filtered = Object.keys(q.data).length > 0;
+    if (filtered) {
+      const { alarms, revision } = center.service.list(scope, q.data);
+      sendJson(res, alarmsBody(alarms, revision));
+      return;
+    }
+    sendJson(res, cache.get(scopeKey(scope), center.index.version, () => {
+      const { alarms, revision } = center.service.list(scope);
+      return alarmsBody(alarms, revision);
+    }));
   });
 
   router.post('/v4/:project/admin/alarms', json, async (req: Request, res: Response) => {
     const scope = scopeOf(req);
     const inputs = parseWrite(req.body);
     const { alarms, revision } = await center.service.apply(scope, inputs);
-    sendAlarms(res, alarms, revision);
+    sendJson(res, alarmsBody(alarms, revision));
   });
 
   router.delete('/v4/:project/admin/alarms', async (req: Request, res: Response) => {
@@ -84,7 +118,7 @@ export function createAlarmRouter(options: { center: AlarmCenter; bodyLimitBytes
     const q = ClearOneQuerySchema.safeParse(req.query);
     if (!q.success) throw invalid(q.error, 'query');
     const alarm = await center.service.clear(scope, id.data, q.data.source);
-    res.type('application/json').send(`{"alarm":${serializeAlarm(alarm)}}`);
+    sendJson(res, `{"alarm":${serializeAlarm(alarm)}}`);
   });
 
   return router;

@@ -60,10 +60,13 @@ export function createHealthRouter(options: HealthRouterOptions): Router {
   const router = Router();
   const liveness = livenessRegistry();
 
+  // The instance does not change once the server listens, so its answer is built once.
+  let healthyBody: string | undefined;
   const cluster = async (req: Request, res: Response) => {
     const result = await center.health(scopeOf(req));
     if (!result.healthy) throw new AlarmCenterError(Codes.Unhealthy, result.detail ?? '');
-    res.json({ instances: [options.instance()] });
+    healthyBody ??= JSON.stringify({ instances: [options.instance()] });
+    res.type('application/json').send(healthyBody);
   };
   router.get('/v4/:project/registry/health', cluster);
   router.get('/health', cluster);

@@ -21,12 +21,24 @@ export function createObserver(options: { registry: Registry; logger: Logger; pr
     registers: [options.registry],
   });
   const logger = options.logger;
+  // Children by label values: the label set of a request is looked up, not hashed, each time.
+  const children = new Map<string, ReturnType<typeof duration.labels>>();
+  const timer = (method: string, route: string, status: number) => {
+    const key = `${method} ${status} ${route}`;
+    let child = children.get(key);
+    if (!child) {
+      child = duration.labels({ method, route, status_code: String(status) });
+      children.set(key, child);
+    }
+    return child;
+  };
   return (req: Request, res: Response, next: NextFunction) => {
     const start = process.hrtime.bigint();
     res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       const route = routeOf(req);
-      duration.observe({ method: req.method, route, status_code: String(res.statusCode) }, seconds);
+      timer(req.method, route, res.statusCode).observe(seconds);
+      if (!logger.isLevelEnabled('info')) return;
       logger.info('request', {
         method: req.method,
         route,
