@@ -12,7 +12,7 @@ export type AlarmOp =
 
 /** What the ALARM subscriber reports back for one write. */
 export type WriteOutcome =
-  | { ok: true; alarms: Alarm[]; revision: number }
+  | { ok: true; alarms: Alarm[]; revision: number; durable: Promise<void> }
   | { ok: false; error: Error };
 
 /** Payload of an ALARM event: the operations of one write, applied atomically, and its outcome. */

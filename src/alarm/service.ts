@@ -112,6 +112,7 @@ export class AlarmService {
     const outcome = payload.outcome;
     if (!outcome) throw new AlarmCenterError(Codes.Internal, 'the alarm write was not handled');
     if (!outcome.ok) throw outcome.error;
+    await outcome.durable;
     return { alarms: outcome.alarms, revision: outcome.revision };
   }
 }

@@ -1,9 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { makeAlarm, type Alarm, type AlarmChange, type AlarmStatus, type Scope, type Severity } from './model.js';
+import { DEFAULT_MIGRATIONS_DIR, migrate, readMigrations, refuseNewerSchema, schemaVersion } from './sqlite-migrations.js';
 import { StoreError, type AlarmStore, type HistoryEntry, type StoreSnapshot } from './store.js';
+import { WalFlusher } from './wal-flusher.js';
+
+export { DEFAULT_MIGRATIONS_DIR, readMigrations } from './sqlite-migrations.js';
 
 /** `full`: an answered change survives a power cut; `process`: it survives a crash of the process. */
 export type Durability = 'full' | 'process';
@@ -12,48 +15,15 @@ export interface SqliteStoreOptions {
   /** Database file, or `:memory:`. */
   file: string;
   durability?: Durability;
+  /** How the WAL is synced for durability `full`; defaults to fs.fdatasync (tests hold it). */
+  walSync?: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
   /** Folder of `NNN_name.sql` files; defaults to the package's `migrations/`. */
   migrationsDir?: string;
+  /** History rows past the checkpoint that start the next checkpoint (default 20,000). */
+  checkpointEvery?: number;
 }
 
-/** The package's migrations folder, found from this module whether it runs from src/ or dist/. */
-export const DEFAULT_MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
-
-interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
-/** Reads `NNN_name.sql` files in version order; refuses gaps and duplicates. */
-export function readMigrations(dir: string): Migration[] {
-  const migrations = fs
-    .readdirSync(dir)
-    .map((file) => /^(\d{3})_([a-z0-9_]+)\.sql$/.exec(file))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ version: Number(m[1]), name: m[2] as string, sql: fs.readFileSync(path.join(dir, m[0]), 'utf8') }))
-    .sort((a, b) => a.version - b.version);
-  migrations.forEach((m, i) => {
-    if (m.version !== i + 1) throw new StoreError(`migrations must be numbered 001, 002, … without gaps; found ${m.version}`);
-  });
-  return migrations;
-}
-
-interface AlarmRow {
-  domain: string;
-  project: string;
-  id: string;
-  source: string;
-  status: AlarmStatus;
-  severity: Severity;
-  fields: string;
-  count: number;
-  raised_at: number;
-  updated_at: number;
-  cleared_at: number | null;
-  revision: number;
-}
-
+/** A history row: an alarm's whole state after one change. */
 interface HistoryRow {
   revision: number;
   domain: string;
@@ -65,8 +35,14 @@ interface HistoryRow {
   severity: Severity;
   fields: string;
   count: number;
+  raised_at: number;
+  updated_at: number;
+  cleared_at: number | null;
   at: number;
 }
+
+/** A row of the alarms table: the state as of the checkpoint. */
+type AlarmRow = Omit<HistoryRow, 'action' | 'at'>;
 
 function fromRow(r: AlarmRow): Alarm {
   return makeAlarm({
@@ -92,19 +68,39 @@ function storeError(err: unknown): StoreError {
   return new StoreError(message, { cause: err, backendCode: typeof code === 'string' ? code : undefined });
 }
 
+const KEY = 'domain, project, id, source';
+const STATE = 'status, severity, fields, count, raised_at, updated_at, cleared_at';
+
 /**
- * The SQLite store: WAL journal, `synchronous=FULL` (or NORMAL for durability `process`),
- * migrations applied in order at open. A database whose schema is newer than the code's
- * migrations is refused before anything in it is changed.
+ * The SQLite store.
+ *
+ * - Durability: WAL journal with `synchronous=NORMAL`; for durability `full` each commit's WAL
+ *   frames are then flushed with fdatasync off the main thread before the commit counts as
+ *   durable (see WalFlusher): the guarantee of `synchronous=FULL` without blocking the event
+ *   loop on the disk.
+ * - Layout: a commit appends one history row per change and nothing else. The alarms table is
+ *   brought up to date from the history in bulk once `checkpointEvery` rows have accumulated,
+ *   at start-up and at close; the state is the alarms table plus the history after the
+ *   checkpoint. Small commits thus write a few pages instead of one page per alarm touched.
+ * - Schema: migrations are applied in order at open; a database whose schema is newer than the
+ *   code's migrations is refused before anything in it is changed.
  */
 export class SqliteStore implements AlarmStore {
   /** The open database; exposed for tests and tooling, not for other components. */
   readonly db: Database.Database;
-  private readonly upsert: Database.Statement;
-  private readonly remove: Database.Statement;
-  private readonly record: Database.Statement;
-  private readonly setRevision: Database.Statement;
-  private readonly commitTx: (changes: readonly AlarmChange[]) => void;
+  /** Flushes the WAL for durability `full`; none for `process` or an in-memory database. */
+  readonly flusher: WalFlusher | undefined;
+  private readonly checkpointEvery: number;
+  private readonly appendTx: (changes: readonly AlarmChange[]) => void;
+  private readonly checkpointTx: (upTo: number) => void;
+  private checkpointed = 0;
+  private lastRevision = 0;
+  private checkpointScheduled = false;
+
+  /** The schema version recorded in the database (0 when none). */
+  static schemaVersion(db: Database.Database): number {
+    return schemaVersion(db);
+  }
 
   constructor(options: SqliteStoreOptions) {
     const migrations = readMigrations(options.migrationsDir ?? DEFAULT_MIGRATIONS_DIR);
@@ -115,95 +111,141 @@ export class SqliteStore implements AlarmStore {
       throw storeError(err);
     }
     try {
-      SqliteStore.refuseNewerSchema(this.db, migrations.length);
+      refuseNewerSchema(this.db, migrations.length);
       this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`synchronous = ${options.durability === 'process' ? 'NORMAL' : 'FULL'}`);
+      this.db.pragma('synchronous = NORMAL');
       this.db.pragma('busy_timeout = 5000');
-      SqliteStore.migrate(this.db, migrations);
+      this.db.pragma('temp_store = MEMORY');
+      migrate(this.db, migrations);
     } catch (err) {
       this.db.close();
       throw storeError(err);
     }
-    this.upsert = this.db.prepare(
-      `INSERT INTO alarms (domain, project, id, source, status, severity, fields, count, raised_at, updated_at, cleared_at, revision)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (domain, project, id, source) DO UPDATE SET
-         status = excluded.status, severity = excluded.severity, fields = excluded.fields, count = excluded.count,
-         raised_at = excluded.raised_at, updated_at = excluded.updated_at, cleared_at = excluded.cleared_at,
-         revision = excluded.revision`,
+    this.checkpointEvery = options.checkpointEvery ?? 20_000;
+    this.flusher =
+      options.file !== ':memory:' && options.durability !== 'process'
+        ? new WalFlusher(`${options.file}-wal`, options.walSync)
+        : undefined;
+    this.appendTx = this.prepareAppend();
+    this.checkpointTx = this.prepareCheckpoint();
+  }
+
+  private prepareAppend(): (changes: readonly AlarmChange[]) => void {
+    const record = this.db.prepare(
+      `INSERT INTO history (revision, ${KEY}, action, ${STATE}, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.remove = this.db.prepare('DELETE FROM alarms WHERE domain = ? AND project = ? AND id = ? AND source = ?');
-    this.record = this.db.prepare(
-      `INSERT INTO history (revision, domain, project, id, source, action, status, severity, fields, count, at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.setRevision = this.db.prepare("UPDATE meta SET value = ? WHERE key = 'revision'");
-    this.commitTx = this.db.transaction((changes: readonly AlarmChange[]) => {
-      let last = 0;
+    return this.db.transaction((changes: readonly AlarmChange[]) => {
       for (const c of changes) {
         const a = c.alarm;
-        if (c.removed) this.remove.run(a.domain, a.project, a.id, a.source);
-        else {
-          this.upsert.run(a.domain, a.project, a.id, a.source, a.status, a.severity, a.fieldsJson, a.count,
-            a.raisedAt, a.updatedAt, a.clearedAt ?? null, a.revision);
-        }
-        this.record.run(a.revision, a.domain, a.project, a.id, a.source, c.action, a.status, a.severity, a.fieldsJson, a.count, c.at);
-        last = a.revision;
+        record.run(a.revision, a.domain, a.project, a.id, a.source, c.action, a.status, a.severity, a.fieldsJson,
+          a.count, a.raisedAt, a.updatedAt, a.clearedAt ?? null, c.at);
       }
-      if (last > 0) this.setRevision.run(last);
     });
   }
 
-  /** The schema version recorded in the database (0 when none). */
-  static schemaVersion(db: Database.Database): number {
-    const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
-    if (!table) return 0;
-    const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
-    return row.v ?? 0;
-  }
-
-  private static refuseNewerSchema(db: Database.Database, known: number): void {
-    const version = SqliteStore.schemaVersion(db);
-    if (version > known) {
-      throw new StoreError(
-        `database schema version ${version} is newer than this Alarm Center knows (${known}); refusing to open it, nothing was changed`,
-        { backendCode: 'SCHEMA_TOO_NEW' },
-      );
-    }
-  }
-
-  private static migrate(db: Database.Database, migrations: Migration[]): void {
-    db.exec(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
+  /** One transaction applying the last history row of each alarm in (checkpoint, upTo]. */
+  private prepareCheckpoint(): (upTo: number) => void {
+    const db = this.db;
+    db.exec(`CREATE TEMP TABLE IF NOT EXISTS checkpoint_latest (revision INTEGER PRIMARY KEY)`);
+    const clear = db.prepare('DELETE FROM checkpoint_latest');
+    const latest = db.prepare(
+      `INSERT INTO checkpoint_latest (revision)
+       SELECT MAX(revision) FROM history WHERE revision > ? AND revision <= ? GROUP BY ${KEY}`,
     );
-    const current = SqliteStore.schemaVersion(db);
-    const mark = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
-    for (const m of migrations) {
-      if (m.version <= current) continue;
-      db.transaction(() => {
-        db.exec(m.sql);
-        mark.run(m.version, m.name, new Date().toISOString());
-      })();
-    }
+    const upsert = db.prepare(
+      `INSERT INTO alarms (${KEY}, ${STATE}, revision)
+       SELECT ${KEY}, ${STATE}, h.revision FROM checkpoint_latest l JOIN history h ON h.revision = l.revision
+       WHERE h.action != 'clear-all'
+       ON CONFLICT (${KEY}) DO UPDATE SET status = excluded.status, severity = excluded.severity,
+         fields = excluded.fields, count = excluded.count, raised_at = excluded.raised_at,
+         updated_at = excluded.updated_at, cleared_at = excluded.cleared_at, revision = excluded.revision`,
+    );
+    const remove = db.prepare(
+      `DELETE FROM alarms WHERE (${KEY}) IN (
+         SELECT ${KEY} FROM checkpoint_latest l JOIN history h ON h.revision = l.revision WHERE h.action = 'clear-all')`,
+    );
+    const mark = db.prepare("UPDATE meta SET value = ? WHERE key IN ('checkpoint', 'revision')");
+    return db.transaction((upTo: number) => {
+      clear.run();
+      latest.run(this.checkpointed, upTo);
+      upsert.run();
+      remove.run();
+      clear.run();
+      mark.run(upTo);
+    });
+  }
+
+  /** Brings the alarms table up to the last committed revision. Failures only delay it. */
+  checkpoint(): void {
+    if (this.lastRevision <= this.checkpointed || !this.db.open) return;
+    const upTo = this.lastRevision;
+    this.checkpointTx(upTo);
+    this.checkpointed = upTo;
   }
 
   async load(): Promise<StoreSnapshot> {
     try {
-      const rows = this.db.prepare('SELECT * FROM alarms ORDER BY raised_at, revision').all() as AlarmRow[];
-      const rev = this.db.prepare("SELECT value FROM meta WHERE key = 'revision'").get() as { value: number };
-      return { alarms: rows.map(fromRow), revision: rev.value };
+      const meta = this.db.prepare('SELECT key, value FROM meta').all() as { key: string; value: number }[];
+      const value = (key: string) => meta.find((m) => m.key === key)?.value ?? 0;
+      this.checkpointed = value('checkpoint');
+      const state = new Map<string, Alarm>();
+      const keyOf = (r: AlarmRow) => `${r.domain}\u0000${r.project}\u0000${r.id}\u0000${r.source}`;
+      for (const r of this.db.prepare(`SELECT * FROM alarms ORDER BY raised_at, revision`).iterate() as Iterable<AlarmRow>) {
+        state.set(keyOf(r), fromRow(r));
+      }
+      let last = Math.max(value('revision'), this.checkpointed);
+      const tail = this.db.prepare('SELECT * FROM history WHERE revision > ? ORDER BY revision');
+      for (const r of tail.iterate(this.checkpointed) as Iterable<HistoryRow>) {
+        if (r.action === 'clear-all') state.delete(keyOf(r));
+        else state.set(keyOf(r), fromRow(r));
+        last = r.revision;
+      }
+      this.lastRevision = last;
+      try {
+        this.checkpoint();
+      } catch {
+        // A full disk at start-up must not stop it: the history still holds the tail.
+      }
+      return { alarms: [...state.values()], revision: last };
     } catch (err) {
       throw storeError(err);
     }
   }
 
   async commit(changes: readonly AlarmChange[]): Promise<void> {
-    if (changes.length === 0) return;
+    const { durable } = await this.commitPipelined(changes);
+    await durable;
+  }
+
+  async commitPipelined(changes: readonly AlarmChange[]): Promise<{ durable: Promise<void> }> {
+    if (changes.length === 0) return { durable: Promise.resolve() };
     try {
-      this.commitTx(changes);
+      this.appendTx(changes);
     } catch (err) {
       throw storeError(err);
     }
+    this.lastRevision = (changes[changes.length - 1] as AlarmChange).alarm.revision;
+    if (this.lastRevision - this.checkpointed >= this.checkpointEvery) this.scheduleCheckpoint();
+    if (!this.flusher) return { durable: Promise.resolve() };
+    return {
+      durable: this.flusher.flush().catch((err: unknown) => {
+        throw storeError(err);
+      }),
+    };
+  }
+
+  /** Checkpoints between commits rather than inside one, so no commit waits for it. */
+  private scheduleCheckpoint(): void {
+    if (this.checkpointScheduled) return;
+    this.checkpointScheduled = true;
+    setImmediate(() => {
+      this.checkpointScheduled = false;
+      try {
+        this.checkpoint();
+      } catch {
+        // The history still holds every change; the next commit schedules another attempt.
+      }
+    });
   }
 
   async history(scope: Scope, since: number, limit: number): Promise<HistoryEntry[]> {
@@ -211,24 +253,7 @@ export class SqliteStore implements AlarmStore {
       const rows = this.db
         .prepare('SELECT * FROM history WHERE domain = ? AND project = ? AND revision > ? ORDER BY revision LIMIT ?')
         .all(scope.domain, scope.project, since, limit) as HistoryRow[];
-      return rows.map((r) => ({
-        revision: r.revision,
-        action: r.action,
-        at: r.at,
-        alarm: makeAlarm({
-          domain: r.domain,
-          project: r.project,
-          id: r.id,
-          source: r.source,
-          status: r.status,
-          severity: r.severity,
-          fieldsJson: r.fields,
-          count: r.count,
-          raisedAt: r.at,
-          updatedAt: r.at,
-          revision: r.revision,
-        }),
-      }));
+      return rows.map((r) => ({ revision: r.revision, action: r.action, at: r.at, alarm: fromRow(r) }));
     } catch (err) {
       throw storeError(err);
     }
@@ -243,7 +268,17 @@ export class SqliteStore implements AlarmStore {
     }
   }
 
+  /** Waits for pending syncs, checkpoints so the next start replays nothing, and closes. */
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (this.flusher) {
+      await this.flusher.idle();
+      this.flusher.close();
+    }
+    if (!this.db.open) return;
+    try {
+      this.checkpoint();
+    } finally {
+      this.db.close();
+    }
   }
 }

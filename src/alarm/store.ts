@@ -27,6 +27,14 @@ export interface HistoryEntry {
 export interface AlarmStore {
   load(): Promise<StoreSnapshot>;
   commit(changes: readonly AlarmChange[]): Promise<void>;
+  /**
+   * Optional pipelined commit: resolves once the changes are committed and visible to later
+   * commits, with `durable` settling once they survive what the store's durability promises
+   * (a power cut, for SQLite's `full`). A writer may start the next commit before `durable`
+   * settles; it must not acknowledge these changes before. When either rejects, the changes
+   * must be reported as not stored.
+   */
+  commitPipelined?(changes: readonly AlarmChange[]): Promise<{ durable: Promise<void> }>;
   /** History entries of the scope with revision > `since`, oldest first, at most `limit`. */
   history(scope: Scope, since: number, limit: number): Promise<HistoryEntry[]>;
   /** Resolves when the store can take a write now; rejects with the reason otherwise. */

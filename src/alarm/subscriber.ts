@@ -120,20 +120,43 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
       accepted.push({ write, alarms: this.plan(stage, write), revision: stage.revision });
     }
     if (accepted.length === 0) return;
+    let durable: Promise<void>;
     try {
-      await this.store.commit(stage.changes);
+      ({ durable } = await this.commit(stage.changes));
     } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
-      this.onStoreFailure(error);
-      const answer = new AlarmCenterError(Codes.Unavailable, `store unavailable: ${error.message}`, { cause: error });
+      const answer = this.failed(err);
       for (const a of accepted) a.write.outcome = { ok: false, error: answer };
       return;
     }
+    // Visible now, acknowledged once durable: the next batch may commit while this one flushes.
     this.index.apply(stage.changes);
     this.countChanges(stage.changes);
-    for (const a of accepted) a.write.outcome = { ok: true, alarms: a.alarms, revision: a.revision };
-    // A write that changed nothing committed nothing, so it proves nothing about the store.
-    if (this.storeFailure && stage.changes.length > 0) this.onStoreRecovered();
+    const acknowledged = durable.then(
+      () => {
+        // A write that changed nothing committed nothing, so it proves nothing about the store.
+        if (this.storeFailure && stage.changes.length > 0) this.onStoreRecovered();
+      },
+      (err: unknown) => {
+        throw this.failed(err);
+      },
+    );
+    acknowledged.catch(() => undefined);
+    for (const a of accepted) a.write.outcome = { ok: true, alarms: a.alarms, revision: a.revision, durable: acknowledged };
+  }
+
+  /** Commits, using the store's pipelined commit when it has one; resolves with durability. */
+  private async commit(changes: readonly AlarmChange[]): Promise<{ durable: Promise<void> }> {
+    if (this.store.commitPipelined) return this.store.commitPipelined(changes);
+    await this.store.commit(changes);
+    return { durable: Promise.resolve() };
+  }
+
+  /** Records a store failure and returns the error to answer the failed writes with. */
+  private failed(err: unknown): AlarmCenterError {
+    if (err instanceof AlarmCenterError) return err;
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.onStoreFailure(error);
+    return new AlarmCenterError(Codes.Unavailable, `store unavailable: ${error.message}`, { cause: error });
   }
 
   /**

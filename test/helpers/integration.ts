@@ -92,6 +92,7 @@ export interface HeldCommits {
 export function holdCommits(center: AlarmCenter): HeldCommits {
   const store = center.store;
   const commit = store.commit.bind(store);
+  const pipelined = store.commitPipelined?.bind(store);
   let open!: () => void;
   const gate = new Promise<void>((resolve) => {
     open = resolve;
@@ -105,10 +106,18 @@ export function holdCommits(center: AlarmCenter): HeldCommits {
     await gate;
     return commit(changes);
   };
+  if (pipelined) {
+    store.commitPipelined = async (changes: readonly AlarmChange[]) => {
+      signal();
+      await gate;
+      return pipelined(changes);
+    };
+  }
   return {
     entered,
     release() {
       store.commit = commit;
+      if (pipelined) store.commitPipelined = pipelined;
       open();
     },
   };

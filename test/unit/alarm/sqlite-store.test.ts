@@ -141,18 +141,20 @@ describe('SqliteStore', () => {
       expect(fs.readFileSync(file).equals(before)).to.equal(true);
     });
 
-    it('runs in WAL mode with synchronous FULL by default', () => {
+    it('runs in WAL mode and flushes the WAL itself by default (durability full)', () => {
       const store = openStore();
 
       expect(store.db.pragma('journal_mode', { simple: true })).to.equal('wal');
-      expect(store.db.pragma('synchronous', { simple: true })).to.equal(2);
+      expect(store.db.pragma('synchronous', { simple: true })).to.equal(1);
+      expect(store.flusher).to.not.equal(undefined);
     });
 
-    it("runs with synchronous NORMAL when durability is 'process'", () => {
+    it("leaves the WAL to the operating system when durability is 'process'", () => {
       const store = openStore({ durability: 'process' });
 
       expect(store.db.pragma('journal_mode', { simple: true })).to.equal('wal');
       expect(store.db.pragma('synchronous', { simple: true })).to.equal(1);
+      expect(store.flusher).to.equal(undefined);
     });
   });
 
@@ -211,6 +213,94 @@ describe('SqliteStore', () => {
       await store.commit([change(alarm('C', 1))]);
 
       expect((await store.load()).alarms.map((a) => a.id)).to.deep.equal(['C']);
+    });
+  });
+
+  describe('#checkpoint', () => {
+    function tableRows(store: SqliteStore): { id: string; count: number; status: string }[] {
+      return store.db.prepare('SELECT id, count, status FROM alarms ORDER BY id').all() as {
+        id: string;
+        count: number;
+        status: string;
+      }[];
+    }
+
+    function checkpointOf(store: SqliteStore): number {
+      return (store.db.prepare("SELECT value FROM meta WHERE key = 'checkpoint'").get() as { value: number }).value;
+    }
+
+    it('leaves the alarms table alone on commit: the history is the record until a checkpoint', async () => {
+      const store = openStore();
+      await store.load();
+
+      await store.commit([change(alarm('A', 1))]);
+
+      expect(tableRows(store)).to.deep.equal([]);
+      expect(checkpointOf(store)).to.equal(0);
+    });
+
+    it('brings the alarms table to the last state of each alarm, removals included', async () => {
+      const store = openStore();
+      await store.load();
+      await store.commit([change(alarm('A', 1)), change(alarm('B', 2))]);
+      await store.commit([change(alarm('A', 3), 'clear-all', true), change(alarm('B', 4, { count: 2 }), 'reraise')]);
+      await store.commit([change(alarm('C', 5, { status: 'CLEARED', clearedAt: 1500 }), 'clear')]);
+
+      store.checkpoint();
+
+      expect(tableRows(store)).to.deep.equal([
+        { id: 'B', count: 2, status: 'ACTIVATED' },
+        { id: 'C', count: 1, status: 'CLEARED' },
+      ]);
+      expect(checkpointOf(store)).to.equal(5);
+    });
+
+    it('serves the same state from a checkpoint plus the history after it, as after a crash', async () => {
+      const first = openStore({ checkpointEvery: 1_000_000 });
+      await first.load();
+      await first.commit([change(alarm('A', 1)), change(alarm('B', 2)), change(alarm('C', 3))]);
+      first.checkpoint();
+      await first.commit([change(alarm('A', 4), 'clear-all', true), change(alarm('C', 5, { count: 2 }), 'reraise')]);
+      await first.commit([change(alarm('A', 6, { raisedAt: 3000, updatedAt: 3000 }))]);
+
+      // A second store on the same file while the first never closed: nothing after the checkpoint was
+      // written to the alarms table, so this is what a restart after kill -9 sees.
+      const second = openStore();
+      const snapshot = await second.load();
+
+      expect(snapshot.revision).to.equal(6);
+      const byId = Object.fromEntries(snapshot.alarms.map((a) => [a.id, [a.revision, a.count, a.raisedAt]]));
+      expect(byId).to.deep.equal({ A: [6, 1, 3000], B: [2, 1, 1000], C: [5, 2, 1000] });
+    });
+
+    it('starts by itself once checkpointEvery rows have accumulated, between commits', async () => {
+      const store = openStore({ checkpointEvery: 3 });
+      await store.load();
+
+      await store.commit([change(alarm('A', 1)), change(alarm('B', 2))]);
+      await new Promise<void>((r) => setImmediate(r));
+      expect(checkpointOf(store)).to.equal(0);
+
+      await store.commit([change(alarm('C', 3))]);
+      await new Promise<void>((r) => setImmediate(r));
+      expect(checkpointOf(store)).to.equal(3);
+      expect(tableRows(store).map((r) => r.id)).to.deep.equal(['A', 'B', 'C']);
+    });
+
+    it('runs at close, so the next start has no history to replay', async () => {
+      const store = new SqliteStore({ file });
+      await store.load();
+      await store.commit([change(alarm('A', 1)), change(alarm('B', 2))]);
+
+      await store.close();
+
+      const db = new Database(file, { readonly: true });
+      try {
+        expect((db.prepare("SELECT value FROM meta WHERE key = 'checkpoint'").get() as { value: number }).value).to.equal(2);
+        expect(db.prepare('SELECT COUNT(*) AS n FROM alarms').get()).to.deep.equal({ n: 2 });
+      } finally {
+        db.close();
+      }
     });
   });
 
