@@ -38,6 +38,7 @@ export class ChildServer {
   url = '';
   private readonly tail: string[] = [];
   private readonly lineListeners = new Set<(line: string) => void>();
+  private readonly readers: readline.Interface[] = [];
   private readonly exited: Promise<void>;
 
   private constructor(name: string, command: string, args: readonly string[], cwd: string) {
@@ -46,8 +47,22 @@ export class ChildServer {
     this.exited = new Promise((resolve) => this.proc.once('exit', () => resolve()));
     this.exited.then(() => running.delete(this)).catch(() => undefined);
     for (const stream of [this.proc.stdout, this.proc.stderr]) {
-      if (stream) readline.createInterface({ input: stream }).on('line', (line) => this.onLine(line));
+      if (!stream) continue;
+      const reader = readline.createInterface({ input: stream });
+      reader.on('line', (line) => this.onLine(line));
+      this.readers.push(reader);
     }
+  }
+
+  /**
+   * Stops splitting stdout into lines (a server logging every request would otherwise cost the
+   * load generator, which shares this process); the output is still drained. stderr stays read.
+   */
+  discardStdout(): void {
+    const reader = this.readers[0];
+    if (!reader || !this.proc.stdout) return;
+    reader.close();
+    this.proc.stdout.resume();
   }
 
   /** Starts `command` in `cwd`; fails when it cannot be spawned. */

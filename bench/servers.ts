@@ -72,17 +72,15 @@ async function startReady(
 }
 
 /**
- * Starts Alarm Center's server on a free loopback port with its database in `dataDir`, and waits
- * until `/readyz` answers 200. The bench picks the port rather than reading the url from the
- * `listening` log line, because that line is logged at info and so is not printed at the
- * `--log-level warn` the bench runs with (info would log every request and slow the server).
+ * Starts Alarm Center's server as an operator runs it — default log level `info`, so every
+ * request is logged to stdout (read and discarded by the bench) — on a port it picks itself,
+ * read from its `listening` log line, with its database in `dataDir`.
  */
-export async function startAlarmCenter(dataDir: string): Promise<ChildServer> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const args = [SERVER_MAIN, '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'];
+export function startAlarmCenter(dataDir: string): Promise<ChildServer> {
+  const args = [SERVER_MAIN, '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir];
   return startReady('Alarm Center', process.execPath, args, async (c) => {
-    await c.waitForHttp(`${url}/readyz`, READY_TIMEOUT_MS);
+    const url = await c.waitForLine(listeningUrl, READY_TIMEOUT_MS);
+    c.discardStdout();
     return url;
   });
 }

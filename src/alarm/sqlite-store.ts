@@ -94,6 +94,8 @@ export class SqliteStore implements AlarmStore {
   private readonly appendTx: (changes: readonly AlarmChange[]) => void;
   private readonly checkpointTx: (upTo: number) => void;
   private checkpointed = 0;
+  /** The last change of each alarm committed since the checkpoint, by alarm key. */
+  private readonly pending = new Map<string, { alarm: Alarm; removed: boolean }>();
   private lastRevision = 0;
   private checkpointScheduled = false;
 
@@ -115,7 +117,6 @@ export class SqliteStore implements AlarmStore {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('busy_timeout = 5000');
-      this.db.pragma('temp_store = MEMORY');
       migrate(this.db, migrations);
     } catch (err) {
       this.db.close();
@@ -143,43 +144,39 @@ export class SqliteStore implements AlarmStore {
     });
   }
 
-  /** One transaction applying the last history row of each alarm in (checkpoint, upTo]. */
+  /** One transaction writing the pending changes (the last of each alarm) into the alarms table. */
   private prepareCheckpoint(): (upTo: number) => void {
-    const db = this.db;
-    db.exec(`CREATE TEMP TABLE IF NOT EXISTS checkpoint_latest (revision INTEGER PRIMARY KEY)`);
-    const clear = db.prepare('DELETE FROM checkpoint_latest');
-    const latest = db.prepare(
-      `INSERT INTO checkpoint_latest (revision)
-       SELECT MAX(revision) FROM history WHERE revision > ? AND revision <= ? GROUP BY ${KEY}`,
-    );
-    const upsert = db.prepare(
-      `INSERT INTO alarms (${KEY}, ${STATE}, revision)
-       SELECT ${KEY}, ${STATE}, h.revision FROM checkpoint_latest l JOIN history h ON h.revision = l.revision
-       WHERE h.action != 'clear-all'
+    const upsert = this.db.prepare(
+      `INSERT INTO alarms (${KEY}, ${STATE}, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (${KEY}) DO UPDATE SET status = excluded.status, severity = excluded.severity,
          fields = excluded.fields, count = excluded.count, raised_at = excluded.raised_at,
          updated_at = excluded.updated_at, cleared_at = excluded.cleared_at, revision = excluded.revision`,
     );
-    const remove = db.prepare(
-      `DELETE FROM alarms WHERE (${KEY}) IN (
-         SELECT ${KEY} FROM checkpoint_latest l JOIN history h ON h.revision = l.revision WHERE h.action = 'clear-all')`,
-    );
-    const mark = db.prepare("UPDATE meta SET value = ? WHERE key IN ('checkpoint', 'revision')");
-    return db.transaction((upTo: number) => {
-      clear.run();
-      latest.run(this.checkpointed, upTo);
-      upsert.run();
-      remove.run();
-      clear.run();
+    const remove = this.db.prepare(`DELETE FROM alarms WHERE domain = ? AND project = ? AND id = ? AND source = ?`);
+    const mark = this.db.prepare("UPDATE meta SET value = ? WHERE key IN ('checkpoint', 'revision')");
+    return this.db.transaction((upTo: number) => {
+      for (const { alarm: a, removed } of this.pending.values()) {
+        if (removed) remove.run(a.domain, a.project, a.id, a.source);
+        else {
+          upsert.run(a.domain, a.project, a.id, a.source, a.status, a.severity, a.fieldsJson, a.count,
+            a.raisedAt, a.updatedAt, a.clearedAt ?? null, a.revision);
+        }
+      }
       mark.run(upTo);
     });
   }
 
-  /** Brings the alarms table up to the last committed revision. Failures only delay it. */
+  /** Remembers the last change of each alarm since the checkpoint, for the next one. */
+  private remember(alarm: Alarm, removed: boolean): void {
+    this.pending.set(`${alarm.domain}\u0000${alarm.project}\u0000${alarm.id}\u0000${alarm.source}`, { alarm, removed });
+  }
+
+  /** Brings the alarms table up to the last committed revision. A failure only delays it. */
   checkpoint(): void {
     if (this.lastRevision <= this.checkpointed || !this.db.open) return;
     const upTo = this.lastRevision;
     this.checkpointTx(upTo);
+    this.pending.clear();
     this.checkpointed = upTo;
   }
 
@@ -196,8 +193,11 @@ export class SqliteStore implements AlarmStore {
       let last = Math.max(value('revision'), this.checkpointed);
       const tail = this.db.prepare('SELECT * FROM history WHERE revision > ? ORDER BY revision');
       for (const r of tail.iterate(this.checkpointed) as Iterable<HistoryRow>) {
-        if (r.action === 'clear-all') state.delete(keyOf(r));
-        else state.set(keyOf(r), fromRow(r));
+        const alarm = fromRow(r);
+        const removed = r.action === 'clear-all';
+        if (removed) state.delete(keyOf(r));
+        else state.set(keyOf(r), alarm);
+        this.remember(alarm, removed);
         last = r.revision;
       }
       this.lastRevision = last;
@@ -224,6 +224,7 @@ export class SqliteStore implements AlarmStore {
     } catch (err) {
       throw storeError(err);
     }
+    for (const c of changes) this.remember(c.alarm, c.removed);
     this.lastRevision = (changes[changes.length - 1] as AlarmChange).alarm.revision;
     if (this.lastRevision - this.checkpointed >= this.checkpointEvery) this.scheduleCheckpoint();
     if (!this.flusher) return { durable: Promise.resolve() };
