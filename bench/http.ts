@@ -287,6 +287,8 @@ function methodNotes(settings: HttpSettings, alertmanager: boolean): string[] {
       `${warmupSeconds} s warm-up; the sides of a comparison take turns in ${rounds} rounds (one server under load at a ` +
       `time), all on 127.0.0.1. Latencies are autocannon's per-request times; "failed" counts connection errors, ` +
       `timeouts and unexpected non-2xx answers (the health probe's 400 unhealthy is expected).`,
+    `Alarm Center runs as \`npm start\` runs it: durability full, log level info (one JSON line per request on ` +
+      `stdout, drained by the bench), metrics on.`,
     ...(alertmanager ? [amNote] : []),
     `RSS is VmRSS of the server process right after start and right after the last load request was answered ` +
       `(${int(settings.healthAlarms)} items shaped like the single raise, in batches of ${int(LOAD_BATCH)}, ` +

@@ -138,7 +138,7 @@ async function throughput(pkg: Package, workDir: string, settings: InProcessSett
   }
   section.rows.push(throughputRow(grouped.rate, single.rate, settings));
   section.notes.push(
-    `In-process throughput uses durability 'full' (WAL, synchronous=FULL). The maxBatch 1 run keeps the same ` +
+    `In-process throughput uses durability 'full' (each commit's WAL frames fdatasync'ed before its writes resolve). The maxBatch 1 run keeps the same ` +
       `${int(settings.inFlight)} raises in flight, so the offered load is identical and the only difference is one ` +
       `transaction (and one WAL sync) per event instead of one per dispatcher turn; with 1 in flight it would also ` +
       `pay an await round-trip per event and measure latency rather than the grouping. A run stops after ` +
