@@ -1,15 +1,9 @@
 import { expect } from 'chai';
 import { createAlarmCenter, type AlarmCenter } from '../../src/center.js';
 import { AlarmCenterError } from '../../src/errors.js';
+import { rejection } from '../helpers/promises.js';
 
 const SCOPE = { domain: 'default', project: 'p1' };
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => expect.fail('expected the promise to reject'),
-    (err: unknown) => err,
-  );
-}
 
 describe('createAlarmCenter', () => {
   const opened: AlarmCenter[] = [];

@@ -4,18 +4,12 @@ import { SqliteStore } from '../../../src/alarm/sqlite-store.js';
 import type { AlarmStore } from '../../../src/alarm/store.js';
 import { createAlarmCenter, type AlarmCenter, type AlarmCenterOptions } from '../../../src/center.js';
 import { AlarmCenterError } from '../../../src/errors.js';
+import { rejection } from '../../helpers/promises.js';
 
 const SCOPE = { domain: 'default', project: 'p1' };
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
 
 /** The error a promise rejects with; fails the test when it resolves. */
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => expect.fail('expected the promise to reject'),
-    (err: unknown) => err,
-  );
-}
-
 describe('AlarmService', () => {
   let now: number;
   let center: AlarmCenter;

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import type { Alarm, AlarmChange } from '../../../src/alarm/model.js';
 import { DEFAULT_MIGRATIONS_DIR, SqliteStore, readMigrations } from '../../../src/alarm/sqlite-store.js';
 import { StoreError } from '../../../src/alarm/store.js';
+import { rejection } from '../../helpers/promises.js';
 
 function alarm(id: string, revision: number, overrides: Partial<Alarm> = {}): Alarm {
   const fields = { detail: `${id} is down` };
@@ -41,13 +42,6 @@ function migrationsOf(db: Database.Database): { version: number; name: string; a
     name: string;
     applied_at: string;
   }[];
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => expect.fail('expected the promise to reject'),
-    (err: unknown) => err,
-  );
 }
 
 describe('SqliteStore', () => {

@@ -5,17 +5,11 @@ import { expect } from 'chai';
 import { SqliteStore } from '../../../src/alarm/sqlite-store.js';
 import { createAlarmCenter, type AlarmCenter } from '../../../src/center.js';
 import { AlarmCenterError } from '../../../src/errors.js';
+import { rejection } from '../../helpers/promises.js';
 
 const SCOPE = { domain: 'default', project: 'p1' };
 /** Larger than a page, so storing it needs pages the database does not have yet. */
 const BIG = { detail: 'x'.repeat(12_000) };
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => expect.fail('expected the promise to reject'),
-    (err: unknown) => err,
-  );
-}
 
 describe('AlarmCenter on a failing store', () => {
   let dir: string;

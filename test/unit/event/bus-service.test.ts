@@ -11,6 +11,7 @@ import {
 } from '../../../src/event/subscriber-checker.js';
 import type { Subscriber } from '../../../src/event/subscriber.js';
 import { createSilentLogger } from '../../../src/logger.js';
+import { rejection } from '../../helpers/promises.js';
 
 const TYPE = 'T';
 
@@ -66,13 +67,6 @@ async function innerIdle(service: BusService): Promise<void> {
 
 function event(payload: number, type = TYPE): BusEvent<number> {
   return createEvent(type, 's', '', payload);
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => expect.fail('expected the promise to reject'),
-    (err: unknown) => err,
-  );
 }
 
 describe('BusService', () => {

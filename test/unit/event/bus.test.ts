@@ -4,6 +4,7 @@ import { Bus, type BusHooks, type BusTypeOptions, type FireResult } from '../../
 import { BusError } from '../../../src/event/bus-error.js';
 import { createEvent, type BusEvent } from '../../../src/event/event.js';
 import type { Subscriber } from '../../../src/event/subscriber.js';
+import { rejection } from '../../helpers/promises.js';
 
 const TYPE = 'T';
 
@@ -60,11 +61,16 @@ function event(payload: number, subject = 's', group = ''): BusEvent<number> {
   return createEvent(TYPE, subject, group, payload);
 }
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => expect.fail('expected the promise to reject'),
-    (err: unknown) => err,
-  );
+/** A subscriber that takes events only in batches and records each batch's payloads. */
+function batcher(calls: number[][]): Subscriber {
+  return {
+    id: 'batcher',
+    type: TYPE,
+    subject: 's',
+    group: 'g',
+    onMessage: () => expect.fail('onBatch is preferred'),
+    onBatch: (events: BusEvent[]) => void calls.push(events.map((e) => e.payload as number)),
+  };
 }
 
 describe('Bus', () => {
@@ -243,14 +249,7 @@ describe('Bus', () => {
     it('hands onBatch subscribers every queued event in one call, in order', async () => {
       const { bus } = newBus();
       const calls: number[][] = [];
-      bus.addSubscriber({
-        id: 'batcher',
-        type: TYPE,
-        subject: 's',
-        group: 'g',
-        onMessage: () => expect.fail('onBatch is preferred'),
-        onBatch: (events: BusEvent[]) => void calls.push(events.map((e) => e.payload as number)),
-      });
+      bus.addSubscriber(batcher(calls));
 
       await Promise.all(Array.from({ length: 10 }, (_, i) => bus.fire(event(i))));
 
@@ -260,14 +259,7 @@ describe('Bus', () => {
     it('splits the queued events into batches of at most maxBatch', async () => {
       const { bus } = newBus({ maxBatch: 4 });
       const calls: number[][] = [];
-      bus.addSubscriber({
-        id: 'batcher',
-        type: TYPE,
-        subject: 's',
-        group: 'g',
-        onMessage: () => expect.fail('onBatch is preferred'),
-        onBatch: (events: BusEvent[]) => void calls.push(events.map((e) => e.payload as number)),
-      });
+      bus.addSubscriber(batcher(calls));
 
       await Promise.all(Array.from({ length: 10 }, (_, i) => bus.fire(event(i))));
 
