@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `alarm-center` command: read settings, start the server, stop gracefully on a signal. */
 import { ConfigError, loadConfig, usage } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, flushLogs } from './logger.js';
 import { startServer } from './server.js';
 
 async function main(): Promise<number> {
@@ -19,6 +19,8 @@ async function main(): Promise<number> {
   }
   const { config } = request;
   const logger = createLogger({ level: config.logLevel });
+  // Log lines are written once per event-loop turn; whatever is pending goes out at exit.
+  process.on('exit', () => flushLogs(logger));
   // Signals are handled from the start: a supervisor may stop us while we start or the moment
   // we report listening, and either must end in a graceful stop, not the default kill.
   let stopRequested: NodeJS.Signals | undefined;
