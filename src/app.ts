@@ -54,8 +54,9 @@ export function createApp(options: AppOptions): express.Express {
     next(new AlarmCenterError(Codes.Unavailable, 'Alarm Center is shutting down'));
   });
 
-  app.use(createAlarmRouter({ center, bodyLimitBytes: options.bodyLimitBytes }));
+  // Probes first: they are the most frequent requests and should cross the fewest layers.
   app.use(createHealthRouter({ center, instance: options.instance }));
+  app.use(createAlarmRouter({ center, bodyLimitBytes: options.bodyLimitBytes }));
   app.get('/metrics', async (_req: Request, res: Response) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
