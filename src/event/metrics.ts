@@ -89,20 +89,44 @@ export function createBusMetrics(registry: Registry, prefix = 'alarm_center_'): 
     registers,
   });
   const micros = (e: BusEvent) => (Date.now() - e.createdAt) * 1000;
+  // The per-event metrics of one type, resolved once: a label lookup per event would cost more
+  // than the observation itself on the hot ALARM path.
+  const perType = new Map<string, ReturnType<typeof children>>();
+  function children(type: string) {
+    return {
+      pending: pending.labels({ source: type }),
+      pendingLatency: pendingLatency.labels({ source: type }),
+      depth: depth.labels({ type }),
+      success: publishTotal.labels({ source: type, status: 'SUCCESS' }),
+      failure: publishTotal.labels({ source: type, status: 'FAILURE' }),
+      successLatency: publishLatency.labels({ source: type, status: 'SUCCESS' }),
+      failureLatency: publishLatency.labels({ source: type, status: 'FAILURE' }),
+    };
+  }
+  const of = (type: string) => {
+    let c = perType.get(type);
+    if (!c) {
+      c = children(type);
+      perType.set(type, c);
+    }
+    return c;
+  };
   return {
     queued(event, d) {
-      pending.inc({ source: event.type });
-      depth.set({ type: event.type }, d);
+      const c = of(event.type);
+      c.pending.inc();
+      c.depth.set(d);
     },
     dispatched(event, d) {
-      pendingLatency.observe({ source: event.type }, micros(event));
-      depth.set({ type: event.type }, d);
+      const c = of(event.type);
+      c.pendingLatency.observe(micros(event));
+      c.depth.set(d);
     },
     handled(event, ok) {
-      const status = ok ? 'SUCCESS' : 'FAILURE';
-      publishTotal.inc({ source: event.type, status });
-      publishLatency.observe({ source: event.type, status }, micros(event));
-      pending.dec({ source: event.type });
+      const c = of(event.type);
+      (ok ? c.success : c.failure).inc();
+      (ok ? c.successLatency : c.failureLatency).observe(micros(event));
+      c.pending.dec();
       if (!ok) failedTotal.inc({ type: event.type });
     },
     dropped(event) {
