@@ -7,10 +7,10 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Registry } from 'prom-client';
 import type { Logger } from 'winston';
 import { AlarmIds, SELF_SOURCE, ScopeSchema, type Scope } from './alarm/model.js';
-import { createAlarmRouter } from './alarm/routes.js';
+import { addAlarmRoutes } from './alarm/routes.js';
 import type { AlarmCenter } from './center.js';
 import { AlarmCenterError, Codes } from './errors.js';
-import { createHealthRouter, type InstanceInfo } from './health/routes.js';
+import { addHealthRoutes, type InstanceInfo } from './health/routes.js';
 import { createErrorHandler, notFound } from './http/error-handler.js';
 import { createObserver } from './http/observe.js';
 import { DEFAULT_DOMAIN, DEFAULT_PROJECT, DOMAIN_HEADER } from './http/scope.js';
@@ -55,8 +55,8 @@ export function createApp(options: AppOptions): express.Express {
   });
 
   // Probes first: they are the most frequent requests and should cross the fewest layers.
-  app.use(createHealthRouter({ center, instance: options.instance }));
-  app.use(createAlarmRouter({ center, bodyLimitBytes: options.bodyLimitBytes }));
+  addHealthRoutes(app, { center, instance: options.instance });
+  addAlarmRoutes(app, { center, bodyLimitBytes: options.bodyLimitBytes });
   app.get('/metrics', async (_req: Request, res: Response) => {
     res.type(registry.contentType).send(await registry.metrics());
   });

@@ -1,4 +1,4 @@
-import express, { Router, type Request, type Response } from 'express';
+import express, { type IRouter, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { AlarmCenter } from '../center.js';
 import { AlarmCenterError, Codes } from '../errors.js';
@@ -74,10 +74,13 @@ function sendJson(res: Response, body: string | Buffer): void {
   res.type('application/json').send(body);
 }
 
-/** The service-center admin API: list, raise/clear, clear-all and clear-one. */
-export function createAlarmRouter(options: { center: AlarmCenter; bodyLimitBytes: number }): Router {
+/**
+ * Adds the service-center admin API to `router`: list, raise/clear, clear-all and clear-one.
+ * Routes go straight onto the app's router rather than a nested one, which every request
+ * would otherwise cross.
+ */
+export function addAlarmRoutes(router: IRouter, options: { center: AlarmCenter; bodyLimitBytes: number }): void {
   const { center } = options;
-  const router = Router();
   // Only the write route reads a body; other routes never fail on one.
   const cache = new ListCache(16);
   const json = express.json({ limit: options.bodyLimitBytes, type: ['application/json', 'application/*+json'] });
@@ -120,6 +123,4 @@ export function createAlarmRouter(options: { center: AlarmCenter; bodyLimitBytes
     const alarm = await center.service.clear(scope, id.data, q.data.source);
     sendJson(res, `{"alarm":${serializeAlarm(alarm)}}`);
   });
-
-  return router;
 }

@@ -1,4 +1,4 @@
-import { Router, type Request, type Response } from 'express';
+import type { IRouter, Request, Response } from 'express';
 import type { AlarmCenter } from '../center.js';
 import { AlarmCenterError, Codes } from '../errors.js';
 import { scopeOf } from '../http/scope.js';
@@ -52,12 +52,11 @@ function livenessRegistry(): HealthRegistry {
 }
 
 /**
- * Health endpoints: service-center's cluster health (`/v4/:project/registry/health`, `/health`)
+ * Adds the health endpoints to `router`: service-center's cluster health (`/v4/:project/registry/health`, `/health`)
  * and Kubernetes-style `/livez` and `/readyz` probes with `?verbose`, `?exclude=` and per-check paths.
  */
-export function createHealthRouter(options: HealthRouterOptions): Router {
+export function addHealthRoutes(router: IRouter, options: HealthRouterOptions): void {
   const { center } = options;
-  const router = Router();
   const liveness = livenessRegistry();
 
   // The instance does not change once the server listens, so its answer is built once.
@@ -86,5 +85,4 @@ export function createHealthRouter(options: HealthRouterOptions): Router {
       sendProbe(req, res, probe, { healthy: result.healthy, results: [result] });
     });
   }
-  return router;
 }
