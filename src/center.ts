@@ -143,7 +143,7 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
   });
   bus.addSubscriber(subscriber);
   bus.start();
-  const service = new AlarmService({ bus, index, store, logger: logger.child({ component: 'alarm' }) });
+  const service = new AlarmService({ bus, index, store });
 
   let state: Lifecycle = 'starting';
   const cluster = new HealthRegistry();

@@ -69,8 +69,3 @@ export class AlarmCenterError extends Error {
 export function httpStatusOf(code: ErrorCode): number {
   return Math.floor(Number(code) / 1000);
 }
-
-/** True for an AlarmCenterError carrying `code`. */
-export function hasCode(err: unknown, code: ErrorCode): boolean {
-  return err instanceof AlarmCenterError && err.code === code;
-}

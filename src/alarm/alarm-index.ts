@@ -196,13 +196,6 @@ export class AlarmIndex {
     });
   }
 
-  /** Stored alarms across every scope. */
-  get size(): number {
-    let n = 0;
-    for (const s of this.scopes.values()) n += s.size;
-    return n;
-  }
-
   private put(a: Alarm): void {
     const sk = scopeKey(a);
     let s = this.scopes.get(sk);

@@ -1,4 +1,3 @@
-import type { Logger } from 'winston';
 import { AlarmCenterError, Codes } from '../errors.js';
 import { BusError } from '../event/bus-error.js';
 import type { BusService } from '../event/bus-service.js';
@@ -12,7 +11,6 @@ export interface AlarmServiceOptions {
   bus: BusService;
   index: AlarmIndex;
   store: AlarmStore;
-  logger: Logger;
 }
 
 /** A write's answer: the alarms it left, and the revision that includes it. */
@@ -88,10 +86,6 @@ export class AlarmService {
 
   list(scope: Scope, filter: AlarmFilter = {}): ListResult {
     return { alarms: this.index.list(scope, filter), revision: this.index.revision };
-  }
-
-  get(scope: Scope, id: string, source = ''): Alarm | undefined {
-    return this.index.get(scope, id, source);
   }
 
   history(scope: Scope, since: number, limit: number): Promise<HistoryEntry[]> {

@@ -25,11 +25,3 @@ export interface Subscriber<P = unknown> {
   /** Called once when the subscriber is removed from the bus. */
   close?(): void;
 }
-
-let counter = 0;
-
-/** A process-unique subscriber id with a readable prefix. */
-export function nextSubscriberId(prefix: string): string {
-  counter += 1;
-  return `${prefix}-${counter}`;
-}
