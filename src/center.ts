@@ -152,7 +152,7 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
   const checks: HealthChecker[] = [
     createStoreChecker(
       store,
-      () => (subscriber.storeFailure ? { error: subscriber.storeFailure, at: subscriber.storeFailedAt } : undefined),
+      () => subscriber.storeFailure,
       { holdMs: options.readinessHoldMs, clock: options.clock },
     ),
     createBusChecker(bus),
@@ -204,7 +204,7 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
       return state;
     },
     get storeFailure() {
-      return subscriber.storeFailure;
+      return subscriber.storeFailure?.error;
     },
     service,
     index,

@@ -42,6 +42,12 @@ export interface AlarmStore {
   close(): Promise<void>;
 }
 
+/** A store failure as the writer saw it: the error and when it happened (clock milliseconds). */
+export interface StoreFailure {
+  error: Error;
+  at: number;
+}
+
 /** Raised by a store whose backend failed; `message` is the backend's own. */
 export class StoreError extends Error {
   readonly backendCode: string | undefined;

@@ -17,7 +17,7 @@ import {
   type ChangeAction,
   type Scope,
 } from './model.js';
-import type { AlarmStore } from './store.js';
+import type { AlarmStore, StoreFailure } from './store.js';
 
 export interface AlarmSubscriberOptions {
   store: AlarmStore;
@@ -91,9 +91,7 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
   private readonly metrics: AlarmMetrics;
   private readonly clock: () => number;
   /** The store's last failure, until a commit succeeds. */
-  storeFailure: Error | undefined;
-  /** When the last failure happened (clock milliseconds). */
-  storeFailedAt = 0;
+  storeFailure: StoreFailure | undefined;
 
   constructor(options: AlarmSubscriberOptions) {
     this.store = options.store;
@@ -236,9 +234,8 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
     const code = (error as { backendCode?: string }).backendCode ?? 'UNKNOWN';
     this.metrics.storeFailed(code);
     this.logger.error('store commit failed', { error: error.message, code });
-    this.storeFailure = error;
-    this.storeFailedAt = this.clock();
     const now = this.clock();
+    this.storeFailure = { error, at: now };
     const old = this.index.getSystem(AlarmIds.BackendConnectionRefuse, SELF_SOURCE);
     const active = old?.status === 'ACTIVATED';
     this.index.setSystem(makeAlarm({
@@ -257,7 +254,7 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
   }
 
   private onStoreRecovered(): void {
-    this.logger.info('store recovered', { error: this.storeFailure?.message });
+    this.logger.info('store recovered', { error: this.storeFailure?.error.message });
     this.storeFailure = undefined;
     const old = this.index.getSystem(AlarmIds.BackendConnectionRefuse, SELF_SOURCE);
     if (old?.status !== 'ACTIVATED') return;

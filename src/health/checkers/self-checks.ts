@@ -1,12 +1,6 @@
-import type { AlarmStore } from '../../alarm/store.js';
+import type { AlarmStore, StoreFailure } from '../../alarm/store.js';
 import type { BusService } from '../../event/bus-service.js';
 import type { HealthChecker } from '../checker.js';
-
-/** The store's failure as the ALARM subscriber saw it, if it has not recovered. */
-export interface StoreFailure {
-  error: Error;
-  at: number;
-}
 
 /**
  * Readiness: the store answers and did not fail in the last `holdMs`. A failure holds readiness

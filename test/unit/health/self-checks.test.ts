@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import type { AlarmStore } from '../../../src/alarm/store.js';
-import { createStoreChecker, type StoreFailure } from '../../../src/health/checkers/self-checks.js';
+import type { AlarmStore, StoreFailure } from '../../../src/alarm/store.js';
+import { createStoreChecker } from '../../../src/health/checkers/self-checks.js';
 import { DEFAULT_SCOPE } from '../../../src/alarm/model.js';
 
 function pingingStore(ping: () => Promise<void>): AlarmStore {
