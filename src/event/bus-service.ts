@@ -111,19 +111,22 @@ export class BusService {
     for (const b of this.buses.values()) for (const s of b.subscribers()) this.removeSubscriber(s);
   }
 
-  private reportUnhealthy(subscriber: Subscriber, error: unknown, event: BusEvent): void {
+  /** Logs a failed subscriber and asks the INNER checker to evict it; INNER subscribers stay. */
+  private reportUnhealthy(subscriber: Subscriber, error: unknown, event: BusEvent): boolean {
     this.logger.error('subscriber failed', {
       type: event.type,
       subject: event.subject,
       subscriber: subscriber.id,
       error: error instanceof Error ? error.message : String(error),
     });
-    // An INNER subscriber is never evicted; reporting it would only loop through INNER again.
-    if (subscriber.type === INNER) return;
+    // An INNER subscriber is never evicted: the checker would remove itself, and reporting it
+    // would only loop through INNER again.
+    if (subscriber.type === INNER) return false;
     const inner = this.buses.get(INNER) as Bus;
     // The INNER bus stays open while user buses drain, so failures during stop are handled too.
     inner.fire(createUnhealthyEvent(subscriber, error)).catch((err: unknown) => {
       this.logger.error('unhealthy subscriber report lost', { subscriber: subscriber.id, error: String(err) });
     });
+    return true;
   }
 }

@@ -19,7 +19,6 @@
 import { BusError } from './bus-error.js';
 import type { BusEvent } from './event.js';
 import { Subject } from './subject.js';
-import { INNER } from './subscriber-checker.js';
 import type { Subscriber } from './subscriber.js';
 
 export type OverflowPolicy = 'reject' | 'drop-oldest';
@@ -60,7 +59,8 @@ export interface BusHooks {
   onHandled(event: BusEvent, ok: boolean): void;
   onDropped(event: BusEvent): void;
   onNoSubscriber(event: BusEvent): void;
-  onSubscriberError(subscriber: Subscriber, error: unknown, event: BusEvent): void;
+  /** Reports a subscriber that threw; answers whether it is being evicted (then it gets no more events). */
+  onSubscriberError(subscriber: Subscriber, error: unknown, event: BusEvent): boolean;
 }
 
 interface Entry {
@@ -285,7 +285,7 @@ export class Bus {
         for (const e of entries) e.delivered += 1;
       } catch (err) {
         for (const e of entries) e.failed += 1;
-        this.markBroken(subscriber, err, entries[0]?.event);
+        this.markBroken(subscriber, err, (entries[0] as Entry).event);
       }
       return;
     }
@@ -306,10 +306,8 @@ export class Bus {
     }
   }
 
-  private markBroken(subscriber: Subscriber, error: unknown, event: BusEvent | undefined): void {
+  private markBroken(subscriber: Subscriber, error: unknown, event: BusEvent): void {
     if (this.broken.has(subscriber)) return;
-    // INNER subscribers are never evicted (the checker would remove itself), so they stay callable.
-    if (subscriber.type !== INNER) this.broken.add(subscriber);
-    if (event) this.hooks.onSubscriberError(subscriber, error, event);
+    if (this.hooks.onSubscriberError(subscriber, error, event)) this.broken.add(subscriber);
   }
 }

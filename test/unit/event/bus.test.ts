@@ -8,8 +8,8 @@ import { rejection } from '../../helpers/promises.js';
 
 const TYPE = 'T';
 
-/** Hooks that remember what the bus reported. */
-function recordingHooks() {
+/** Hooks that remember what the bus reported; `evict` is their answer to a failing subscriber. */
+function recordingHooks(evict = true) {
   const seen = {
     dropped: [] as BusEvent[],
     noSubscriber: [] as BusEvent[],
@@ -22,13 +22,16 @@ function recordingHooks() {
     onHandled: (event, ok) => void seen.handled.push({ event, ok }),
     onDropped: (event) => void seen.dropped.push(event),
     onNoSubscriber: (event) => void seen.noSubscriber.push(event),
-    onSubscriberError: (subscriber, error, event) => void seen.errors.push({ subscriber, error, event }),
+    onSubscriberError(subscriber, error, event) {
+      seen.errors.push({ subscriber, error, event });
+      return evict;
+    },
   };
   return { hooks, seen };
 }
 
-function newBus(options: Partial<BusTypeOptions> = {}) {
-  const { hooks, seen } = recordingHooks();
+function newBus(options: Partial<BusTypeOptions> = {}, evict = true) {
+  const { hooks, seen } = recordingHooks(evict);
   const bus = new Bus(TYPE, { queueSize: 1000, overflow: 'reject', ...options }, hooks);
   return { bus, seen };
 }
@@ -215,6 +218,19 @@ describe('Bus', () => {
       expect(healthy.received).to.deep.equal([1, 2, 3]);
       expect(seen.errors).to.have.length(1);
       expect(results.map((r) => r.failed)).to.deep.equal([1, 1, 1]);
+    });
+
+    it('keeps calling a failing subscriber its owner does not evict, reporting each failure', async () => {
+      const { bus, seen } = newBus({}, false);
+      const failing = recorder('failing', {}, () => {
+        throw new Error('boom');
+      });
+      bus.addSubscriber(failing);
+
+      await Promise.all([bus.fire(event(1)), bus.fire(event(2))]);
+
+      expect(failing.received).to.deep.equal([1, 2]);
+      expect(seen.errors).to.have.length(2);
     });
 
     it('rejects with ERR_BUS_QUEUE_FULL under the reject policy and still delivers what it accepted', async () => {
