@@ -246,6 +246,7 @@ export class Bus {
   private async deliver(batch: Entry[]): Promise<void> {
     const perSubscriber = new Map<Subscriber, Entry[]>();
     const targets: Subscriber[] = [];
+    const reachedEntries: Entry[] = [];
     for (const entry of batch) {
       this.hooks.onDispatched(entry.event);
       targets.length = 0;
@@ -258,18 +259,18 @@ export class Bus {
         if (list) list.push(entry);
         else perSubscriber.set(t, [entry]);
       }
-      if (reached === 0) {
-        this.counters.noSubscriber += 1;
-        this.hooks.onNoSubscriber(entry.event);
-        entry.resolve({ status: 'no-subscriber', delivered: 0, failed: 0 });
+      if (reached > 0) {
+        reachedEntries.push(entry);
+        continue;
       }
+      this.counters.noSubscriber += 1;
+      this.hooks.onNoSubscriber(entry.event);
+      entry.resolve({ status: 'no-subscriber', delivered: 0, failed: 0 });
     }
     const work: Promise<void>[] = [];
     for (const [subscriber, entries] of perSubscriber) work.push(this.invoke(subscriber, entries));
     await Promise.all(work);
-    const settled = new Set<Entry>();
-    for (const entries of perSubscriber.values()) for (const e of entries) settled.add(e);
-    for (const entry of settled) {
+    for (const entry of reachedEntries) {
       this.counters.delivered += entry.delivered;
       this.counters.failed += entry.failed;
       this.hooks.onHandled(entry.event, entry.failed === 0);
