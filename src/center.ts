@@ -182,9 +182,7 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
       return service.list(checkScope(scope), parse(AlarmFilterSchema, filter));
     },
     async health(scope) {
-      const report = await cluster.run(checkScope(scope));
-      const failed = report.results.find((r) => !r.healthy);
-      return failed ? { healthy: false, detail: failed.detail } : { healthy: true };
+      return cluster.verdict(checkScope(scope));
     },
     ready(exclude = []) {
       return readiness.run(undefined, exclude);

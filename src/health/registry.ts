@@ -1,6 +1,6 @@
 import type { Scope } from '../alarm/model.js';
 import { DEFAULT_SCOPE } from '../alarm/model.js';
-import type { HealthChecker, HealthReport, NamedResult } from './checker.js';
+import type { HealthChecker, HealthReport, HealthResult, NamedResult } from './checker.js';
 
 /** Named checkers, run in registration order. */
 export class HealthRegistry {
@@ -31,6 +31,13 @@ export class HealthRegistry {
       results.push(await this.runOne(checker, scope));
     }
     return { healthy: results.every((r) => r.healthy), results };
+  }
+
+  /** The combined verdict: healthy, or the first failing checker's detail. */
+  async verdict(scope: Scope = DEFAULT_SCOPE): Promise<HealthResult> {
+    const report = await this.run(scope);
+    const failed = report.results.find((r) => !r.healthy);
+    return failed ? { healthy: false, detail: failed.detail } : { healthy: true };
   }
 
   /** Runs one checker by name; undefined when there is none. */

@@ -62,7 +62,8 @@ export function addHealthRoutes(router: IRouter, options: HealthRouterOptions): 
   // The instance does not change once the server listens, so its answer is built once.
   let healthyBody: string | undefined;
   const cluster = async (req: Request, res: Response) => {
-    const result = await center.health(scopeOf(req));
+    // scopeOf has validated the scope already; the embedding API's check would repeat it.
+    const result = await center.cluster.verdict(scopeOf(req));
     if (!result.healthy) throw new AlarmCenterError(Codes.Unhealthy, result.detail ?? '');
     healthyBody ??= JSON.stringify({ instances: [options.instance()] });
     res.type('application/json').send(healthyBody);

@@ -136,6 +136,25 @@ describe('HealthRegistry', () => {
     });
   });
 
+  describe('#verdict', () => {
+    it('is healthy when every checker passes', async () => {
+      const registry = new HealthRegistry();
+      registry.register(ok('a'));
+      registry.register(ok('b'));
+
+      expect(await registry.verdict()).to.deep.equal({ healthy: true });
+    });
+
+    it("is unhealthy with the first failing checker's detail", async () => {
+      const registry = new HealthRegistry();
+      registry.register(ok('a'));
+      registry.register(checker('b', () => ({ healthy: false, detail: 'backend refused' })));
+      registry.register(checker('c', () => ({ healthy: false, detail: 'later' })));
+
+      expect(await registry.verdict()).to.deep.equal({ healthy: false, detail: 'backend refused' });
+    });
+  });
+
   describe('#runNamed', () => {
     it('runs only the named checker', async () => {
       const registry = new HealthRegistry();
