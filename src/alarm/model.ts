@@ -119,23 +119,10 @@ export interface AlarmJson {
   revision: number;
 }
 
-export function toJson(a: Alarm): AlarmJson {
-  const json: AlarmJson = {
-    id: a.id,
-    status: a.status,
-    fields: a.fields,
-    source: a.source,
-    severity: a.severity,
-    count: a.count,
-    raisedAt: new Date(a.raisedAt).toISOString(),
-    updatedAt: new Date(a.updatedAt).toISOString(),
-    revision: a.revision,
-  };
-  if (a.clearedAt !== undefined) json.clearedAt = new Date(a.clearedAt).toISOString();
-  return json;
-}
-
-/** The JSON text of `toJson(a)`, built from the stored `fieldsJson` without re-serializing it. */
+/**
+ * The JSON text of an alarm, built from the stored `fieldsJson` without re-serializing it; the
+ * one definition of the wire form (HTTP answers use it directly).
+ */
 export function serializeAlarm(a: Alarm): string {
   return (
     `{"id":${JSON.stringify(a.id)},"status":"${a.status}","fields":${a.fieldsJson},` +
@@ -144,6 +131,11 @@ export function serializeAlarm(a: Alarm): string {
     (a.clearedAt !== undefined ? `"clearedAt":"${new Date(a.clearedAt).toISOString()}",` : '') +
     `"revision":${a.revision}}`
   );
+}
+
+/** The JSON form of an alarm as a value, for embedders: what the HTTP API answers. */
+export function toJson(a: Alarm): AlarmJson {
+  return JSON.parse(serializeAlarm(a)) as AlarmJson;
 }
 
 /** The key of an alarm inside its scope. */
