@@ -1,0 +1,46 @@
+import { expect } from 'chai';
+import { makeAlarm, toJson } from '../../../src/alarm/model.js';
+
+const base = {
+  domain: 'default',
+  project: 'default',
+  id: 'BackendConnectionRefuse',
+  source: 'registry-7f9c',
+  status: 'ACTIVATED' as const,
+  severity: 'major' as const,
+  fieldsJson: '{"detail":"dial tcp 10.0.0.5:2379: connection refused"}',
+  count: 3,
+  raisedAt: Date.UTC(2026, 10, 22, 10, 0),
+  updatedAt: Date.UTC(2026, 10, 22, 10, 4),
+  revision: 118,
+};
+
+describe('toJson', () => {
+  it("gives service-center's id, status and fields first, then source, severity, count, times and revision", () => {
+    const json = toJson(makeAlarm(base));
+
+    expect(Object.keys(json)).to.deep.equal(['id', 'status', 'fields', 'source', 'severity', 'count', 'raisedAt', 'updatedAt', 'revision']);
+    expect(json).to.deep.equal({
+      id: 'BackendConnectionRefuse',
+      status: 'ACTIVATED',
+      fields: { detail: 'dial tcp 10.0.0.5:2379: connection refused' },
+      source: 'registry-7f9c',
+      severity: 'major',
+      count: 3,
+      raisedAt: '2026-11-22T10:00:00.000Z',
+      updatedAt: '2026-11-22T10:04:00.000Z',
+      revision: 118,
+    });
+  });
+
+  it('adds clearedAt, before the revision, once the alarm is cleared', () => {
+    const json = toJson(makeAlarm({ ...base, status: 'CLEARED', clearedAt: Date.UTC(2026, 10, 22, 10, 5) }));
+
+    expect(json.clearedAt).to.equal('2026-11-22T10:05:00.000Z');
+    expect(Object.keys(json).slice(-2)).to.deep.equal(['clearedAt', 'revision']);
+  });
+
+  it('escapes ids and sources as JSON strings', () => {
+    expect(toJson(makeAlarm({ ...base, source: 'svc "a"\\b' })).source).to.equal('svc "a"\\b');
+  });
+});
