@@ -93,6 +93,7 @@ export class SqliteStore implements AlarmStore {
   private readonly checkpointEvery: number;
   private readonly appendTx: (changes: readonly AlarmChange[]) => void;
   private readonly checkpointTx: (upTo: number) => void;
+  private readonly historyPage: Database.Statement;
   private checkpointed = 0;
   /** The last change of each alarm committed since the checkpoint, by alarm key. */
   private readonly pending = new Map<string, { alarm: Alarm; removed: boolean }>();
@@ -129,6 +130,9 @@ export class SqliteStore implements AlarmStore {
         : undefined;
     this.appendTx = this.prepareAppend();
     this.checkpointTx = this.prepareCheckpoint();
+    this.historyPage = this.db.prepare(
+      'SELECT * FROM history WHERE domain = ? AND project = ? AND revision > ? ORDER BY revision LIMIT ?',
+    );
   }
 
   private prepareAppend(): (changes: readonly AlarmChange[]) => void {
@@ -187,7 +191,7 @@ export class SqliteStore implements AlarmStore {
       this.checkpointed = value('checkpoint');
       const state = new Map<string, Alarm>();
       const keyOf = (r: AlarmRow) => `${r.domain}\u0000${r.project}\u0000${r.id}\u0000${r.source}`;
-      for (const r of this.db.prepare(`SELECT * FROM alarms ORDER BY raised_at, revision`).iterate() as Iterable<AlarmRow>) {
+      for (const r of this.db.prepare('SELECT * FROM alarms').iterate() as Iterable<AlarmRow>) {
         state.set(keyOf(r), fromRow(r));
       }
       let last = Math.max(value('revision'), this.checkpointed);
@@ -251,9 +255,7 @@ export class SqliteStore implements AlarmStore {
 
   async history(scope: Scope, since: number, limit: number): Promise<HistoryEntry[]> {
     try {
-      const rows = this.db
-        .prepare('SELECT * FROM history WHERE domain = ? AND project = ? AND revision > ? ORDER BY revision LIMIT ?')
-        .all(scope.domain, scope.project, since, limit) as HistoryRow[];
+      const rows = this.historyPage.all(scope.domain, scope.project, since, limit) as HistoryRow[];
       return rows.map((r) => ({ revision: r.revision, action: r.action, at: r.at, alarm: fromRow(r) }));
     } catch (err) {
       throw storeError(err);
