@@ -6,14 +6,14 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'winston';
-import { AlarmIds, SELF_SOURCE, ScopeSchema, type Scope } from './alarm/model.js';
+import { AlarmIds, SELF_SOURCE } from './alarm/model.js';
 import { addAlarmRoutes } from './alarm/routes.js';
 import type { AlarmCenter } from './center.js';
 import { AlarmCenterError, Codes } from './errors.js';
 import { addHealthRoutes, type InstanceInfo } from './health/routes.js';
 import { createErrorHandler, notFound } from './http/error-handler.js';
 import { createObserver } from './http/observe.js';
-import { DEFAULT_DOMAIN, DEFAULT_PROJECT, DOMAIN_HEADER } from './http/scope.js';
+import { scopeOfPath } from './http/scope.js';
 
 export interface AppOptions {
   center: AlarmCenter;
@@ -27,13 +27,6 @@ export interface AppOptions {
 
 /** Paths that keep answering while shutting down: probes must tell the truth to the end. */
 const ALWAYS_SERVED = /^\/(livez|readyz|metrics)(\/|$)/;
-
-/** The scope a failed request was about, for the InternalError alarm; default when unknown. */
-function scopeOfPath(req: Request): Scope {
-  const project = /^\/v4\/([^/]+)\//.exec(req.path)?.[1] ?? DEFAULT_PROJECT;
-  const r = ScopeSchema.safeParse({ domain: req.get(DOMAIN_HEADER) ?? DEFAULT_DOMAIN, project });
-  return r.success ? r.data : { domain: DEFAULT_DOMAIN, project: DEFAULT_PROJECT };
-}
 
 /** Builds the express app; it does not listen. */
 export function createApp(options: AppOptions): express.Express {

@@ -164,7 +164,7 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
   const center: AlarmCenter = {
     async raise(scope, input) {
       const s = checkScope(scope);
-      return service.raise(s, { ...parse(AlarmInputSchema, input), status: 'ACTIVATED' });
+      return service.raise(s, parse(AlarmInputSchema, input));
     },
     async clear(scope, id, source = '') {
       const s = checkScope(scope);

@@ -6,10 +6,8 @@ export const DOMAIN_HEADER = 'x-domain-name';
 export const DEFAULT_DOMAIN = 'default';
 export const DEFAULT_PROJECT = 'default';
 
-/** The request's scope: domain from `x-domain-name` (default `default`), project from the path. */
-export function scopeOf(req: Request): Scope {
-  const domain = req.get(DOMAIN_HEADER) ?? DEFAULT_DOMAIN;
-  const project = (req.params as Record<string, string | undefined>).project ?? DEFAULT_PROJECT;
+/** Checks a domain and project; 400001 naming `x-domain-name` or `project` when one is invalid. */
+function checkedScope(domain: string, project: string): Scope {
   // The common case is checked without building a zod result; zod only words the error.
   if (NAME_PATTERN.test(domain) && NAME_PATTERN.test(project)) return { domain, project };
   const r = ScopeSchema.safeParse({ domain, project });
@@ -18,4 +16,23 @@ export function scopeOf(req: Request): Scope {
     throw new AlarmCenterError(Codes.InvalidParams, detail);
   }
   return r.data;
+}
+
+/** The request's scope: domain from `x-domain-name` (default `default`), project from the path. */
+export function scopeOf(req: Request): Scope {
+  const project = (req.params as Record<string, string | undefined>).project ?? DEFAULT_PROJECT;
+  return checkedScope(req.get(DOMAIN_HEADER) ?? DEFAULT_DOMAIN, project);
+}
+
+/**
+ * The scope a request was about, read from its path once its route params are gone (in the
+ * error handler): the default scope when the path names none or an invalid one.
+ */
+export function scopeOfPath(req: Request): Scope {
+  const project = /^\/v4\/([^/]+)\//.exec(req.path)?.[1] ?? DEFAULT_PROJECT;
+  try {
+    return checkedScope(req.get(DOMAIN_HEADER) ?? DEFAULT_DOMAIN, project);
+  } catch {
+    return { domain: DEFAULT_DOMAIN, project: DEFAULT_PROJECT };
+  }
 }
