@@ -482,17 +482,21 @@ describe('alarms API', () => {
   });
 
   describe('unexpected failures', () => {
-    it('answers 500003 with the error message as detail and raises InternalError with it', async () => {
+    /** GET the list while the service's list throws `error`. */
+    async function listFailingWith(error: Error) {
       const original = server.center.service.list;
       server.center.service.list = () => {
-        throw new Error('index exploded');
+        throw error;
       };
-      let res;
       try {
-        res = await api().get(ALARMS);
+        return await api().get(ALARMS);
       } finally {
         server.center.service.list = original;
       }
+    }
+
+    it('answers 500003 with the error message as detail and raises InternalError with it', async () => {
+      const res = await listFailingWith(new Error('index exploded'));
 
       expectError(res, '500003', 'index exploded');
       const alarm = await waitFor('the InternalError alarm', async () =>
@@ -502,16 +506,7 @@ describe('alarms API', () => {
     });
 
     it('leaves detail out of the body when the error has no message', async () => {
-      const original = server.center.service.list;
-      server.center.service.list = () => {
-        throw new Error('');
-      };
-      let res;
-      try {
-        res = await api().get(ALARMS);
-      } finally {
-        server.center.service.list = original;
-      }
+      const res = await listFailingWith(new Error(''));
 
       expectError(res, '500003');
       expect(res.body).to.deep.equal({ errorCode: '500003', errorMessage: 'Internal server error' });
