@@ -14,6 +14,7 @@ import { addHealthRoutes, type InstanceInfo } from './health/routes.js';
 import { createErrorHandler, notFound } from './http/error-handler.js';
 import { createObserver } from './http/observe.js';
 import { scopeOfPath } from './http/scope.js';
+import { addWatchRoutes } from './watch/routes.js';
 
 export interface AppOptions {
   center: AlarmCenter;
@@ -50,6 +51,7 @@ export function createApp(options: AppOptions): express.Express {
   // Probes first: they are the most frequent requests and should cross the fewest layers.
   addHealthRoutes(app, { center, instance: options.instance });
   addAlarmRoutes(app, { center, bodyLimitBytes: options.bodyLimitBytes });
+  addWatchRoutes(app, { center });
   app.get('/metrics', async (_req: Request, res: Response) => {
     res.type(registry.contentType).send(await registry.metrics());
   });

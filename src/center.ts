@@ -13,6 +13,7 @@ import {
   type Alarm,
   type AlarmFilter,
   type AlarmInput,
+  type AlarmJson,
   type Scope,
 } from './alarm/model.js';
 import { AlarmService, type ListResult, type WriteResult } from './alarm/service.js';
@@ -22,6 +23,10 @@ import { AlarmSubscriber } from './alarm/subscriber.js';
 import { AlarmCenterError, Codes } from './errors.js';
 import { BusService } from './event/bus-service.js';
 import { createBusMetrics, noopBusMetrics } from './event/metrics.js';
+import { ALARM_CHANGE, ChangeFeed } from './watch/feed.js';
+import { WatchHub } from './watch/hub.js';
+import { createWatchMetrics, noopWatchMetrics } from './watch/metrics.js';
+import type { CloseReason } from './watch/watcher.js';
 import type { HealthChecker, HealthReport, HealthResult } from './health/checker.js';
 import { createAlarmChecker } from './health/checkers/alarm-checker.js';
 import { createBusChecker, createLifecycleChecker, createStoreChecker } from './health/checkers/self-checks.js';
@@ -50,8 +55,37 @@ export interface AlarmCenterOptions {
   registry?: Registry;
   /** How long a store failure keeps readiness failing before traffic may probe the store again. */
   readinessHoldMs?: number;
+  /** Most messages waiting for one watcher; past it the watcher gets a RESYNC (default 5,000). */
+  watchQueueSize?: number;
+  /** Heartbeat interval of watchers (default 30 s). */
+  watchHeartbeatMs?: number;
+  /** A watcher whose writes stall this long is closed (default 5 s). */
+  watchSendTimeoutMs?: number;
+  /** Most ALARM_CHANGE events waiting for the watchers; past it their watchers resync. */
+  watchFeedQueueSize?: number;
   /** Milliseconds since the epoch; for tests. */
   clock?: () => number;
+}
+
+/** A message as an embedder's watcher receives it: what the HTTP watch routes send, as a value. */
+export interface WatchEvent {
+  action: string;
+  alarm?: AlarmJson;
+  revision: number;
+}
+
+export interface WatchOptions {
+  /** Replay the changes after this revision first; without it, start from the live tail. */
+  since?: number;
+  onMessage(event: WatchEvent): void;
+  /** Called once when the watch ends (closed, shutdown, or the history could not be read). */
+  onEnd?(reason: CloseReason): void;
+  queueSize?: number;
+}
+
+/** A running watch; `close()` stops it. */
+export interface WatchHandle {
+  close(): void;
 }
 
 export type Lifecycle = 'starting' | 'running' | 'stopping';
@@ -64,6 +98,8 @@ export interface AlarmCenter {
   /** Raises and clears atomically, as the HTTP batch does. */
   apply(scope: Scope, inputs: readonly AlarmInput[]): Promise<WriteResult>;
   list(scope: Scope, filter?: AlarmFilter): ListResult;
+  /** Follows the scope's changes: replay after `since`, then live; RESYNC when it falls behind. */
+  watch(scope: Scope, options: WatchOptions): WatchHandle;
   /** Cluster health of the scope: every cluster checker passes. */
   health(scope: Scope): Promise<HealthResult>;
   /** Alarm Center's own readiness (store, bus, lifecycle). */
@@ -77,6 +113,8 @@ export interface AlarmCenter {
   readonly cluster: HealthRegistry;
   readonly readiness: HealthRegistry;
   readonly logger: Logger;
+  readonly feed: ChangeFeed;
+  readonly watchHub: WatchHub;
   /** The store's failure while it lasts. */
   readonly storeFailure: Error | undefined;
   /** Marks the instance as stopping: readiness fails, writes are still taken until `close`. */
@@ -129,17 +167,36 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
     throw err;
   }
   const registry = options.registry;
-  const bus = new BusService({
-    logger: logger.child({ component: 'bus' }),
-    metrics: registry ? createBusMetrics(registry) : noopBusMetrics,
-  });
+  const busMetrics = registry ? createBusMetrics(registry) : noopBusMetrics;
+  const bus = new BusService({ logger: logger.child({ component: 'bus' }), metrics: busMetrics });
   bus.register(ALARM, { queueSize: options.queueSize ?? 10_000, overflow: 'reject', maxBatch: options.maxBatch ?? 1024 });
+  bus.register(ALARM_CHANGE, { queueSize: options.watchFeedQueueSize ?? 10_000, overflow: 'reject' });
+  const watchLogger = logger.child({ component: 'watch' });
+  const feed = new ChangeFeed(bus, index.revision, (subject, revision, error) => {
+    watchLogger.error('change event lost; its watchers resync', { subject, revision, error: String(error) });
+    watchHub.resync(subject, revision);
+  });
+  const watchHub: WatchHub = new WatchHub({
+    bus,
+    source: {
+      published: () => feed.revision,
+      committed: () => index.revision,
+      history: (scope, since, limit) => store.history(scope, since, limit),
+    },
+    logger: watchLogger,
+    metrics: registry ? createWatchMetrics(registry, busMetrics) : noopWatchMetrics,
+    queueSize: options.watchQueueSize ?? 5000,
+    heartbeatMs: options.watchHeartbeatMs ?? 30_000,
+    sendTimeoutMs: options.watchSendTimeoutMs ?? 5000,
+    clock: options.clock,
+  });
   const subscriber = new AlarmSubscriber({
     store,
     index,
     logger: logger.child({ component: 'alarm' }),
     metrics: registry ? createAlarmMetrics(registry, index) : noopAlarmMetrics,
     clock: options.clock,
+    onDurable: (changes) => feed.publish(changes),
   });
   bus.addSubscriber(subscriber);
   bus.start();
@@ -181,6 +238,30 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
     list(scope, filter = {}) {
       return service.list(checkScope(scope), parse(AlarmFilterSchema, filter));
     },
+    watch(scope, watchOptions) {
+      const s = checkScope(scope);
+      const since = watchOptions.since;
+      if (since !== undefined && !(Number.isSafeInteger(since) && since >= 0)) {
+        throw new AlarmCenterError(Codes.InvalidParams, 'since: must be a revision (a whole number ≥ 0)');
+      }
+      const watcher = watchHub.open(s, {
+        scheme: 'Embedded',
+        since,
+        queueSize: watchOptions.queueSize,
+        onEnd: (reason) => watchOptions.onEnd?.(reason),
+        sink: {
+          write(message, done) {
+            try {
+              watchOptions.onMessage(JSON.parse(message.text) as WatchEvent);
+            } finally {
+              if (done) queueMicrotask(() => done());
+            }
+          },
+          end() {},
+        },
+      });
+      return { close: () => watcher.end('peer') };
+    },
     async health(scope) {
       return cluster.verdict(checkScope(scope));
     },
@@ -190,6 +271,7 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
     close() {
       closing ??= (async () => {
         state = 'stopping';
+        watchHub.close();
         await bus.stop();
         await store.close();
       })();
@@ -211,6 +293,8 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
     cluster,
     readiness,
     logger,
+    feed,
+    watchHub,
   };
   state = 'running';
   return center;

@@ -27,6 +27,9 @@ export const ConfigSchema = z.strictObject({
     .default(['BackendConnectionRefuse']),
   bodyLimitBytes: intFrom(1024, 64 * 1024 * 1024).default(1024 * 1024),
   shutdownTimeoutMs: intFrom(0, 600_000).default(10_000),
+  watchQueueSize: intFrom(1, 1_000_000).default(5000),
+  watchHeartbeatMs: intFrom(10, 3_600_000).default(30_000),
+  watchSendTimeoutMs: intFrom(10, 600_000).default(5000),
 });
 
 export type Config = z.output<typeof ConfigSchema>;
@@ -54,6 +57,24 @@ export const SETTINGS: { key: Key; env: string; flag: string; doc: string }[] = 
     env: 'ALARM_CENTER_SHUTDOWN_TIMEOUT_MS',
     flag: 'shutdown-timeout-ms',
     doc: 'how long shutdown waits for requests in flight',
+  },
+  {
+    key: 'watchQueueSize',
+    env: 'ALARM_CENTER_WATCH_QUEUE_SIZE',
+    flag: 'watch-queue-size',
+    doc: 'most messages waiting per watcher; past it RESYNC',
+  },
+  {
+    key: 'watchHeartbeatMs',
+    env: 'ALARM_CENTER_WATCH_HEARTBEAT_MS',
+    flag: 'watch-heartbeat-ms',
+    doc: 'ping (WebSocket) or comment (SSE) interval of watchers',
+  },
+  {
+    key: 'watchSendTimeoutMs',
+    env: 'ALARM_CENTER_WATCH_SEND_TIMEOUT_MS',
+    flag: 'watch-send-timeout-ms',
+    doc: 'a watcher whose writes stall this long is closed',
   },
 ];
 

@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { ConfigSchema } from './config.js';
 import type { InstanceInfo } from './health/routes.js';
 import { createSilentLogger } from './logger.js';
+import { attachWebSocketWatch } from './watch/websocket.js';
 
 /** The package's own files, found from this module whether it runs from src/ or dist/. */
 const PACKAGE_JSON = new URL('../package.json', import.meta.url);
@@ -67,6 +68,9 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
     queueSize: config.queueSize,
     maxBatch: config.maxBatch,
     unhealthyAlarmIds: config.unhealthyAlarmIds,
+    watchQueueSize: config.watchQueueSize,
+    watchHeartbeatMs: config.watchHeartbeatMs,
+    watchSendTimeoutMs: config.watchSendTimeoutMs,
     logger,
     registry,
   });
@@ -92,6 +96,7 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
   });
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000;
+  attachWebSocketWatch(server, { center, logger: logger.child({ component: 'watch' }) });
   const inFlight = new Set<http.ServerResponse>();
   server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
     inFlight.add(res);
@@ -117,6 +122,8 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
     close() {
       closing ??= (async () => {
         center.beginShutdown();
+        // Watchers are told to go (WebSocket 1001, SSE end) and resume by revision elsewhere or later.
+        center.watchHub.close();
         await drain(server, inFlight, config.shutdownTimeoutMs);
         await center.close();
       })();

@@ -25,6 +25,11 @@ export interface AlarmSubscriberOptions {
   logger: Logger;
   metrics: AlarmMetrics;
   clock?: () => number;
+  /**
+   * Called with each committed batch's changes once they are durable, in revision order: the
+   * feed of history readers and watchers, which never see a change that could still be lost.
+   */
+  onDurable?: (changes: readonly AlarmChange[]) => void;
 }
 
 interface Staged {
@@ -90,6 +95,7 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
   private readonly logger: Logger;
   private readonly metrics: AlarmMetrics;
   private readonly clock: () => number;
+  private readonly onDurable: ((changes: readonly AlarmChange[]) => void) | undefined;
   /** The store's last failure, until a commit succeeds. */
   storeFailure: StoreFailure | undefined;
 
@@ -99,6 +105,7 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
     this.logger = options.logger;
     this.metrics = options.metrics;
     this.clock = options.clock ?? Date.now;
+    this.onDurable = options.onDurable;
   }
 
   onMessage(event: BusEvent<AlarmWrite>): Promise<void> {
@@ -131,6 +138,7 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
     this.countChanges(stage.changes);
     const acknowledged = durable.then(
       () => {
+        if (this.onDurable && stage.changes.length > 0) this.publish(stage.changes);
         // A write that changed nothing committed nothing, so it proves nothing about the store.
         if (this.storeFailure && stage.changes.length > 0) this.onStoreRecovered();
       },
@@ -221,6 +229,15 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
     });
     stage.push(scope, 'clear', alarm, false, now);
     return alarm;
+  }
+
+  /** Hands durable changes to the feed; a failing feed must not fail the acknowledged writes. */
+  private publish(changes: readonly AlarmChange[]): void {
+    try {
+      this.onDurable?.(changes);
+    } catch (err) {
+      this.logger.error('change feed failed', { error: err instanceof Error ? err.message : String(err) });
+    }
   }
 
   private countChanges(changes: readonly AlarmChange[]): void {

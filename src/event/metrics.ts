@@ -9,6 +9,13 @@ export interface BusMetrics {
   dropped(event: BusEvent): void;
   noSubscriber(event: BusEvent): void;
   subscribers(domain: string, scheme: string, delta: number): void;
+  /**
+   * Messages a subscriber holds in its own queue (a watcher, by scheme as `source`): taken in
+   * (delta > 0) or let go of (delta < 0), as service-center's websocket reports pending events.
+   */
+  pending(source: string, delta: number): void;
+  /** Messages a subscriber wrote out to its peer, by outcome. */
+  published(source: string, ok: boolean, n: number): void;
 }
 
 export const noopBusMetrics: BusMetrics = {
@@ -18,6 +25,8 @@ export const noopBusMetrics: BusMetrics = {
   dropped() {},
   noSubscriber() {},
   subscribers() {},
+  pending() {},
+  published() {},
 };
 
 const PERCENTILES = [0.5, 0.9, 0.99];
@@ -30,7 +39,7 @@ export function createBusMetrics(registry: Registry, prefix = 'alarm_center_'): 
   const registers = [registry];
   const publishTotal = new Counter({
     name: `${prefix}notify_publish_total`,
-    help: 'Events handled by subscribers, by event type (source) and outcome (status).',
+    help: 'Events handled by subscribers, by event type (source) and outcome (status); for a watcher scheme (Websocket, SSE), messages written to watchers.',
     labelNames: ['source', 'status'],
     registers,
   });
@@ -45,7 +54,7 @@ export function createBusMetrics(registry: Registry, prefix = 'alarm_center_'): 
   });
   const pending = new Gauge({
     name: `${prefix}notify_pending_total`,
-    help: 'Events fired and not yet handled, by event type.',
+    help: 'Events fired and not yet handled, by event type; for a watcher scheme (Websocket, SSE), messages queued for watchers and not yet written.',
     labelNames: ['source'],
     registers,
   });
@@ -95,14 +104,28 @@ export function createBusMetrics(registry: Registry, prefix = 'alarm_center_'): 
   function children(type: string) {
     return {
       pending: pending.labels({ source: type }),
-      pendingLatency: pendingLatency.labels({ source: type }),
-      depth: depth.labels({ type }),
       success: publishTotal.labels({ source: type, status: 'SUCCESS' }),
       failure: publishTotal.labels({ source: type, status: 'FAILURE' }),
+    };
+  }
+  /** Children only a bus type has (a watcher scheme has no queue depth or event latencies). */
+  const perBus = new Map<string, ReturnType<typeof busChildren>>();
+  function busChildren(type: string) {
+    return {
+      pendingLatency: pendingLatency.labels({ source: type }),
+      depth: depth.labels({ type }),
       successLatency: publishLatency.labels({ source: type, status: 'SUCCESS' }),
       failureLatency: publishLatency.labels({ source: type, status: 'FAILURE' }),
     };
   }
+  const ofBus = (type: string) => {
+    let c = perBus.get(type);
+    if (!c) {
+      c = busChildren(type);
+      perBus.set(type, c);
+    }
+    return c;
+  };
   const of = (type: string) => {
     let c = perType.get(type);
     if (!c) {
@@ -113,19 +136,19 @@ export function createBusMetrics(registry: Registry, prefix = 'alarm_center_'): 
   };
   return {
     queued(event, d) {
-      const c = of(event.type);
-      c.pending.inc();
-      c.depth.set(d);
+      of(event.type).pending.inc();
+      ofBus(event.type).depth.set(d);
     },
     dispatched(event, d) {
-      const c = of(event.type);
-      c.pendingLatency.observe(micros(event));
-      c.depth.set(d);
+      const b = ofBus(event.type);
+      b.pendingLatency.observe(micros(event));
+      b.depth.set(d);
     },
     handled(event, ok) {
       const c = of(event.type);
       (ok ? c.success : c.failure).inc();
-      (ok ? c.successLatency : c.failureLatency).observe(micros(event));
+      const b = ofBus(event.type);
+      (ok ? b.successLatency : b.failureLatency).observe(micros(event));
       c.pending.dec();
       if (!ok) failedTotal.inc({ type: event.type });
     },
@@ -139,6 +162,13 @@ export function createBusMetrics(registry: Registry, prefix = 'alarm_center_'): 
     },
     subscribers(domain, scheme, delta) {
       subscriberGauge.inc({ domain, scheme }, delta);
+    },
+    pending(source, delta) {
+      of(source).pending.inc(delta);
+    },
+    published(source, ok, n) {
+      const c = of(source);
+      (ok ? c.success : c.failure).inc(n);
     },
   };
 }

@@ -7,7 +7,7 @@ export const DEFAULT_DOMAIN = 'default';
 export const DEFAULT_PROJECT = 'default';
 
 /** Checks a domain and project; 400001 naming `x-domain-name` or `project` when one is invalid. */
-function checkedScope(domain: string, project: string): Scope {
+export function scopeFromNames(domain: string, project: string): Scope {
   // The common case is checked without building a zod result; zod only words the error.
   if (NAME_PATTERN.test(domain) && NAME_PATTERN.test(project)) return { domain, project };
   const r = ScopeSchema.safeParse({ domain, project });
@@ -21,7 +21,7 @@ function checkedScope(domain: string, project: string): Scope {
 /** The request's scope: domain from `x-domain-name` (default `default`), project from the path. */
 export function scopeOf(req: Request): Scope {
   const project = (req.params as Record<string, string | undefined>).project ?? DEFAULT_PROJECT;
-  return checkedScope(req.get(DOMAIN_HEADER) ?? DEFAULT_DOMAIN, project);
+  return scopeFromNames(req.get(DOMAIN_HEADER) ?? DEFAULT_DOMAIN, project);
 }
 
 /**
@@ -31,7 +31,7 @@ export function scopeOf(req: Request): Scope {
 export function scopeOfPath(req: Request): Scope {
   const project = /^\/v4\/([^/]+)\//.exec(req.path)?.[1] ?? DEFAULT_PROJECT;
   try {
-    return checkedScope(req.get(DOMAIN_HEADER) ?? DEFAULT_DOMAIN, project);
+    return scopeFromNames(req.get(DOMAIN_HEADER) ?? DEFAULT_DOMAIN, project);
   } catch {
     return { domain: DEFAULT_DOMAIN, project: DEFAULT_PROJECT };
   }

@@ -1,0 +1,127 @@
+import type { Logger } from 'winston';
+import type { Scope } from '../alarm/model.js';
+import type { BusService } from '../event/bus-service.js';
+import type { WatchMetrics } from './metrics.js';
+import { Watcher, type CloseReason, type ReplaySource, type Scheme, type WatchSink } from './watcher.js';
+
+export interface WatchHubOptions {
+  bus: BusService;
+  source: ReplaySource;
+  logger: Logger;
+  metrics: WatchMetrics;
+  /** Default bound of each watcher's queue. */
+  queueSize: number;
+  /** How often transports send their keep-alive; a WebSocket peer silent for 4 of them is dropped. */
+  heartbeatMs: number;
+  sendTimeoutMs: number;
+  clock?: () => number;
+}
+
+export interface OpenOptions {
+  scheme: Scheme;
+  sink: WatchSink;
+  since?: number;
+  queueSize?: number;
+  /** Called once the watcher ended, with why. */
+  onEnd?: (reason: CloseReason) => void;
+}
+
+/**
+ * The watchers of one Alarm Center: opens them (as bus subscribers), sweeps them on one timer
+ * for heartbeats and stalled sends, as service-center's websocket health-check loop does, tells
+ * a subject's watchers to resync when the feed loses an event, and closes them all at shutdown.
+ */
+export class WatchHub {
+  readonly heartbeatMs: number;
+  readonly sendTimeoutMs: number;
+  private readonly options: WatchHubOptions;
+  private readonly watchers = new Set<Watcher>();
+  private readonly clock: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private sequence = 0;
+  private closed = false;
+
+  constructor(options: WatchHubOptions) {
+    this.options = options;
+    this.heartbeatMs = options.heartbeatMs;
+    this.sendTimeoutMs = options.sendTimeoutMs;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  get size(): number {
+    return this.watchers.size;
+  }
+
+  /** Opens a watcher of the scope and starts its replay or live delivery. */
+  open(scope: Scope, options: OpenOptions): Watcher {
+    if (this.closed) throw new Error('the watch hub is closed');
+    this.sequence += 1;
+    const watcher = new Watcher({
+      id: `watch-${this.sequence}`,
+      scope,
+      scheme: options.scheme,
+      sink: options.sink,
+      queueSize: options.queueSize ?? this.options.queueSize,
+      sendTimeoutMs: this.options.sendTimeoutMs,
+      metrics: this.options.metrics,
+      clock: this.clock,
+      onEnd: (w, reason) => {
+        this.remove(w, reason);
+        options.onEnd?.(reason);
+      },
+    });
+    this.watchers.add(watcher);
+    this.options.bus.addSubscriber(watcher);
+    this.startSweeping();
+    watcher.start(this.options.source, options.since).catch((err: unknown) => {
+      this.options.logger.error('watch replay failed', { watcher: watcher.id, error: err instanceof Error ? err.message : String(err) });
+    });
+    return watcher;
+  }
+
+  /** Tells every watcher of `subject` that it missed changes up to `revision`. */
+  resync(subject: string, revision: number): void {
+    for (const w of this.watchers) if (w.subject === subject) w.resync(revision, 1);
+  }
+
+  /** Ends every watcher (shutdown) and stops the sweep; no watcher can open afterwards. */
+  close(): void {
+    this.closed = true;
+    for (const w of [...this.watchers]) w.end('shutdown');
+    this.stopSweeping();
+  }
+
+  private remove(watcher: Watcher, reason: CloseReason): void {
+    if (!this.watchers.delete(watcher)) return;
+    this.options.bus.removeSubscriber(watcher);
+    if (reason === 'heartbeat' || reason === 'send-timeout') {
+      this.options.metrics.terminated(watcher.scheme, reason);
+      this.options.logger.warn('watcher terminated', { watcher: watcher.id, scheme: watcher.scheme, reason });
+    }
+    if (this.watchers.size === 0) this.stopSweeping();
+  }
+
+  private startSweeping(): void {
+    if (this.timer) return;
+    const every = Math.max(5, Math.min(1000, this.heartbeatMs / 4, this.options.sendTimeoutMs / 4));
+    this.timer = setInterval(() => this.sweep(), every);
+    this.timer.unref();
+  }
+
+  private stopSweeping(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private sweep(): void {
+    const now = this.clock();
+    for (const w of this.watchers) {
+      try {
+        w.tick(now);
+      } catch (err) {
+        this.options.logger.error('watcher sweep failed', { watcher: w.id, error: String(err) });
+        w.end('send-error');
+      }
+    }
+  }
+}

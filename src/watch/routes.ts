@@ -1,0 +1,126 @@
+import type { IRouter, Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { describeIssues, serializeAlarm } from '../alarm/model.js';
+import type { HistoryEntry } from '../alarm/store.js';
+import type { AlarmCenter } from '../center.js';
+import { AlarmCenterError, Codes } from '../errors.js';
+import { scopeOf } from '../http/scope.js';
+import { wireAction, type WatchMessage } from './message.js';
+import { parseSince } from './since.js';
+import type { CloseReason, WatchSink } from './watcher.js';
+
+export const MAX_HISTORY_PAGE = 10_000;
+export const DEFAULT_HISTORY_PAGE = 1000;
+
+const digits = () => z.string().regex(/^\d{1,15}$/, 'must be a whole number ≥ 0').transform(Number);
+
+const HistoryQuerySchema = z.strictObject({
+  since: digits().default(0),
+  limit: digits()
+    .pipe(z.number().min(1, 'must be at least 1').max(MAX_HISTORY_PAGE, `must be at most ${MAX_HISTORY_PAGE}`))
+    .default(DEFAULT_HISTORY_PAGE),
+});
+
+/** The JSON text of a history entry: `{"revision","action","alarm","at"}`. */
+function entryJson(e: HistoryEntry): string {
+  return (
+    `{"revision":${e.revision},"action":"${wireAction(e.action)}","alarm":${serializeAlarm(e.alarm)},` +
+    `"at":"${new Date(e.at).toISOString()}"}`
+  );
+}
+
+/**
+ * A watcher's Server-Sent Events stream: one `id:`/`data:` frame per message, and a comment line
+ * every heartbeat interval, which keeps proxies from timing the stream out and finds dead peers
+ * through a failed or stalled write.
+ */
+class SseSink implements WatchSink {
+  private nextBeat: number;
+  private beatSentAt = 0;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly heartbeatMs: number,
+    private readonly sendTimeoutMs: number,
+    now: number,
+  ) {
+    this.nextBeat = now + heartbeatMs;
+  }
+
+  write(message: WatchMessage, done?: (err?: Error | null) => void): void {
+    if (this.res.destroyed) {
+      done?.(new Error('the stream is closed'));
+      return;
+    }
+    this.res.write(message.sse, done);
+  }
+
+  tick(now: number): CloseReason | undefined {
+    if (this.beatSentAt > 0 && now - this.beatSentAt > this.sendTimeoutMs) return 'send-timeout';
+    if (now < this.nextBeat || this.beatSentAt > 0) return undefined;
+    this.nextBeat = now + this.heartbeatMs;
+    this.beatSentAt = now;
+    this.res.write(': heartbeat\n\n', (err) => {
+      if (!err) this.beatSentAt = 0;
+    });
+    return undefined;
+  }
+
+  end(reason: CloseReason): void {
+    if (reason === 'shutdown' || reason === 'history-error' || reason === 'evicted') this.res.end();
+    else this.res.destroy();
+  }
+}
+
+function wantsEventStream(req: Request): boolean {
+  return (req.get('accept') ?? '').toLowerCase().includes('text/event-stream');
+}
+
+/**
+ * Adds the history route and the Server-Sent Events form of the watch route; the WebSocket
+ * form is served from the HTTP server's `upgrade` event (see websocket.ts).
+ */
+export function addWatchRoutes(router: IRouter, options: { center: AlarmCenter }): void {
+  const { center } = options;
+
+  router.get('/v4/:project/admin/alarms/history', async (req: Request, res: Response) => {
+    const scope = scopeOf(req);
+    const q = HistoryQuerySchema.safeParse(req.query);
+    if (!q.success) throw new AlarmCenterError(Codes.InvalidParams, describeIssues(q.error, 'query'));
+    // Only durable changes: the same ones a watcher replays.
+    const published = center.feed.revision;
+    const entries = await center.service.history(scope, q.data.since, q.data.limit);
+    let body = '{"history":[';
+    let first = true;
+    for (const e of entries) {
+      if (e.revision > published) break;
+      if (!first) body += ',';
+      body += entryJson(e);
+      first = false;
+    }
+    res.type('application/json').send(`${body}],"revision":${published}}`);
+  });
+
+  router.get('/v4/:project/admin/alarms/watch', (req: Request, res: Response) => {
+    const scope = scopeOf(req);
+    if (!wantsEventStream(req)) {
+      throw new AlarmCenterError(
+        Codes.InvalidParams,
+        'accept: the watch route streams Server-Sent Events (Accept: text/event-stream) or a WebSocket (Upgrade: websocket)',
+      );
+    }
+    const query = new URLSearchParams(req.originalUrl.split('?')[1] ?? '');
+    const since = parseSince(query, req.get('last-event-id'));
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      'X-Accel-Buffering': 'no',
+    });
+    // Tells the client the stream is open before the first change.
+    res.write(': watching\n\n');
+    const sink = new SseSink(res, center.watchHub.heartbeatMs, center.watchHub.sendTimeoutMs, Date.now());
+    const watcher = center.watchHub.open(scope, { scheme: 'SSE', sink, since });
+    res.on('close', () => watcher.end('peer'));
+  });
+}

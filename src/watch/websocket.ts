@@ -1,0 +1,167 @@
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'winston';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { AlarmCenter } from '../center.js';
+import { AlarmCenterError, Codes } from '../errors.js';
+import { DEFAULT_DOMAIN, DOMAIN_HEADER, scopeFromNames } from '../http/scope.js';
+import type { WatchMessage } from './message.js';
+import { parseSince } from './since.js';
+import type { CloseReason, WatchSink } from './watcher.js';
+
+/** Client messages carry nothing Alarm Center reads; anything longer than this is refused (1009). */
+export const MAX_CLIENT_MESSAGE_BYTES = 64;
+/** The peer is dropped when nothing came from it for this many heartbeat intervals. */
+const SILENT_INTERVALS = 4;
+/** How long a closing handshake may take before the socket is cut. */
+const CLOSE_GRACE_MS = 2000;
+
+const WATCH_PATH = /^\/v4\/([^/]+)\/admin\/alarms\/watch\/?$/;
+
+/** WebSocket close codes by why the watcher ended. */
+const CLOSE_CODES: Record<CloseReason, number | undefined> = {
+  peer: undefined,
+  heartbeat: undefined,
+  'send-timeout': undefined,
+  'send-error': undefined,
+  'history-error': 1011,
+  shutdown: 1001,
+  evicted: 1011,
+};
+
+/**
+ * A watcher's WebSocket: text frames out, pings every heartbeat interval (none to a peer that
+ * pings on its own, as service-center does), and the peer counted as gone when it has been
+ * silent for four intervals or a ping cannot be flushed within the send timeout.
+ */
+class WebSocketSink implements WatchSink {
+  private lastHeard: number;
+  private nextPing: number;
+  private peerPings = false;
+  private pingSentAt = 0;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly heartbeatMs: number,
+    private readonly sendTimeoutMs: number,
+    now: number,
+  ) {
+    this.lastHeard = now;
+    this.nextPing = now + heartbeatMs;
+    const heard = () => {
+      this.lastHeard = Date.now();
+    };
+    ws.on('pong', heard);
+    ws.on('message', heard);
+    ws.on('ping', () => {
+      heard();
+      this.peerPings = true;
+    });
+  }
+
+  write(message: WatchMessage, done?: (err?: Error | null) => void): void {
+    this.ws.send(message.buffer, { binary: false }, done);
+  }
+
+  tick(now: number): CloseReason | undefined {
+    if (now - this.lastHeard > SILENT_INTERVALS * this.heartbeatMs) return 'heartbeat';
+    if (this.pingSentAt > 0 && now - this.pingSentAt > this.sendTimeoutMs) return 'send-timeout';
+    if (this.peerPings || now < this.nextPing || this.pingSentAt > 0) return undefined;
+    this.nextPing = now + this.heartbeatMs;
+    this.pingSentAt = now;
+    this.ws.ping(undefined, undefined, (err) => {
+      if (!err) this.pingSentAt = 0;
+    });
+    return undefined;
+  }
+
+  end(reason: CloseReason): void {
+    const code = CLOSE_CODES[reason];
+    if (code === undefined) {
+      this.ws.terminate();
+      return;
+    }
+    this.ws.close(code, reason === 'shutdown' ? 'Alarm Center is shutting down' : reason);
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
+  }
+}
+
+/** Answers a refused upgrade with the service-center error body, then closes the socket. */
+function refuse(socket: Duplex, error: AlarmCenterError): void {
+  const body = JSON.stringify(error.toBody());
+  socket.end(
+    `HTTP/1.1 ${error.status} ${http.STATUS_CODES[error.status] ?? ''}\r\n` +
+      'Content-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}
+
+/**
+ * Routes WebSocket upgrades of `GET /v4/{project}/admin/alarms/watch` to the watch hub; any
+ * other upgrade, a bad scope or `since`, and upgrades during shutdown are refused with the
+ * error body.
+ */
+export function attachWebSocketWatch(
+  server: http.Server,
+  options: { center: AlarmCenter; logger: Logger },
+): void {
+  const { center, logger } = options;
+  const wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    maxPayload: MAX_CLIENT_MESSAGE_BYTES,
+    perMessageDeflate: false,
+  });
+  const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const started = process.hrtime.bigint();
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const log = (status: number) => {
+      if (!logger.isLevelEnabled('info')) return;
+      logger.info('request', {
+        method: req.method,
+        route: '/v4/:project/admin/alarms/watch',
+        path: url.pathname,
+        status,
+        durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e3) / 1000,
+        upgrade: 'websocket',
+      });
+    };
+    socket.on('error', (err) => logger.debug('watch socket error', { error: err.message }));
+    try {
+      const match = WATCH_PATH.exec(url.pathname);
+      if (!match || req.method !== 'GET') {
+        throw new AlarmCenterError(Codes.NotFound, `no WebSocket route for ${req.method ?? ''} ${url.pathname}`);
+      }
+      if (center.state === 'stopping') throw new AlarmCenterError(Codes.Unavailable, 'Alarm Center is shutting down');
+      const domain = (req.headers[DOMAIN_HEADER] as string | undefined) ?? DEFAULT_DOMAIN;
+      let project: string;
+      try {
+        project = decodeURIComponent(match[1] as string);
+      } catch {
+        throw new AlarmCenterError(Codes.InvalidParams, 'project: malformed percent-encoding');
+      }
+      const scope = scopeFromNames(domain, project);
+      const since = parseSince(url.searchParams, undefined);
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        log(101);
+        ws.on('error', (err) => logger.debug('watch socket error', { error: err.message }));
+        const sink = new WebSocketSink(ws, center.watchHub.heartbeatMs, center.watchHub.sendTimeoutMs, Date.now());
+        try {
+          const watcher = center.watchHub.open(scope, { scheme: 'Websocket', sink, since });
+          ws.on('close', () => watcher.end('peer'));
+        } catch (err) {
+          // Shutdown began between the check and the handshake.
+          logger.debug('watch refused', { error: String(err) });
+          ws.close(1001, 'Alarm Center is shutting down');
+        }
+      });
+    } catch (err) {
+      const error = err instanceof AlarmCenterError ? err : new AlarmCenterError(Codes.InvalidParams, String(err));
+      log(error.status);
+      refuse(socket, error);
+    }
+  };
+  server.on('upgrade', onUpgrade);
+}
