@@ -3,7 +3,7 @@ import type { HistoryEntry } from '../alarm/store.js';
 import type { BusEvent } from '../event/event.js';
 import type { Subscriber } from '../event/subscriber.js';
 import { ALARM_CHANGE, watchSubject, type ChangeBatch } from './feed.js';
-import { WatchMessage } from './message.js';
+import { RESYNC, WatchMessage } from './message.js';
 import type { TerminationReason, WatchMetrics } from './metrics.js';
 
 /** The transports a watcher can use; the scheme label of the subscriber metrics. */
@@ -185,10 +185,12 @@ export class Watcher implements Subscriber<ChangeBatch> {
   resync(revision: number, missed: number): void {
     if (this.endedWith) return;
     const backlog = this.queued;
+    let changes = 0;
+    for (let i = this.head; i < this.items.length; i += 1) if ((this.items[i] as WatchMessage).action !== RESYNC) changes += 1;
     this.items = [];
     this.head = 0;
     this.metrics.discarded(this.scheme, backlog);
-    this.metrics.dropped(this.scheme, backlog + missed);
+    this.metrics.dropped(this.scheme, changes + missed);
     this.metrics.resynced(this.scheme);
     this.enqueue(WatchMessage.resync(revision, this.clock()));
     this.pump();
