@@ -81,4 +81,30 @@ describe('AlarmCenter restart', () => {
 
     expect(await second.health(SCOPE)).to.deep.equal({ healthy: false, detail: 'etcd refused' });
   });
+
+  it('replays the persisted history to a watcher resuming after a restart', async () => {
+    const first = await open();
+    for (const id of ['A', 'B', 'C']) await first.raise(SCOPE, { id });
+    await first.clear(SCOPE, 'B');
+    await first.close();
+
+    const second = await open();
+    const events: { action: string; revision: number; alarm?: { id: string } }[] = [];
+    const done = new Promise<void>((resolve) => {
+      second.watch(SCOPE, {
+        since: 2,
+        onMessage(e) {
+          events.push(e);
+          if (e.revision === 5) resolve();
+        },
+      });
+    });
+    await second.raise(SCOPE, { id: 'D' });
+    await done;
+    expect(events.map((e) => [e.action, e.alarm?.id, e.revision])).to.deep.equal([
+      ['RAISE', 'C', 3],
+      ['CLEAR', 'B', 4],
+      ['RAISE', 'D', 5],
+    ]);
+  });
 });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createAlarmCenter, type AlarmCenter } from '../../src/center.js';
+import { createAlarmCenter, type AlarmCenter, type WatchEvent } from '../../src/center.js';
 import { AlarmCenterError } from '../../src/errors.js';
 import { rejection } from '../helpers/promises.js';
 
@@ -114,6 +114,78 @@ describe('createAlarmCenter', () => {
         detail: 'Alarm Center is stopping',
       });
       expect((await center.ready(['lifecycle'])).healthy).to.equal(true);
+    });
+  });
+
+  describe('#watch', () => {
+    /** Resolves once `events` holds `n` items, checked on every message. */
+    function collect(center: AlarmCenter, scope: typeof SCOPE, since?: number) {
+      const events: WatchEvent[] = [];
+      const waiters: (() => void)[] = [];
+      const ends: string[] = [];
+      const handle = center.watch(scope, {
+        since,
+        onMessage(e) {
+          events.push(e);
+          for (const w of waiters.splice(0)) w();
+        },
+        onEnd: (reason) => ends.push(reason),
+      });
+      const count = (n: number) =>
+        new Promise<void>((resolve) => {
+          const check = () => (events.length >= n ? resolve() : waiters.push(check));
+          check();
+        });
+      return { events, count, handle, ends };
+    }
+
+    it('replays after since, then delivers live changes of its scope only', async () => {
+      const center = await open();
+      await center.raise(SCOPE, { id: 'A' });
+      await center.raise(SCOPE, { id: 'B' });
+      const w = collect(center, SCOPE, 1);
+      await center.raise({ domain: 'default', project: 'other' }, { id: 'X' });
+      await center.clear(SCOPE, 'A');
+      await w.count(2);
+      expect(w.events.map((e) => [e.action, e.alarm?.id, e.revision])).to.deep.equal([
+        ['RAISE', 'B', 2],
+        ['CLEAR', 'A', 4],
+      ]);
+      expect(w.events[1]?.alarm?.status).to.equal('CLEARED');
+    });
+
+    it('stops on close and ends with shutdown when the center closes', async () => {
+      const center = await open();
+      const closed = collect(center, SCOPE);
+      closed.handle.close();
+      const open_ = collect(center, SCOPE);
+      await center.raise(SCOPE, { id: 'A' });
+      await open_.count(1);
+      expect(closed.events).to.deep.equal([]);
+      expect(closed.ends).to.deep.equal(['peer']);
+      await center.close();
+      expect(open_.ends).to.deep.equal(['shutdown']);
+      expect(center.watchHub.size).to.equal(0);
+    });
+
+    it('sends RESYNC to the watchers of a change event the bus could not queue', async () => {
+      const center = await createAlarmCenter({ dataDir: ':memory:', watchFeedQueueSize: 1 });
+      opened.push(center);
+      const other = { domain: 'default', project: 'p2' };
+      const mine = collect(center, SCOPE);
+      const theirs = collect(center, other);
+      // One commit with changes of two scopes fires two change events; the queue holds one.
+      await Promise.all([center.raise(SCOPE, { id: 'A' }), center.raise(other, { id: 'B' })]);
+      await Promise.all([mine.count(1), theirs.count(1)]);
+      expect(mine.events.map((e) => e.action)).to.deep.equal(['RAISE']);
+      expect(theirs.events).to.deep.equal([{ action: 'RESYNC', revision: 2 }]);
+    });
+
+    it('refuses a since that is not a revision with 400001', async () => {
+      const center = await open();
+      expect(() => center.watch(SCOPE, { since: -1, onMessage: () => undefined }))
+        .to.throw(AlarmCenterError)
+        .with.property('code', '400001');
     });
   });
 });
