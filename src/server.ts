@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type net from 'node:net';
 import os from 'node:os';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'winston';
@@ -41,9 +42,15 @@ function listen(server: http.Server, host: string, port: number): Promise<Addres
 /**
  * Waits for the HTTP server to finish its requests, forcing connections closed after
  * `timeoutMs`. Answers still to be written carry `Connection: close`, so keep-alive clients
- * hang up after them instead of holding the shutdown until the timeout.
+ * hang up after them instead of holding the shutdown until the timeout. Connections that never
+ * sent a request (a client's spare connection) are closed at once: nothing is in flight on them.
  */
-function drain(server: http.Server, inFlight: Set<http.ServerResponse>, timeoutMs: number): Promise<void> {
+function drain(
+  server: http.Server,
+  inFlight: Set<http.ServerResponse>,
+  silent: Set<net.Socket>,
+  timeoutMs: number,
+): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
     timer.unref();
@@ -53,6 +60,7 @@ function drain(server: http.Server, inFlight: Set<http.ServerResponse>, timeoutM
     });
     for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
     server.closeIdleConnections();
+    for (const socket of silent) socket.destroy();
   });
 }
 
@@ -98,7 +106,15 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
   server.keepAliveTimeout = 65_000;
   attachWebSocketWatch(server, { center, logger: logger.child({ component: 'watch' }) });
   const inFlight = new Set<http.ServerResponse>();
-  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+  // Connections that have not sent a request yet; upgraded ones belong to their watcher.
+  const silent = new Set<net.Socket>();
+  server.on('connection', (socket: net.Socket) => {
+    silent.add(socket);
+    socket.once('close', () => silent.delete(socket));
+  });
+  server.on('upgrade', (req: http.IncomingMessage) => silent.delete(req.socket));
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    silent.delete(req.socket);
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
   });
@@ -124,7 +140,7 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
         center.beginShutdown();
         // Watchers are told to go (WebSocket 1001, SSE end) and resume by revision elsewhere or later.
         center.watchHub.close();
-        await drain(server, inFlight, config.shutdownTimeoutMs);
+        await drain(server, inFlight, silent, config.shutdownTimeoutMs);
         await center.close();
       })();
       return closing;
