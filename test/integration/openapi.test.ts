@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { expect } from 'chai';
 import request from 'supertest';
 import { ERROR_CATALOG, httpStatusOf, type ErrorCode } from '../../src/errors.js';
@@ -17,6 +18,7 @@ import {
   specRoutes,
   type Obj,
 } from '../helpers/openapi.js';
+import { WsClient } from '../helpers/watch.js';
 
 const README_FILE = new URL('../../README.md', import.meta.url);
 const CODE = /(?<![\d.])[1-5][0-9]{5}(?![\d.])/g;
@@ -63,6 +65,43 @@ function allMediaTypes(doc: Obj): { where: string; media: Obj }[] {
     }
   }
   return out;
+}
+
+interface EventStream {
+  status: number;
+  type: string;
+  /** The frames read, each split into its lines. */
+  frames: string[][];
+}
+
+/**
+ * Reads a Server-Sent Events stream until `enough` holds for the frames read, then hangs up.
+ * (node:http rather than fetch: fetch leaves a spare connection open that holds the server's stop.)
+ */
+function readEvents(url: string, enough: (frames: string[][]) => boolean): Promise<EventStream> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url, { headers: { accept: 'text/event-stream' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+        const frames = text
+          .split('\n\n')
+          .slice(0, -1)
+          .map((f) => f.split('\n'));
+        if (!enough(frames)) return;
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, type: essence(res.headers['content-type']), frames });
+      });
+      res.on('end', () => reject(new Error(`the stream ended early: ${text}`)));
+    });
+    req.on('error', reject);
+  });
+}
+
+/** The parsed `data:` of the frames that have one. */
+function dataOf(frames: string[][]): unknown[] {
+  return frames.flatMap((f) => f.filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as unknown));
 }
 
 /** Asserts that a real answer is documented for its operation: status, content type and body schema. */
@@ -148,7 +187,18 @@ describe('openapi.yaml', function () {
     it('compiles every component schema as JSON Schema 2020-12', function () {
       const schemas = new SpecSchemas(doc);
       const names = Object.keys(objAt(doc.components, 'schemas'));
-      expect(names).to.include.members(['AlarmInput', 'AlarmBatch', 'Alarm', 'AlarmList', 'ClearOneResponse', 'HealthyResponse', 'Error']);
+      expect(names).to.include.members([
+        'AlarmInput',
+        'AlarmBatch',
+        'Alarm',
+        'AlarmList',
+        'ClearOneResponse',
+        'HealthyResponse',
+        'Error',
+        'HistoryPage',
+        'HistoryEntry',
+        'WatchMessage',
+      ]);
       for (const name of names) expect(() => schemas.component(name), name).to.not.throw();
     });
 
@@ -176,6 +226,27 @@ describe('openapi.yaml', function () {
       expect(schemas.component('AlarmBatch')({ alarms: [] })).to.equal(false);
       expect(schemas.component('Error')({ errorCode: '400001', errorMessage: 'Invalid parameter(s)' })).to.equal(true);
       expect(schemas.component('Error')({ errorCode: 400001, errorMessage: 'Invalid parameter(s)' })).to.equal(false);
+    });
+
+    it('requires an alarm in every WatchMessage but RESYNC, and none in RESYNC', function () {
+      const schemas = new SpecSchemas(doc);
+      const alarm = {
+        id: 'A',
+        status: 'ACTIVATED',
+        fields: {},
+        source: '',
+        severity: 'indeterminate',
+        count: 1,
+        raisedAt: '2026-11-22T10:00:00.000Z',
+        updatedAt: '2026-11-22T10:00:00.000Z',
+        revision: 3,
+      };
+      const message = schemas.component('WatchMessage');
+      expect(message({ action: 'RAISE', alarm, revision: 3 })).to.equal(true);
+      expect(message({ action: 'RAISE', revision: 3 })).to.equal(false);
+      expect(message({ action: 'RESYNC', revision: 3 })).to.equal(true);
+      expect(message({ action: 'RESYNC', alarm, revision: 3 })).to.equal(false);
+      expect(message({ action: 'EXPLODE', alarm, revision: 3 })).to.equal(false);
     });
   });
 
@@ -262,6 +333,8 @@ describe('openapi.yaml', function () {
     const ALARMS = '/v4/{project}/admin/alarms';
     const ONE = '/v4/{project}/admin/alarms/{id}';
     const HEALTH = '/v4/{project}/registry/health';
+    const HISTORY = '/v4/{project}/admin/alarms/history';
+    const WATCH = '/v4/{project}/admin/alarms/watch';
 
     before(function () {
       schemas = new SpecSchemas(doc);
@@ -346,6 +419,84 @@ describe('openapi.yaml', function () {
         const res = await http().delete('/v4/p1/admin/alarms');
         expect(res.status).to.equal(200);
         expectDocumented(schemas, 'delete', ALARMS, res);
+      });
+    });
+
+    describe('GET /v4/{project}/admin/alarms/history', function () {
+      it('answers a HistoryPage of every change after since', async function () {
+        await write({ id: 'A', source: 's', fields: { detail: 'down' } });
+        await write({ id: 'A', source: 's', status: 'CLEARED' });
+        await http().delete('/v4/p1/admin/alarms');
+        const res = await http().get('/v4/p1/admin/alarms/history').query({ since: 0, limit: 10 });
+        expect(res.status).to.equal(200);
+        expect(res.body.history.map((e: { action: string; revision: number }) => `${e.revision} ${e.action}`)).to.deep.equal([
+          '1 RAISE',
+          '2 CLEAR',
+          '3 CLEAR_ALL',
+        ]);
+        expect(res.body.revision).to.equal(3);
+        expectDocumented(schemas, 'get', HISTORY, res);
+      });
+
+      it('answers 400001 naming an unknown query parameter', async function () {
+        const res = await http().get('/v4/p1/admin/alarms/history').query({ bogus: 1 });
+        expect(res.status).to.equal(400);
+        expect(res.body).to.include({ errorCode: '400001' });
+        expect(res.body.detail).to.include('bogus');
+        expectDocumented(schemas, 'get', HISTORY, res);
+      });
+    });
+
+    describe('GET /v4/{project}/admin/alarms/watch', function () {
+      const watchMessage = { $ref: '#/components/schemas/WatchMessage' };
+
+      it('streams Server-Sent Events whose id is the revision and whose data is a WatchMessage', async function () {
+        await write({ id: 'A', fields: { detail: 'down' } });
+        const sse = await readEvents(`${running.url}/v4/p1/admin/alarms/watch?since=0`, (frames) => frames.length >= 2);
+        expect(sse.status).to.equal(200);
+        expect(Object.keys(objAt(schemas.response('get', WATCH, 200), 'content'))).to.include(sse.type);
+        expect(sse.frames[0]).to.deep.equal([': watching']);
+        expect(sse.frames[1]?.[0]).to.equal('id: 1');
+        const [message] = dataOf(sse.frames);
+        expect(message).to.include({ action: 'RAISE', revision: 1 });
+        expect(schemas.errors(watchMessage, message)).to.deep.equal([]);
+      });
+
+      it('sends each change as a WatchMessage in a WebSocket text frame', async function () {
+        await write({ id: 'A', fields: { detail: 'down' } });
+        const ws = await WsClient.open(running.url, '/v4/p1/admin/alarms/watch?since=0');
+        try {
+          await ws.untilRevision(1);
+          expect(ws.messages[0]).to.include({ action: 'RAISE', revision: 1 });
+          expect(schemas.errors(watchMessage, ws.messages[0])).to.deep.equal([]);
+        } finally {
+          ws.close();
+        }
+      });
+
+      it('starts with a RESYNC WatchMessage when since is beyond the newest revision', async function () {
+        const sse = await readEvents(`${running.url}/v4/p1/admin/alarms/watch?since=99`, (frames) => dataOf(frames).length > 0);
+        const [message] = dataOf(sse.frames);
+        expect(message).to.deep.equal({ action: 'RESYNC', revision: 0 });
+        expect(schemas.errors(watchMessage, message)).to.deep.equal([]);
+      });
+
+      it('answers 400001 naming accept when neither transport is asked for', async function () {
+        const res = await http().get('/v4/p1/admin/alarms/watch');
+        expect(res.status).to.equal(400);
+        expect(res.body).to.include({ errorCode: '400001' });
+        expect(res.body.detail).to.match(/^accept:/);
+        expectDocumented(schemas, 'get', WATCH, res);
+      });
+
+      it('refuses a bad since of a WebSocket upgrade with the Error body', async function () {
+        const refused = await WsClient.open(running.url, '/v4/p1/admin/alarms/watch?since=x').then(
+          () => expect.fail('the upgrade was accepted'),
+          (err: { status?: number; body?: string }) => err,
+        );
+        expect(refused.status).to.equal(400);
+        expect(schemas.errors({ $ref: '#/components/schemas/Error' }, JSON.parse(refused.body ?? 'null'))).to.deep.equal([]);
+        expect(JSON.parse(refused.body ?? 'null')).to.include({ errorCode: '400001' });
       });
     });
 
