@@ -11,6 +11,7 @@ import { addAlarmRoutes } from './alarm/routes.js';
 import type { AlarmCenter } from './center.js';
 import { AlarmCenterError, Codes } from './errors.js';
 import { addHealthRoutes, type InstanceInfo } from './health/routes.js';
+import { authorization, securityHeaders, writeRateLimit, type AccessOptions } from './http/access.js';
 import { createErrorHandler, notFound } from './http/error-handler.js';
 import { createObserver } from './http/observe.js';
 import { scopeOfPath } from './http/scope.js';
@@ -24,6 +25,7 @@ export interface AppOptions {
   instance: () => InstanceInfo;
   /** The text served at `/openapi.yaml`. */
   openapi: string;
+  access: AccessOptions;
 }
 
 /** Paths that keep answering while shutting down: probes must tell the truth to the end. */
@@ -39,6 +41,9 @@ export function createApp(options: AppOptions): express.Express {
   app.set('query parser', 'simple');
 
   app.use(createObserver({ registry, logger: httpLogger }));
+  app.use(securityHeaders());
+  app.use(authorization(options.access));
+  app.use(writeRateLimit(options.access));
   app.use((req: Request, res: Response, next: NextFunction) => {
     if (center.state !== 'stopping' || ALWAYS_SERVED.test(req.path)) {
       next();

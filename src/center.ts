@@ -61,6 +61,10 @@ export interface AlarmCenterOptions {
   watchHeartbeatMs?: number;
   /** A watcher whose writes stall this long is closed (default 5 s). */
   watchSendTimeoutMs?: number;
+  /** Most open watchers per domain (0: no limit); past it watches are refused with 429002. */
+  maxWatchersPerDomain?: number;
+  /** Most alarms per domain/project (0: no limit); a write past it is refused whole with 429002. */
+  maxAlarmsPerScope?: number;
   /** Most ALARM_CHANGE events waiting for the watchers; past it their watchers resync. */
   watchFeedQueueSize?: number;
   /** Milliseconds since the epoch; for tests. */
@@ -188,6 +192,7 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
     queueSize: options.watchQueueSize ?? 5000,
     heartbeatMs: options.watchHeartbeatMs ?? 30_000,
     sendTimeoutMs: options.watchSendTimeoutMs ?? 5000,
+    maxPerDomain: options.maxWatchersPerDomain ?? 0,
     clock: options.clock,
   });
   const subscriber = new AlarmSubscriber({
@@ -197,6 +202,7 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
     metrics: registry ? createAlarmMetrics(registry, index) : noopAlarmMetrics,
     clock: options.clock,
     onDurable: (changes) => feed.publish(changes),
+    maxAlarmsPerScope: options.maxAlarmsPerScope ?? 0,
   });
   bus.addSubscriber(subscriber);
   bus.start();

@@ -8,12 +8,42 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { ID_PATTERN } from './alarm/model.js';
+import { ID_PATTERN, NAME_PATTERN } from './alarm/model.js';
+import { ROLES, parseTokenList } from './http/auth.js';
 import { LOG_LEVELS } from './logger.js';
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-export const ConfigSchema = z.strictObject({
+/** A yes/no setting: a boolean in a config file, `true`/`false` (or 1/0) from the environment. */
+const booleanish = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
+]);
+
+const scopePattern = z
+  .string()
+  .refine((v) => {
+    const [domain, project, ...rest] = v.split('/');
+    const part = (p: string | undefined) => p !== undefined && (p === '*' || NAME_PATTERN.test(p));
+    return rest.length === 0 && part(domain) && part(project);
+  }, 'must be domain/project, either part possibly *');
+
+/** A token of the config file: only its SHA-256 digest is written there. */
+const TokenSpecSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must match [A-Za-z0-9._:-]{1,64}').optional(),
+  role: z.enum(ROLES),
+  sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be the hex SHA-256 of the token (64 hex digits)'),
+  scopes: z.array(scopePattern).min(1).optional(),
+});
+
+const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|localhost|::ffff:127(\.\d{1,3}){3})$/i;
+
+/** Whether an address to listen on only takes connections from this machine. */
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.test(host.replace(/^\[|\]$/g, ''));
+}
+
+const SettingsSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: intFrom(0, 65535).default(30100),
   dataDir: z.string().min(1).default('./data'),
@@ -30,6 +60,29 @@ export const ConfigSchema = z.strictObject({
   watchQueueSize: intFrom(1, 1_000_000).default(5000),
   watchHeartbeatMs: intFrom(10, 3_600_000).default(30_000),
   watchSendTimeoutMs: intFrom(10, 600_000).default(5000),
+  tokens: z.array(TokenSpecSchema).default([]),
+  insecure: booleanish.default(false),
+  probesOpen: booleanish.default(true),
+  writeRateLimit: intFrom(0, 10_000_000).default(10_000),
+  maxWatchersPerDomain: intFrom(0, 10_000_000).default(20_000),
+  maxAlarmsPerScope: intFrom(0, 100_000_000).default(1_000_000),
+  headerLimitBytes: intFrom(1024, 1024 * 1024).default(16 * 1024),
+});
+
+/**
+ * Every setting, with the safe default: listening beyond this machine without tokens would let
+ * anyone who reaches the port change alarms, so it needs tokens or an explicit `insecure`.
+ */
+export const ConfigSchema = SettingsSchema.superRefine((c, ctx) => {
+  if (isLoopback(c.host) || c.tokens.length > 0 || c.insecure) return;
+  ctx.addIssue({
+    code: 'custom',
+    path: ['host'],
+    message:
+      `${c.host} is not a loopback address and no tokens are configured, so anyone who can reach the port ` +
+      'could change alarms. Configure tokens (tokens in the config file, or ALARM_CENTER_TOKENS=role:TOKEN,…), ' +
+      'or pass --insecure to run without authentication',
+  });
 });
 
 export type Config = z.output<typeof ConfigSchema>;
@@ -37,7 +90,7 @@ export type ConfigInput = z.input<typeof ConfigSchema>;
 type Key = keyof Config;
 
 /** Every setting with its environment variable and flag, for docs and the parser. */
-export const SETTINGS: { key: Key; env: string; flag: string; doc: string }[] = [
+export const SETTINGS: { key: Key; env: string; flag: string; doc: string; kind?: 'list' | 'boolean' }[] = [
   { key: 'host', env: 'ALARM_CENTER_HOST', flag: 'host', doc: 'address to listen on' },
   { key: 'port', env: 'ALARM_CENTER_PORT', flag: 'port', doc: 'TCP port; 0 picks a free one' },
   { key: 'dataDir', env: 'ALARM_CENTER_DATA_DIR', flag: 'data-dir', doc: 'folder of the SQLite database' },
@@ -50,6 +103,7 @@ export const SETTINGS: { key: Key; env: string; flag: string; doc: string }[] = 
     env: 'ALARM_CENTER_UNHEALTHY_ALARM_IDS',
     flag: 'unhealthy-alarm-ids',
     doc: 'comma-separated alarm ids that make the cluster unhealthy',
+    kind: 'list',
   },
   { key: 'bodyLimitBytes', env: 'ALARM_CENTER_BODY_LIMIT_BYTES', flag: 'body-limit-bytes', doc: 'largest request body' },
   {
@@ -76,7 +130,32 @@ export const SETTINGS: { key: Key; env: string; flag: string; doc: string }[] = 
     flag: 'watch-send-timeout-ms',
     doc: 'a watcher whose writes stall this long is closed',
   },
+  {
+    key: 'insecure',
+    env: 'ALARM_CENTER_INSECURE',
+    flag: 'insecure',
+    doc: 'allow a non-loopback host without tokens',
+    kind: 'boolean',
+  },
+  { key: 'probesOpen', env: 'ALARM_CENTER_PROBES_OPEN', flag: 'probes-open', doc: 'probes and /metrics need no token (true/false)' },
+  { key: 'writeRateLimit', env: 'ALARM_CENTER_WRITE_RATE_LIMIT', flag: 'write-rate-limit', doc: 'writes per second per token or address; 0 is off' },
+  {
+    key: 'maxWatchersPerDomain',
+    env: 'ALARM_CENTER_MAX_WATCHERS_PER_DOMAIN',
+    flag: 'max-watchers-per-domain',
+    doc: 'open watchers per domain; 0 is no limit',
+  },
+  {
+    key: 'maxAlarmsPerScope',
+    env: 'ALARM_CENTER_MAX_ALARMS_PER_SCOPE',
+    flag: 'max-alarms-per-scope',
+    doc: 'alarms per domain/project; 0 is no limit',
+  },
+  { key: 'headerLimitBytes', env: 'ALARM_CENTER_HEADER_LIMIT_BYTES', flag: 'header-limit-bytes', doc: 'largest request head' },
 ];
+
+/** The environment variable of tokens, `role:TOKEN,…`; there is no flag: a command line is visible to every user. */
+export const TOKENS_ENV = 'ALARM_CENTER_TOKENS';
 
 /** A setting that failed validation; the message names it and its source. */
 export class ConfigError extends Error {
@@ -141,7 +220,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     config: { type: 'string', short: 'c' },
     help: { type: 'boolean', short: 'h' },
   };
-  for (const s of SETTINGS) options[s.flag] = { type: 'string' };
+  for (const s of SETTINGS) options[s.flag] = { type: s.kind === 'boolean' ? 'boolean' : 'string' };
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
@@ -158,15 +237,27 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
       sources[k] = `config file ${configFile}`;
     }
   }
+  const fromTokensEnv = env[TOKENS_ENV];
+  if (fromTokensEnv !== undefined && fromTokensEnv !== '') {
+    try {
+      // Tokens from the environment join those of the config file, hashed before anything else sees them.
+      merged.tokens = [...((merged.tokens as unknown[] | undefined) ?? []), ...parseTokenList(fromTokensEnv)];
+    } catch (err) {
+      throw new ConfigError(`invalid setting tokens (from ${TOKENS_ENV}): ${(err as Error).message}`);
+    }
+  }
   for (const s of SETTINGS) {
     const fromEnv = env[s.env];
     if (fromEnv !== undefined && fromEnv !== '') {
-      merged[s.key] = s.key === 'unhealthyAlarmIds' ? splitList(fromEnv) : fromEnv;
+      merged[s.key] = s.kind === 'list' ? splitList(fromEnv) : fromEnv;
       sources[s.key] = s.env;
     }
     const fromFlag = values[s.flag];
     if (typeof fromFlag === 'string') {
-      merged[s.key] = s.key === 'unhealthyAlarmIds' ? splitList(fromFlag) : fromFlag;
+      merged[s.key] = s.kind === 'list' ? splitList(fromFlag) : fromFlag;
+      sources[s.key] = `--${s.flag}`;
+    } else if (fromFlag === true) {
+      merged[s.key] = true;
       sources[s.key] = `--${s.flag}`;
     }
   }

@@ -13,6 +13,8 @@ export const ERROR_CATALOG = {
   '404002': 'Resource not found',
   '413001': 'Request entity too large',
   '429001': 'Too many requests',
+  '429002': 'Quota exceeded',
+  '431001': 'Request header fields too large',
   '500003': 'Internal server error',
   '503001': 'Service unavailable',
 } as const;
@@ -30,6 +32,8 @@ export const Codes = {
   NotFound: '404002',
   TooLarge: '413001',
   TooManyRequests: '429001',
+  QuotaExceeded: '429002',
+  HeadersTooLarge: '431001',
   Internal: '500003',
   Unavailable: '503001',
 } as const satisfies Record<string, ErrorCode>;

@@ -7,8 +7,11 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'winston';
 import { createApp } from './app.js';
 import { createAlarmCenter, type AlarmCenter } from './center.js';
+import type { Duplex } from 'node:stream';
 import type { Config } from './config.js';
-import { ConfigSchema } from './config.js';
+import { ConfigSchema, isLoopback } from './config.js';
+import { AlarmCenterError, Codes } from './errors.js';
+import { TokenRegistry } from './http/auth.js';
 import type { InstanceInfo } from './health/routes.js';
 import { createSilentLogger } from './logger.js';
 import { attachWebSocketWatch } from './watch/websocket.js';
@@ -64,6 +67,26 @@ function drain(
   });
 }
 
+/**
+ * Answers a request Node could not parse (a head over the limit, malformed HTTP) with the
+ * service-center error body instead of Node's bare status line, then closes the connection.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, headerLimit: number): void {
+  if (!socket.writable || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const error =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new AlarmCenterError(Codes.HeadersTooLarge, `headers: larger than the limit of ${headerLimit} bytes`)
+      : new AlarmCenterError(Codes.InvalidParams, `request: malformed HTTP (${err.code ?? err.message})`);
+  const body = JSON.stringify(error.toBody());
+  socket.end(
+    `HTTP/1.1 ${error.status} ${http.STATUS_CODES[error.status] ?? ''}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
 /** Builds everything from the settings and listens; resolves once the port is bound. */
 export async function startServer(settings: Partial<Config> = {}, options: { logger?: Logger } = {}): Promise<RunningServer> {
   const config = ConfigSchema.parse(settings);
@@ -79,6 +102,8 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
     watchQueueSize: config.watchQueueSize,
     watchHeartbeatMs: config.watchHeartbeatMs,
     watchSendTimeoutMs: config.watchSendTimeoutMs,
+    maxWatchersPerDomain: config.maxWatchersPerDomain,
+    maxAlarmsPerScope: config.maxAlarmsPerScope,
     logger,
     registry,
   });
@@ -94,6 +119,14 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
     version,
     timestamp: startedAt,
   });
+  const access = {
+    tokens: new TokenRegistry(config.tokens),
+    probesOpen: config.probesOpen,
+    writeRateLimit: config.writeRateLimit,
+  };
+  if (!access.tokens.enabled && !isLoopback(config.host)) {
+    logger.warn('listening beyond this machine without authentication (insecure)', { host: config.host });
+  }
   const app = createApp({
     center,
     registry,
@@ -101,10 +134,12 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
     bodyLimitBytes: config.bodyLimitBytes,
     instance,
     openapi: fs.readFileSync(OPENAPI_FILE, 'utf8'),
+    access,
   });
-  const server = http.createServer(app);
+  const server = http.createServer({ maxHeaderSize: config.headerLimitBytes }, app);
   server.keepAliveTimeout = 65_000;
-  attachWebSocketWatch(server, { center, logger: logger.child({ component: 'watch' }) });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket, config.headerLimitBytes));
+  attachWebSocketWatch(server, { center, logger: logger.child({ component: 'watch' }), access });
   const inFlight = new Set<http.ServerResponse>();
   // Connections that have not sent a request yet; upgraded ones belong to their watcher.
   const silent = new Set<net.Socket>();

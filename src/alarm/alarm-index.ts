@@ -133,6 +133,11 @@ export class AlarmIndex {
     return { domain: s.domain, project: s.project, id: known ? known.id : id };
   }
 
+  /** How many alarms the scope holds (system alarms aside). */
+  scopeSize(scope: Scope): number {
+    return this.scopes.get(scopeKey(scope))?.size ?? 0;
+  }
+
   /** The stored alarms of a scope, without system alarms, grouped by id. */
   scopeAlarms(scope: Scope): IterableIterator<Alarm> {
     const s = this.scopes.get(scopeKey(scope));

@@ -30,6 +30,8 @@ export interface AlarmSubscriberOptions {
    * feed of history readers and watchers, which never see a change that could still be lost.
    */
   onDurable?: (changes: readonly AlarmChange[]) => void;
+  /** Most alarms one domain/project may hold; 0 is no limit. A write past it is refused whole. */
+  maxAlarmsPerScope?: number;
 }
 
 interface Staged {
@@ -41,6 +43,8 @@ interface Staged {
 class Stage {
   readonly changes: AlarmChange[] = [];
   readonly entries = new Map<string, Staged>();
+  /** Alarms the batch added to (or, when negative, removed from) each scope so far. */
+  readonly added = new Map<string, number>();
   revision: number;
 
   constructor(private readonly index: AlarmIndex) {
@@ -71,7 +75,15 @@ class Stage {
     return out;
   }
 
+  /** How many alarms the scope holds with the batch's changes so far. */
+  size(scope: Scope): number {
+    return this.index.scopeSize(scope) + (this.added.get(scopeKey(scope)) ?? 0);
+  }
+
   push(scope: Scope, action: ChangeAction, alarm: Alarm, removed: boolean, at: number): void {
+    const existed = this.current(scope, alarm.id, alarm.source) !== undefined;
+    const delta = removed ? (existed ? -1 : 0) : existed ? 0 : 1;
+    if (delta !== 0) this.added.set(scopeKey(scope), (this.added.get(scopeKey(scope)) ?? 0) + delta);
     this.changes.push({ action, alarm, removed, at });
     this.entries.set(`${scopeKey(scope)}\u0000${alarmKey(alarm.id, alarm.source)}`, { scope, alarm: removed ? null : alarm });
     this.revision = alarm.revision;
@@ -96,6 +108,7 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
   private readonly metrics: AlarmMetrics;
   private readonly clock: () => number;
   private readonly onDurable: ((changes: readonly AlarmChange[]) => void) | undefined;
+  private readonly maxAlarmsPerScope: number;
   /** The store's last failure, until a commit succeeds. */
   storeFailure: StoreFailure | undefined;
 
@@ -106,6 +119,7 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
     this.metrics = options.metrics;
     this.clock = options.clock ?? Date.now;
     this.onDurable = options.onDurable;
+    this.maxAlarmsPerScope = options.maxAlarmsPerScope ?? 0;
   }
 
   onMessage(event: BusEvent<AlarmWrite>): Promise<void> {
@@ -170,10 +184,21 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
    * all or nothing: a clear that must find its alarm, against the state before the write.
    */
   private refusal(stage: Stage, write: AlarmWrite): Error | undefined {
+    const fresh = new Set<string>();
     for (const op of write.ops) {
       if (op.kind === 'clear' && op.mustExist && !stage.current(write.scope, op.id, op.source)) {
         return new AlarmCenterError(Codes.AlarmNotFound, `alarm ${op.id} with source "${op.source}" does not exist`);
       }
+      if (op.kind === 'raise' && this.maxAlarmsPerScope > 0 && !stage.current(write.scope, op.id, op.source)) {
+        fresh.add(alarmKey(op.id, op.source));
+      }
+    }
+    if (fresh.size > 0 && stage.size(write.scope) + fresh.size > this.maxAlarmsPerScope) {
+      const { domain, project } = write.scope;
+      return new AlarmCenterError(
+        Codes.QuotaExceeded,
+        `domain ${domain}, project ${project} holds ${stage.size(write.scope)} alarms; ${fresh.size} more would pass the limit of ${this.maxAlarmsPerScope}`,
+      );
     }
     return undefined;
   }

@@ -55,8 +55,9 @@ export function createErrorHandler(options: ErrorHandlerOptions): ErrorRequestHa
       });
       options.onServerError(req, coded);
     }
-    if (coded.code === Codes.TooManyRequests) res.set('Retry-After', '1');
+    if (coded.code === Codes.TooManyRequests && !res.get('Retry-After')) res.set('Retry-After', '1');
     if (coded.code === Codes.Unavailable) res.set('Retry-After', '5');
+    if (coded.code === Codes.Unauthorized) res.set('WWW-Authenticate', 'Bearer realm="alarm-center"');
     res.status(coded.status).json(coded.toBody());
   };
 }

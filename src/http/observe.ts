@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'winston';
@@ -8,9 +9,19 @@ export function routeOf(req: Request): string {
   return typeof path === 'string' ? `${req.baseUrl}${path}` : 'unmatched';
 }
 
+export const REQUEST_ID_HEADER = 'x-request-id';
+/** A caller's request id is echoed when it is a plausible id; otherwise one is made up. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The request's id: the caller's `x-request-id` when valid, or a new UUID. */
+export function requestIdOf(header: string | string[] | undefined): string {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : crypto.randomUUID();
+}
+
 /**
- * One middleware for request observability: a duration histogram by method, route and status
- * code, and one log line per request (method, route, status, duration) — both on `finish`.
+ * One middleware for request observability: the `x-request-id` (echoed or made up), a duration
+ * histogram by method, route and status code, and one log line per request (method, route,
+ * status, duration, request id, and the token's name when one was used) on `finish`.
  */
 export function createObserver(options: { registry: Registry; logger: Logger; prefix?: string }): RequestHandler {
   const duration = new Histogram({
@@ -34,6 +45,8 @@ export function createObserver(options: { registry: Registry; logger: Logger; pr
   };
   return (req: Request, res: Response, next: NextFunction) => {
     const start = process.hrtime.bigint();
+    const requestId = requestIdOf(req.headers[REQUEST_ID_HEADER]);
+    res.setHeader(REQUEST_ID_HEADER, requestId);
     res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       const route = routeOf(req);
@@ -45,6 +58,8 @@ export function createObserver(options: { registry: Registry; logger: Logger; pr
         path: req.path,
         status: res.statusCode,
         durationMs: Math.round(seconds * 1e6) / 1000,
+        requestId,
+        token: (res.locals.principal as { name?: string } | undefined)?.name,
       });
     });
     next();

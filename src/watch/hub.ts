@@ -1,5 +1,6 @@
 import type { Logger } from 'winston';
 import type { Scope } from '../alarm/model.js';
+import { AlarmCenterError, Codes } from '../errors.js';
 import type { BusService } from '../event/bus-service.js';
 import type { WatchMetrics } from './metrics.js';
 import { Watcher, type CloseReason, type ReplaySource, type Scheme, type WatchSink } from './watcher.js';
@@ -14,6 +15,8 @@ export interface WatchHubOptions {
   /** How often transports send their keep-alive; a WebSocket peer silent for 4 of them is dropped. */
   heartbeatMs: number;
   sendTimeoutMs: number;
+  /** Most open watchers per domain; 0 is no limit. */
+  maxPerDomain?: number;
   clock?: () => number;
 }
 
@@ -40,6 +43,7 @@ export class WatchHub {
   private timer: NodeJS.Timeout | undefined;
   private sequence = 0;
   private closed = false;
+  private readonly perDomain = new Map<string, number>();
 
   constructor(options: WatchHubOptions) {
     this.options = options;
@@ -52,9 +56,22 @@ export class WatchHub {
     return this.watchers.size;
   }
 
+  /**
+   * Throws what opening a watcher of the scope would throw: 503001 once closed, 429002 when its
+   * domain has as many watchers as allowed. Transports call it before their handshake.
+   */
+  admit(scope: Scope): void {
+    if (this.closed) throw new AlarmCenterError(Codes.Unavailable, 'Alarm Center is shutting down');
+    const max = this.options.maxPerDomain ?? 0;
+    const open = this.perDomain.get(scope.domain) ?? 0;
+    if (max > 0 && open >= max) {
+      throw new AlarmCenterError(Codes.QuotaExceeded, `domain ${scope.domain} has ${open} watchers open, the most allowed`);
+    }
+  }
+
   /** Opens a watcher of the scope and starts its replay or live delivery. */
   open(scope: Scope, options: OpenOptions): Watcher {
-    if (this.closed) throw new Error('the watch hub is closed');
+    this.admit(scope);
     this.sequence += 1;
     const watcher = new Watcher({
       id: `watch-${this.sequence}`,
@@ -71,6 +88,7 @@ export class WatchHub {
       },
     });
     this.watchers.add(watcher);
+    this.perDomain.set(scope.domain, (this.perDomain.get(scope.domain) ?? 0) + 1);
     this.options.bus.addSubscriber(watcher);
     this.startSweeping();
     watcher.start(this.options.source, options.since).catch((err: unknown) => {
@@ -93,6 +111,9 @@ export class WatchHub {
 
   private remove(watcher: Watcher, reason: CloseReason): void {
     if (!this.watchers.delete(watcher)) return;
+    const left = (this.perDomain.get(watcher.domain) ?? 1) - 1;
+    if (left > 0) this.perDomain.set(watcher.domain, left);
+    else this.perDomain.delete(watcher.domain);
     this.options.bus.removeSubscriber(watcher);
     if (reason === 'heartbeat' || reason === 'send-timeout') {
       this.options.metrics.terminated(watcher.scheme, reason);

@@ -112,6 +112,7 @@ export function addWatchRoutes(router: IRouter, options: { center: AlarmCenter }
     }
     const query = new URLSearchParams(req.originalUrl.split('?')[1] ?? '');
     const since = parseSince(query, req.get('last-event-id'));
+    center.watchHub.admit(scope);
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',

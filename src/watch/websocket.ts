@@ -4,6 +4,8 @@ import type { Logger } from 'winston';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AlarmCenter } from '../center.js';
 import { AlarmCenterError, Codes } from '../errors.js';
+import type { AccessOptions } from '../http/access.js';
+import { authorizationOf } from '../http/auth.js';
 import { DEFAULT_DOMAIN, DOMAIN_HEADER, scopeFromNames } from '../http/scope.js';
 import type { WatchMessage } from './message.js';
 import { parseSince } from './since.js';
@@ -105,7 +107,7 @@ function refuse(socket: Duplex, error: AlarmCenterError): void {
  */
 export function attachWebSocketWatch(
   server: http.Server,
-  options: { center: AlarmCenter; logger: Logger },
+  options: { center: AlarmCenter; logger: Logger; access: AccessOptions },
 ): void {
   const { center, logger } = options;
   const wss = new WebSocketServer({
@@ -143,7 +145,10 @@ export function attachWebSocketWatch(
         throw new AlarmCenterError(Codes.InvalidParams, 'project: malformed percent-encoding');
       }
       const scope = scopeFromNames(domain, project);
+      // Watching is reading: a read token (of this scope) is enough.
+      options.access.tokens.authorize(authorizationOf(req), 'read', scope);
       const since = parseSince(url.searchParams, undefined);
+      center.watchHub.admit(scope);
       wss.handleUpgrade(req, socket, head, (ws) => {
         log(101);
         ws.on('error', (err) => logger.debug('watch socket error', { error: err.message }));

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { ConfigError, SETTINGS, loadConfig, usage } from '../../src/config.js';
+import { hashToken } from '../../src/http/auth.js';
 
 function tempFile(name: string, text: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ac-config-'));
@@ -20,7 +21,7 @@ describe('loadConfig', () => {
   });
 
   it('lets flags win over environment variables, and those over the config file', () => {
-    const file = tempFile('ac.yaml', 'port: 1111\nhost: 0.0.0.0\ndataDir: /srv/file\nlogLevel: debug\n');
+    const file = tempFile('ac.yaml', 'port: 1111\nhost: 0.0.0.0\ninsecure: true\ndataDir: /srv/file\nlogLevel: debug\n');
     const env = { ALARM_CENTER_PORT: '2222', ALARM_CENTER_DATA_DIR: '/srv/env' };
     const { config } = loadConfig(['--config', file, '--port', '3333'], env);
     expect(config.port).to.equal(3333);
@@ -50,6 +51,45 @@ describe('loadConfig', () => {
     expect(() => loadConfig(['--config', '/nonexistent/ac.yaml'], {})).to.throw(ConfigError, /cannot read config file/);
     const bad = tempFile('bad.yaml', 'port: [1\n');
     expect(() => loadConfig(['--config', bad], {})).to.throw(ConfigError, /not valid YAML or JSON/);
+  });
+
+  it('refuses a non-loopback host without tokens, saying why and how to proceed', () => {
+    for (const host of ['0.0.0.0', '10.1.2.3', '::']) {
+      expect(() => loadConfig(['--host', host], {}), host).to.throw(ConfigError, /not a loopback address and no tokens are configured.*--insecure/);
+    }
+    expect(loadConfig(['--host', '0.0.0.0', '--insecure'], {}).config.insecure).to.equal(true);
+    expect(loadConfig([], { ALARM_CENTER_HOST: '0.0.0.0', ALARM_CENTER_INSECURE: 'true' }).config.host).to.equal('0.0.0.0');
+    expect(loadConfig(['--host', '0.0.0.0'], { ALARM_CENTER_TOKENS: 'read:r1' }).config.tokens).to.have.length(1);
+    for (const host of ['127.0.0.1', '127.9.9.9', '::1', 'localhost']) expect(loadConfig(['--host', host], {}).config.host).to.equal(host);
+  });
+
+  it('reads tokens from the environment as digests, never keeping the token text', () => {
+    const { config } = loadConfig([], { ALARM_CENTER_TOKENS: 'read:alpha, admin:beta' });
+    expect(config.tokens.map((t) => t.role)).to.deep.equal(['read', 'admin']);
+    expect(JSON.stringify(config)).not.to.match(/alpha|beta/);
+    expect(config.tokens[0]?.sha256).to.equal(hashToken('alpha'));
+  });
+
+  it('refuses a malformed token entry without echoing it', () => {
+    let message = '';
+    try {
+      loadConfig([], { ALARM_CENTER_TOKENS: 'read:ok,root:s3cret' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).to.match(/tokens \(from ALARM_CENTER_TOKENS\): entry 2 must be role:TOKEN/);
+    expect(message).not.to.contain('s3cret');
+  });
+
+  it('takes token digests, roles and scopes from a config file, and names a bad one', () => {
+    const good = tempFile('t.yaml', `tokens:\n  - name: ci\n    role: write\n    sha256: ${hashToken('t')}\n    scopes: [default/p1, tenant-b/*]\n`);
+    expect(loadConfig(['--config', good], {}).config.tokens).to.deep.equal([
+      { name: 'ci', role: 'write', sha256: hashToken('t'), scopes: ['default/p1', 'tenant-b/*'] },
+    ]);
+    const bad = tempFile('t.yaml', 'tokens:\n  - role: write\n    sha256: abc\n');
+    expect(() => loadConfig(['--config', bad], {})).to.throw(ConfigError, /tokens\.0\.sha256 .*64 hex digits/);
+    const plain = tempFile('t.yaml', 'tokens:\n  - role: write\n    token: plain\n');
+    expect(() => loadConfig(['--config', plain], {})).to.throw(ConfigError, /tokens/);
   });
 
   it('reports --help', () => {
