@@ -248,7 +248,7 @@ describe('security', () => {
 
     it('sets security headers on answers of every kind', async () => {
       for (const res of [await api().get('/livez'), await api().get('/v4/p/admin/alarms'), await api().get('/nope'), await api().post('/v4/p/admin/alarms').send({})]) {
-        expect(res.headers['x-content-type-options'], res.req.path).to.equal('nosniff');
+        expect(res.headers['x-content-type-options']).to.equal('nosniff');
         expect(res.headers['x-frame-options']).to.equal('SAMEORIGIN');
         expect(res.headers['content-security-policy']).to.equal("default-src 'none';frame-ancestors 'none'");
         expect(res.headers['referrer-policy']).to.equal('no-referrer');
