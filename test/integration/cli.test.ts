@@ -56,6 +56,11 @@ describe('alarm-center (the bin)', function () {
       { name: 'an unknown flag', args: ['--colour', 'blue'], names: ['--colour'] },
       { name: 'a config file with an unknown key', config: 'port: 0\nbogusKey: 1\n', names: ['bogusKey'] },
       { name: 'a config file with a bad value', config: 'queueSize: 0\n', names: ['queueSize', 'config file'] },
+      {
+        name: 'a non-loopback host without tokens',
+        args: ['--host', '0.0.0.0'],
+        names: ['host', 'not a loopback address and no tokens are configured', 'ALARM_CENTER_TOKENS', '--insecure'],
+      },
     ];
     for (const c of cases) {
       it(`stops start-up with a non-zero exit and a message naming it: ${c.name}`, async () => {
