@@ -157,9 +157,10 @@ export function attachWebSocketWatch(
           const watcher = center.watchHub.open(scope, { scheme: 'Websocket', sink, since });
           ws.on('close', () => watcher.end('peer'));
         } catch (err) {
-          // Shutdown began between the check and the handshake.
+          // Shutdown began, or the domain filled up, between the check and the handshake.
           logger.debug('watch refused', { error: String(err) });
-          ws.close(1001, 'Alarm Center is shutting down');
+          const quota = err instanceof AlarmCenterError && err.code === Codes.QuotaExceeded;
+          ws.close(quota ? 1013 : 1001, quota ? 'too many watchers in this domain' : 'Alarm Center is shutting down');
         }
       });
     } catch (err) {
