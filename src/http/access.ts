@@ -23,6 +23,8 @@ export interface AccessOptions {
  * route, which refuses them with 400001.
  */
 export function pathScope(path: string, domainHeader: string | undefined): Scope | undefined {
+  // `/health` is the default project's cluster health.
+  if (path === '/health') return { domain: domainHeader ?? DEFAULT_DOMAIN, project: 'default' };
   const m = /^\/v4\/([^/]+)\//.exec(path);
   if (!m) return undefined;
   let project: string;

@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { expect } from 'chai';
 import request from 'supertest';
+import type { Config } from '../../src/config.js';
 import { ERROR_CATALOG, httpStatusOf, type ErrorCode } from '../../src/errors.js';
+import { ROLES, hashToken, requirementOf, type TokenSpec } from '../../src/http/auth.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import {
   HTTP_METHODS,
@@ -22,6 +24,7 @@ import { WsClient } from '../helpers/watch.js';
 
 const README_FILE = new URL('../../README.md', import.meta.url);
 const CODE = /(?<![\d.])[1-5][0-9]{5}(?![\d.])/g;
+const { text, doc } = loadSpec();
 
 function objAt(node: unknown, key: string): Obj {
   const value = isObj(node) ? node[key] : undefined;
@@ -104,10 +107,36 @@ function dataOf(frames: string[][]): unknown[] {
   return frames.flatMap((f) => f.filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as unknown));
 }
 
-/** Asserts that a real answer is documented for its operation: status, content type and body schema. */
+/**
+ * What an operation's `security` (or the document's) asks for: whether it may be called without a
+ * token (an empty requirement, or none at all), and the least role its bearer requirement names.
+ */
+function securityOf(op: Obj): { optional: boolean; role: string | undefined } {
+  const declared = op.security ?? doc.security;
+  const requirements = (Array.isArray(declared) ? (declared as unknown[]) : []).filter(isObj);
+  const roles = requirements.flatMap((r) => (Array.isArray(r.bearer) ? (r.bearer as unknown[]).map(String) : []));
+  return { optional: requirements.length === 0 || requirements.some((r) => Object.keys(r).length === 0), role: roles[0] };
+}
+
+/** Asserts that the headers a documented response requires are sent and match, and that a sent x-request-id is documented. */
+function expectDocumentedHeaders(schemas: SpecSchemas, where: string, response: Obj, res: request.Response): void {
+  const documented = Object.entries(objAt(response, 'headers')).map(([name, h]) => ({ name: name.toLowerCase(), header: deref(doc, h) }));
+  for (const { name, header } of documented) {
+    if (!isObj(header) || header.required !== true) continue;
+    const value: unknown = res.headers[name];
+    expect(value, `${where} sends ${name}`).to.be.a('string');
+    if (objAt(header, 'schema').type === 'string') expect(schemas.errors(header.schema, value), `${where} ${name}`).to.deep.equal([]);
+  }
+  if (res.headers['x-request-id'] !== undefined) {
+    expect(documented.map((d) => d.name), `${where} documents x-request-id`).to.include('x-request-id');
+  }
+}
+
+/** Asserts that a real answer is documented for its operation: status, required headers, content type and body schema. */
 function expectDocumented(schemas: SpecSchemas, method: string, path: string, res: request.Response): void {
   const response = schemas.response(method, path, res.status);
   expect(response, `${method} ${path} documents status ${res.status}`).to.be.an('object');
+  expectDocumentedHeaders(schemas, `${method} ${path} ${res.status}`, response as Obj, res);
   const content = objAt(response, 'content');
   const type = essence(res.headers['content-type']);
   if (Object.keys(content).length === 0) {
@@ -121,7 +150,6 @@ function expectDocumented(schemas: SpecSchemas, method: string, path: string, re
 }
 
 describe('openapi.yaml', function () {
-  const { text, doc } = loadSpec();
 
   describe('document', function () {
     it('declares OpenAPI 3.1 with a title, a version and paths', function () {
@@ -247,6 +275,49 @@ describe('openapi.yaml', function () {
       expect(message({ action: 'RESYNC', revision: 3 })).to.equal(true);
       expect(message({ action: 'RESYNC', alarm, revision: 3 })).to.equal(false);
       expect(message({ action: 'EXPLODE', alarm, revision: 3 })).to.equal(false);
+    });
+  });
+
+  describe('security', function () {
+    /** A concrete path of a template, for the access layer's route matching. */
+    const sample = (path: string) => path.replace('{project}', 'p').replace('{id}', 'A').replace('{check}', 'store');
+
+    it('declares a bearer scheme and names only its roles in requirements', function () {
+      expect(objAt(objAt(doc.components, 'securitySchemes'), 'bearer')).to.include({ type: 'http', scheme: 'bearer' });
+      for (const { path, method, op } of operations(doc)) {
+        const declared = op.security ?? doc.security;
+        expect(declared, `security of ${method.toUpperCase()} ${path}`).to.be.an('array');
+        for (const requirement of declared as unknown[]) {
+          expect(requirement, `a requirement of ${method.toUpperCase()} ${path}`).to.satisfy(isObj);
+          for (const [scheme, roles] of Object.entries(requirement as Obj)) {
+            expect(scheme).to.equal('bearer');
+            expect(roles).to.be.an('array').with.lengthOf(1);
+            expect(ROLES).to.include((roles as unknown[])[0]);
+          }
+        }
+      }
+    });
+
+    it('asks every operation for the role the access layer asks for, probes open or closed', function () {
+      for (const { path, method, op } of operations(doc)) {
+        const where = `${method.toUpperCase()} ${path}`;
+        const { optional, role } = securityOf(op);
+        expect(requirementOf(method.toUpperCase(), sample(path), true), `${where}, probes open`).to.equal(optional ? 'open' : role);
+        expect(requirementOf(method.toUpperCase(), sample(path), false), `${where}, probes closed`).to.equal(role ?? 'open');
+      }
+    });
+
+    it('documents 401 where a token may be asked for, 403 where a role or scope can fall short, 431 everywhere', function () {
+      for (const { path, method, op } of operations(doc)) {
+        const where = `${method.toUpperCase()} ${path}`;
+        const { role } = securityOf(op);
+        const statuses = Object.keys(objAt(op, 'responses'));
+        // Scopes restrict the /v4 routes only, and read is the least role there is.
+        const forbiddable = role !== undefined && (path.startsWith('/v4/') || role !== 'read');
+        expect(statuses.includes('401'), `${where} documents 401`).to.equal(role !== undefined);
+        expect(statuses.includes('403'), `${where} documents 403`).to.equal(forbiddable);
+        expect(statuses, `${where} documents 431`).to.include('431');
+      }
     });
   });
 
@@ -561,6 +632,110 @@ describe('openapi.yaml', function () {
         expect(Object.keys(objAt(schemas.response('get', '/openapi.yaml', 200), 'content'))).to.include(essence(res.headers['content-type']));
         expect(Buffer.compare(res.body as Buffer, Buffer.from(text, 'utf8'))).to.equal(0);
       });
+    });
+  });
+
+  describe('answers of a real server with tokens and limits', function () {
+    const TOKENS = { read: 'doc-read-1', write: 'doc-write-2' };
+    const SPECS: TokenSpec[] = [
+      { name: 'reader', role: 'read', sha256: hashToken(TOKENS.read) },
+      { name: 'p1-writer', role: 'write', sha256: hashToken(TOKENS.write), scopes: ['default/p1'] },
+    ];
+    const ALARMS = '/v4/{project}/admin/alarms';
+    const WATCH = '/v4/{project}/admin/alarms/watch';
+    const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+    let running: RunningServer | undefined;
+    let schemas: SpecSchemas;
+
+    before(function () {
+      schemas = new SpecSchemas(doc);
+    });
+
+    afterEach(async function () {
+      await running?.close();
+      running = undefined;
+    });
+
+    async function start(settings: Partial<Config> = {}): Promise<request.Agent> {
+      running = await startServer({ port: 0, dataDir: ':memory:', tokens: SPECS, ...settings });
+      return request.agent(running.url);
+    }
+
+    it('answers 401002 with WWW-Authenticate to a request without a valid token', async function () {
+      const http = await start();
+      for (const res of [await http.get('/v4/p1/admin/alarms'), await http.get('/v4/p1/admin/alarms').set(bearer('guessed'))]) {
+        expect(res.body).to.include({ errorCode: '401002' });
+        expectDocumented(schemas, 'get', ALARMS, res);
+      }
+    });
+
+    it('answers 403001 to a role too low and to a scope not covered', async function () {
+      const http = await start();
+      const low = await http.delete('/v4/p1/admin/alarms').set(bearer(TOKENS.write));
+      expect(low.body).to.include({ errorCode: '403001' });
+      expectDocumented(schemas, 'delete', ALARMS, low);
+      const elsewhere = await http.post('/v4/p2/admin/alarms').set(bearer(TOKENS.write)).send({ id: 'A' });
+      expect(elsewhere.body).to.include({ errorCode: '403001' });
+      expectDocumented(schemas, 'post', ALARMS, elsewhere);
+    });
+
+    it('asks for a read token on probes and /metrics when probesOpen is false', async function () {
+      const http = await start({ probesOpen: false });
+      const res = await http.get('/metrics');
+      expect(res.body).to.include({ errorCode: '401002' });
+      expectDocumented(schemas, 'get', '/metrics', res);
+      expectDocumented(schemas, 'get', '/livez', await http.get('/livez').set(bearer(TOKENS.read)));
+    });
+
+    it('answers 429001 with Retry-After past writeRateLimit', async function () {
+      const http = await start({ writeRateLimit: 1 });
+      const answers = [];
+      // Three quick writes fall in at most two one-second windows, so one is refused.
+      for (const id of ['A', 'B', 'C']) answers.push(await http.post('/v4/p1/admin/alarms').set(bearer(TOKENS.write)).send({ id }));
+      const refused = answers.find((r) => r.status === 429);
+      expect(refused?.body).to.include({ errorCode: '429001' });
+      expect(refused?.headers['retry-after']).to.match(/^[0-9]+$/);
+      expectDocumented(schemas, 'post', ALARMS, refused as request.Response);
+    });
+
+    it('answers 429002 to a write past maxAlarmsPerScope', async function () {
+      const http = await start({ maxAlarmsPerScope: 1 });
+      await http.post('/v4/p1/admin/alarms').set(bearer(TOKENS.write)).send({ id: 'A' }).expect(200);
+      const res = await http.post('/v4/p1/admin/alarms').set(bearer(TOKENS.write)).send({ id: 'B' });
+      expect(res.body).to.include({ errorCode: '429002' });
+      expectDocumented(schemas, 'post', ALARMS, res);
+    });
+
+    it('answers 429002 to a watch past maxWatchersPerDomain, over either transport', async function () {
+      const http = await start({ maxWatchersPerDomain: 1 });
+      const first = await WsClient.open(running?.url ?? '', '/v4/p1/admin/alarms/watch', { headers: bearer(TOKENS.read) });
+      try {
+        const sse = await http.get('/v4/p1/admin/alarms/watch').set(bearer(TOKENS.read)).set('accept', 'text/event-stream');
+        expect(sse.body).to.include({ errorCode: '429002' });
+        expectDocumented(schemas, 'get', WATCH, sse);
+        const refused = await WsClient.open(running?.url ?? '', '/v4/p1/admin/alarms/watch', { headers: bearer(TOKENS.read) }).then(
+          () => expect.fail('the upgrade was accepted'),
+          (err: { status?: number; body?: string }) => err,
+        );
+        expect(refused.status).to.equal(429);
+        expect(schemas.errors({ $ref: '#/components/schemas/Error' }, JSON.parse(refused.body ?? 'null'))).to.deep.equal([]);
+      } finally {
+        first.close();
+      }
+    });
+
+    it('answers 431001 to a request head over headerLimitBytes', async function () {
+      const http = await start({ headerLimitBytes: 2048 });
+      const res = await http.get('/livez').set('x-padding', 'x'.repeat(4096));
+      expect(res.body).to.include({ errorCode: '431001' });
+      expectDocumented(schemas, 'get', '/livez', res);
+    });
+
+    it('echoes a valid x-request-id', async function () {
+      const http = await start();
+      const res = await http.get('/livez').set('x-request-id', 'doc-42');
+      expect(res.headers['x-request-id']).to.equal('doc-42');
+      expectDocumented(schemas, 'get', '/livez', res);
     });
   });
 

@@ -158,6 +158,14 @@ describe('security', () => {
         await api().get(path).set(header('read')).expect(200);
       });
     }
+
+    it('keeps a scoped token to the health of its own projects', async () => {
+      const scoped = { authorization: `Bearer ${TOKENS.scoped}` };
+      await api().get('/v4/p1/registry/health').set(scoped).expect(200);
+      expectError(await api().get('/v4/p2/registry/health').set(scoped), '403001');
+      // /health is the default project's.
+      expectError(await api().get('/health').set(scoped), '403001', /project default/);
+    });
   });
 
   describe('limits', () => {
