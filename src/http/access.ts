@@ -74,7 +74,6 @@ export function writeRateLimit(options: AccessOptions): RequestHandler {
     limit: options.writeRateLimit,
     standardHeaders: false,
     legacyHeaders: false,
-    skip: (req) => !((req.method === 'POST' || req.method === 'DELETE') && WRITE_PATH.test(req.path)),
     keyGenerator: (req, res) => {
       const principal = res.locals.principal as Principal | undefined;
       return principal ? `token:${principal.name}` : ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? '');
@@ -86,5 +85,9 @@ export function writeRateLimit(options: AccessOptions): RequestHandler {
       next(new AlarmCenterError(Codes.TooManyRequests, `more than ${options.writeRateLimit} writes in one second; retry after ${seconds} s`));
     },
   });
-  return limiter;
+  // Reads never reach the limiter (it is asynchronous, and the probes are the hottest path).
+  return (req, res, next) => {
+    if ((req.method === 'POST' || req.method === 'DELETE') && WRITE_PATH.test(req.path)) void limiter(req, res, next);
+    else next();
+  };
 }
