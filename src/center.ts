@@ -5,8 +5,10 @@ import { AlarmIndex } from './alarm/alarm-index.js';
 import { ALARM } from './alarm/event.js';
 import { createAlarmMetrics, noopAlarmMetrics } from './alarm/metrics.js';
 import {
+  AckInputSchema,
   AlarmFilterSchema,
   AlarmInputSchema,
+  ClearSelectorSchema,
   NAME_PATTERN,
   ScopeSchema,
   describeIssues,
@@ -15,11 +17,13 @@ import {
   type AlarmInput,
   type AlarmJson,
   type Scope,
+  type Severity,
 } from './alarm/model.js';
 import { AlarmService, type ListResult, type WriteResult } from './alarm/service.js';
 import { SqliteStore, type Durability } from './alarm/sqlite-store.js';
 import type { AlarmStore } from './alarm/store.js';
 import { AlarmSubscriber } from './alarm/subscriber.js';
+import { Expirer } from './alarm/expirer.js';
 import { AlarmCenterError, Codes } from './errors.js';
 import { BusService } from './event/bus-service.js';
 import { createBusMetrics, noopBusMetrics } from './event/metrics.js';
@@ -99,6 +103,12 @@ export interface AlarmCenter {
   raise(scope: Scope, input: AlarmInput): Promise<Alarm>;
   clear(scope: Scope, id: string, source?: string): Promise<Alarm>;
   clearAll(scope: Scope): Promise<{ revision: number }>;
+  /** Acknowledges the current activation of an ACTIVATED alarm (404001 unknown, 400001 CLEARED). */
+  ack(scope: Scope, id: string, ack: { by: string; comment?: string; source?: string }): Promise<Alarm>;
+  /** Withdraws an acknowledgement. */
+  unack(scope: Scope, id: string, source?: string): Promise<Alarm>;
+  /** Clears every ACTIVATED alarm matching the selector, in one commit. */
+  clearMatching(scope: Scope, selector: { ids?: string[]; source?: string; severity?: Severity }): Promise<WriteResult>;
   /** Raises and clears atomically, as the HTTP batch does. */
   apply(scope: Scope, inputs: readonly AlarmInput[]): Promise<WriteResult>;
   list(scope: Scope, filter?: AlarmFilter): ListResult;
@@ -201,12 +211,22 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
     logger: logger.child({ component: 'alarm' }),
     metrics: registry ? createAlarmMetrics(registry, index) : noopAlarmMetrics,
     clock: options.clock,
-    onDurable: (changes) => feed.publish(changes),
+    onDurable: (changes) => {
+      feed.publish(changes);
+      for (const c of changes) if (!c.removed) expirer.track(c.alarm);
+    },
     maxAlarmsPerScope: options.maxAlarmsPerScope ?? 0,
   });
   bus.addSubscriber(subscriber);
   bus.start();
   const service = new AlarmService({ bus, index, store });
+  const expirer: Expirer = new Expirer({
+    index,
+    expire: (scope, due) => service.expire(scope, due),
+    logger: logger.child({ component: 'expiry' }),
+    clock: options.clock,
+  });
+  for (const a of index.allAlarms()) expirer.track(a);
 
   let state: Lifecycle = 'starting';
   const cluster = new HealthRegistry();
@@ -236,6 +256,21 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
     },
     async clearAll(scope) {
       return service.clearAll(checkScope(scope));
+    },
+    async ack(scope, id, ack) {
+      const s = checkScope(scope);
+      const key = parse(AlarmInputSchema, { id, source: ack.source ?? '' });
+      const valid = parse(AckInputSchema, { by: ack.by, comment: ack.comment });
+      return service.ack(s, key.id, key.source, valid.by, valid.comment);
+    },
+    async unack(scope, id, source = '') {
+      const s = checkScope(scope);
+      const key = parse(AlarmInputSchema, { id, source });
+      return service.unack(s, key.id, key.source);
+    },
+    async clearMatching(scope, selector) {
+      const s = checkScope(scope);
+      return service.clearMatching(s, parse(ClearSelectorSchema, selector));
     },
     async apply(scope, inputs) {
       const s = checkScope(scope);
@@ -278,6 +313,7 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
       closing ??= (async () => {
         state = 'stopping';
         watchHub.close();
+        expirer.close();
         await bus.stop();
         await store.close();
       })();

@@ -133,6 +133,11 @@ export class AlarmIndex {
     return { domain: s.domain, project: s.project, id: known ? known.id : id };
   }
 
+  /** Every stored alarm of every scope (system alarms aside). */
+  *allAlarms(): IterableIterator<Alarm> {
+    for (const s of this.scopes.values()) yield* s.values();
+  }
+
   /** How many alarms the scope holds (system alarms aside). */
   scopeSize(scope: Scope): number {
     return this.scopes.get(scopeKey(scope))?.size ?? 0;

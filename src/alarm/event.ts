@@ -6,9 +6,25 @@ export const ALARM_SUBJECT = 'alarm';
 
 /** One operation of a write. */
 export type AlarmOp =
-  | { kind: 'raise'; id: string; source: string; severity?: Severity; fields: AlarmFields }
+  | { kind: 'raise'; id: string; source: string; severity?: Severity; fields: AlarmFields; ttlSeconds?: number }
   | { kind: 'clear'; id: string; source: string; fields?: AlarmFields; mustExist: boolean }
-  | { kind: 'clearAll' };
+  | { kind: 'clearAll' }
+  /** Acknowledges the current activation of an ACTIVATED alarm. */
+  | { kind: 'ack'; id: string; source: string; by: string; comment: string }
+  | { kind: 'unack'; id: string; source: string }
+  /** Clears the alarm as EXPIRE when it is still ACTIVATED with this expiry (not raised since). */
+  | { kind: 'expire'; id: string; source: string; expiresAt: number }
+  /** Clears every ACTIVATED alarm of the scope matching all the given selectors. */
+  | { kind: 'clearMatching'; selector: ClearSelector }
+  /** Removes from the list the CLEARED alarms cleared before `before` (retention). */
+  | { kind: 'purge'; before: number };
+
+/** Which alarms a bulk clear takes; every given criterion must match. */
+export interface ClearSelector {
+  ids?: readonly string[];
+  source?: string;
+  severity?: Severity;
+}
 
 /** What the ALARM subscriber reports back for one write. */
 export type WriteOutcome =

@@ -27,6 +27,10 @@ export const NAME_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 export const MAX_SOURCE_LENGTH = 256;
 export const MAX_FIELDS_BYTES = 16 * 1024;
 export const MAX_BATCH = 1000;
+/** The longest TTL of a raise: a year. */
+export const MAX_TTL_SECONDS = 366 * 24 * 3600;
+export const MAX_ACK_TEXT = 256;
+export const MAX_ACK_COMMENT = 1024;
 
 /** Where an alarm lives: the domain (tenant) and the project. */
 export interface Scope {
@@ -56,6 +60,12 @@ export interface Alarm {
   readonly updatedAt: number;
   readonly clearedAt?: number;
   readonly revision: number;
+  /** Who acknowledged the current activation, when, and why; absent while unacknowledged. */
+  readonly ackedBy?: string;
+  readonly ackedAt?: number;
+  readonly ackComment?: string;
+  /** When an ACTIVATED alarm not raised again clears by itself (EXPIRE); absent without a TTL. */
+  readonly expiresAt?: number;
 }
 
 /** An alarm's state, everything but the derived `fields`. */
@@ -78,6 +88,10 @@ class StoredAlarm implements Alarm {
   declare readonly updatedAt: number;
   declare readonly clearedAt?: number;
   declare readonly revision: number;
+  declare readonly ackedBy?: string;
+  declare readonly ackedAt?: number;
+  declare readonly ackComment?: string;
+  declare readonly expiresAt?: number;
 
   constructor(s: AlarmState) {
     const self = this as { -readonly [K in keyof AlarmState]: AlarmState[K] };
@@ -93,6 +107,12 @@ class StoredAlarm implements Alarm {
     self.updatedAt = s.updatedAt;
     self.revision = s.revision;
     if (s.clearedAt !== undefined) self.clearedAt = s.clearedAt;
+    if (s.ackedAt !== undefined) {
+      self.ackedAt = s.ackedAt;
+      self.ackedBy = s.ackedBy ?? '';
+      self.ackComment = s.ackComment ?? '';
+    }
+    if (s.expiresAt !== undefined) self.expiresAt = s.expiresAt;
   }
 
   get fields(): AlarmFields {
@@ -117,6 +137,11 @@ export interface AlarmJson {
   updatedAt: string;
   clearedAt?: string;
   revision: number;
+  acknowledged: boolean;
+  ackedBy?: string;
+  ackedAt?: string;
+  ackComment?: string;
+  expiresAt?: string;
 }
 
 /**
@@ -129,7 +154,13 @@ export function serializeAlarm(a: Alarm): string {
     `"source":${JSON.stringify(a.source)},"severity":"${a.severity}","count":${a.count},` +
     `"raisedAt":"${new Date(a.raisedAt).toISOString()}","updatedAt":"${new Date(a.updatedAt).toISOString()}",` +
     (a.clearedAt !== undefined ? `"clearedAt":"${new Date(a.clearedAt).toISOString()}",` : '') +
-    `"revision":${a.revision}}`
+    `"revision":${a.revision},` +
+    (a.ackedAt !== undefined
+      ? `"acknowledged":true,"ackedBy":${JSON.stringify(a.ackedBy)},"ackedAt":"${new Date(a.ackedAt).toISOString()}",` +
+        `"ackComment":${JSON.stringify(a.ackComment)}`
+      : '"acknowledged":false') +
+    (a.expiresAt !== undefined ? `,"expiresAt":"${new Date(a.expiresAt).toISOString()}"` : '') +
+    '}'
   );
 }
 
@@ -162,17 +193,43 @@ const fieldsSchema = z
     }
   });
 
+/** A UTF-16 surrogate without its pair: no UTF-8 text, so the store could not keep it as sent. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /** One raise or clear, as a client sends it. Unknown keys are refused. */
 export const AlarmInputSchema = z.strictObject({
   id: z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9._:-]{1,128}'),
   status: z.enum(STATUSES).default('ACTIVATED'),
-  source: z.string().max(MAX_SOURCE_LENGTH).default(''),
+  source: z
+    .string()
+    .max(MAX_SOURCE_LENGTH)
+    .refine((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode (a lone surrogate was found)')
+    .default(''),
   severity: z.enum(SEVERITIES).optional(),
   fields: fieldsSchema.default({}),
+  /** An ACTIVATED alarm not raised again within this many seconds clears by itself (EXPIRE). */
+  ttlSeconds: z.number().int().min(1).max(MAX_TTL_SECONDS).optional(),
 });
 
 export type AlarmInput = z.input<typeof AlarmInputSchema>;
 export type ValidAlarmInput = z.output<typeof AlarmInputSchema>;
+
+/** An acknowledgement as a client sends it. */
+export const AckInputSchema = z.strictObject({
+  by: z.string().min(1).max(MAX_ACK_TEXT),
+  comment: z.string().max(MAX_ACK_COMMENT).default(''),
+});
+
+/** A bulk clear's selector: at least one criterion; every given one must match. */
+export const ClearSelectorSchema = z
+  .strictObject({
+    ids: z.array(z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9._:-]{1,128}')).min(1).max(MAX_BATCH).optional(),
+    source: z.string().max(MAX_SOURCE_LENGTH).optional(),
+    severity: z.enum(SEVERITIES).optional(),
+  })
+  .refine((s) => s.ids !== undefined || s.source !== undefined || s.severity !== undefined, {
+    message: 'give at least one of ids, source, severity (DELETE the alarms route clears them all)',
+  });
 
 /** A batch of raises and clears, applied atomically. */
 export const AlarmBatchSchema = z.strictObject({
@@ -195,7 +252,9 @@ export const ScopeSchema = z.strictObject({
 });
 
 /** What one committed change did to an alarm; the history log keeps one entry per change. */
-export const CHANGE_ACTIONS = ['raise', 'reraise', 'clear', 'clear-all'] as const;
+export const CHANGE_ACTIONS = ['raise', 'reraise', 'clear', 'clear-all', 'ack', 'unack', 'expire', 'purge'] as const;
+/** Actions that take the alarm out of the list (it stays in the history). */
+export const REMOVING_ACTIONS: ReadonlySet<string> = new Set(['clear-all', 'purge']);
 export type ChangeAction = (typeof CHANGE_ACTIONS)[number];
 
 /** A change ready to commit: the alarm's state after it, or its last state when removed. */

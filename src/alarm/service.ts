@@ -3,7 +3,7 @@ import { BusError } from '../event/bus-error.js';
 import type { BusService } from '../event/bus-service.js';
 import { createEvent } from '../event/event.js';
 import type { AlarmIndex } from './alarm-index.js';
-import { ALARM, ALARM_SUBJECT, type AlarmOp, type AlarmWrite } from './event.js';
+import { ALARM, ALARM_SUBJECT, type AlarmOp, type AlarmWrite, type ClearSelector } from './event.js';
 import type { Alarm, AlarmFilter, Scope, ValidAlarmInput } from './model.js';
 import type { AlarmStore, HistoryEntry } from './store.js';
 
@@ -29,7 +29,7 @@ function toOp(input: ValidAlarmInput): AlarmOp {
   if (input.status === 'CLEARED') {
     return { kind: 'clear', id: input.id, source: input.source, fields: input.fields, mustExist: false };
   }
-  return { kind: 'raise', id: input.id, source: input.source, severity: input.severity, fields: input.fields };
+  return { kind: 'raise', id: input.id, source: input.source, severity: input.severity, fields: input.fields, ttlSeconds: input.ttlSeconds };
 }
 
 /** Maps the bus's refusals onto the error catalog. */
@@ -82,6 +82,33 @@ export class AlarmService {
   async clearAll(scope: Scope): Promise<{ revision: number }> {
     const r = await this.write(scope, [{ kind: 'clearAll' }]);
     return { revision: r.revision };
+  }
+
+  /** Acknowledges the current activation of an ACTIVATED alarm; 404001 unknown, 400001 CLEARED. */
+  async ack(scope: Scope, id: string, source: string, by: string, comment = ''): Promise<Alarm> {
+    const r = await this.write(scope, [{ kind: 'ack', id, source, by, comment }]);
+    return r.alarms[0] as Alarm;
+  }
+
+  /** Withdraws an acknowledgement; an unacknowledged alarm is answered unchanged. 404001 unknown. */
+  async unack(scope: Scope, id: string, source: string): Promise<Alarm> {
+    const r = await this.write(scope, [{ kind: 'unack', id, source }]);
+    return r.alarms[0] as Alarm;
+  }
+
+  /** Clears every ACTIVATED alarm the selector takes, in one commit; answers the cleared alarms. */
+  clearMatching(scope: Scope, selector: ClearSelector): Promise<WriteResult> {
+    return this.write(scope, [{ kind: 'clearMatching', selector }]);
+  }
+
+  /** Clears, as EXPIRE, the alarms still ACTIVATED with these expiries. */
+  expire(scope: Scope, due: readonly { id: string; source: string; expiresAt: number }[]): Promise<WriteResult> {
+    return this.write(scope, due.map((d) => ({ kind: 'expire', id: d.id, source: d.source, expiresAt: d.expiresAt })));
+  }
+
+  /** Takes out of the list the CLEARED alarms cleared before `before` (they stay in history). */
+  purge(scope: Scope, before: number): Promise<WriteResult> {
+    return this.write(scope, [{ kind: 'purge', before }]);
   }
 
   list(scope: Scope, filter: AlarmFilter = {}): ListResult {

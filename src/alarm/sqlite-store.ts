@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { makeAlarm, type Alarm, type AlarmChange, type AlarmStatus, type Scope, type Severity } from './model.js';
+import { REMOVING_ACTIONS, makeAlarm, type Alarm, type AlarmChange, type AlarmStatus, type Scope, type Severity } from './model.js';
 import { DEFAULT_MIGRATIONS_DIR, migrate, readMigrations, refuseNewerSchema, schemaVersion } from './sqlite-migrations.js';
 import { StoreError, type AlarmStore, type HistoryEntry, type StoreSnapshot } from './store.js';
 import { WalFlusher } from './wal-flusher.js';
@@ -38,6 +38,10 @@ interface HistoryRow {
   raised_at: number;
   updated_at: number;
   cleared_at: number | null;
+  acked_by: string | null;
+  acked_at: number | null;
+  ack_comment: string | null;
+  expires_at: number | null;
   at: number;
 }
 
@@ -58,6 +62,10 @@ function fromRow(r: AlarmRow): Alarm {
     updatedAt: r.updated_at,
     revision: r.revision,
     clearedAt: r.cleared_at ?? undefined,
+    ackedBy: r.acked_by ?? undefined,
+    ackedAt: r.acked_at ?? undefined,
+    ackComment: r.ack_comment ?? undefined,
+    expiresAt: r.expires_at ?? undefined,
   });
 }
 
@@ -69,7 +77,7 @@ function storeError(err: unknown): StoreError {
 }
 
 const KEY = 'domain, project, id, source';
-const STATE = 'status, severity, fields, count, raised_at, updated_at, cleared_at';
+const STATE = 'status, severity, fields, count, raised_at, updated_at, cleared_at, acked_by, acked_at, ack_comment, expires_at';
 
 /**
  * The SQLite store.
@@ -137,13 +145,14 @@ export class SqliteStore implements AlarmStore {
 
   private prepareAppend(): (changes: readonly AlarmChange[]) => void {
     const record = this.db.prepare(
-      `INSERT INTO history (revision, ${KEY}, action, ${STATE}, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO history (revision, ${KEY}, action, ${STATE}, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     return this.db.transaction((changes: readonly AlarmChange[]) => {
       for (const c of changes) {
         const a = c.alarm;
         record.run(a.revision, a.domain, a.project, a.id, a.source, c.action, a.status, a.severity, a.fieldsJson,
-          a.count, a.raisedAt, a.updatedAt, a.clearedAt ?? null, c.at);
+          a.count, a.raisedAt, a.updatedAt, a.clearedAt ?? null, a.ackedBy ?? null, a.ackedAt ?? null,
+          a.ackComment ?? null, a.expiresAt ?? null, c.at);
       }
     });
   }
@@ -151,10 +160,12 @@ export class SqliteStore implements AlarmStore {
   /** One transaction writing the pending changes (the last of each alarm) into the alarms table. */
   private prepareCheckpoint(): (upTo: number) => void {
     const upsert = this.db.prepare(
-      `INSERT INTO alarms (${KEY}, ${STATE}, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO alarms (${KEY}, ${STATE}, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (${KEY}) DO UPDATE SET status = excluded.status, severity = excluded.severity,
          fields = excluded.fields, count = excluded.count, raised_at = excluded.raised_at,
-         updated_at = excluded.updated_at, cleared_at = excluded.cleared_at, revision = excluded.revision`,
+         updated_at = excluded.updated_at, cleared_at = excluded.cleared_at, acked_by = excluded.acked_by,
+         acked_at = excluded.acked_at, ack_comment = excluded.ack_comment, expires_at = excluded.expires_at,
+         revision = excluded.revision`,
     );
     const remove = this.db.prepare(`DELETE FROM alarms WHERE domain = ? AND project = ? AND id = ? AND source = ?`);
     const mark = this.db.prepare("UPDATE meta SET value = ? WHERE key IN ('checkpoint', 'revision')");
@@ -163,7 +174,8 @@ export class SqliteStore implements AlarmStore {
         if (removed) remove.run(a.domain, a.project, a.id, a.source);
         else {
           upsert.run(a.domain, a.project, a.id, a.source, a.status, a.severity, a.fieldsJson, a.count,
-            a.raisedAt, a.updatedAt, a.clearedAt ?? null, a.revision);
+            a.raisedAt, a.updatedAt, a.clearedAt ?? null, a.ackedBy ?? null, a.ackedAt ?? null,
+            a.ackComment ?? null, a.expiresAt ?? null, a.revision);
         }
       }
       mark.run(upTo);
@@ -198,7 +210,7 @@ export class SqliteStore implements AlarmStore {
       const tail = this.db.prepare('SELECT * FROM history WHERE revision > ? ORDER BY revision');
       for (const r of tail.iterate(this.checkpointed) as Iterable<HistoryRow>) {
         const alarm = fromRow(r);
-        const removed = r.action === 'clear-all';
+        const removed = REMOVING_ACTIONS.has(r.action);
         if (removed) state.delete(keyOf(r));
         else state.set(keyOf(r), alarm);
         this.remember(alarm, removed);

@@ -3,7 +3,7 @@ import { AlarmCenterError, Codes } from '../errors.js';
 import type { BusEvent } from '../event/event.js';
 import type { Subscriber } from '../event/subscriber.js';
 import type { AlarmIndex } from './alarm-index.js';
-import { ALARM, ALARM_SUBJECT, type AlarmOp, type AlarmWrite } from './event.js';
+import { ALARM, ALARM_SUBJECT, type AlarmOp, type AlarmWrite, type ClearSelector } from './event.js';
 import type { AlarmMetrics } from './metrics.js';
 import {
   AlarmIds,
@@ -14,6 +14,7 @@ import {
   scopeKey,
   type Alarm,
   type AlarmChange,
+  type AlarmState,
   type ChangeAction,
   type Scope,
 } from './model.js';
@@ -37,6 +38,20 @@ export interface AlarmSubscriberOptions {
 interface Staged {
   scope: Scope;
   alarm: Alarm | null;
+}
+
+/** The state without its acknowledgement: what a clear, or an unack, leaves. */
+function withoutAck(a: AlarmState): AlarmState {
+  return { ...a, ackedBy: undefined, ackedAt: undefined, ackComment: undefined };
+}
+
+/** Whether a bulk clear's selector takes the alarm. */
+function selects(selector: ClearSelector, a: Alarm): boolean {
+  return (
+    (selector.ids === undefined || selector.ids.includes(a.id)) &&
+    (selector.source === undefined || selector.source === a.source) &&
+    (selector.severity === undefined || selector.severity === a.severity)
+  );
 }
 
 /** Changes of the writes of one batch, staged over the index until the commit succeeds. */
@@ -186,8 +201,16 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
   private refusal(stage: Stage, write: AlarmWrite): Error | undefined {
     const fresh = new Set<string>();
     for (const op of write.ops) {
-      if (op.kind === 'clear' && op.mustExist && !stage.current(write.scope, op.id, op.source)) {
+      const mustExist = (op.kind === 'clear' && op.mustExist) || op.kind === 'ack' || op.kind === 'unack';
+      const current = mustExist ? stage.current(write.scope, op.id, op.source) : undefined;
+      if (mustExist && !current) {
         return new AlarmCenterError(Codes.AlarmNotFound, `alarm ${op.id} with source "${op.source}" does not exist`);
+      }
+      if (op.kind === 'ack' && current?.status !== 'ACTIVATED') {
+        return new AlarmCenterError(
+          Codes.InvalidParams,
+          `alarm ${op.id} with source "${op.source}" is CLEARED: only an ACTIVATED alarm can be acknowledged`,
+        );
       }
       if (op.kind === 'raise' && this.maxAlarmsPerScope > 0 && !stage.current(write.scope, op.id, op.source)) {
         fresh.add(alarmKey(op.id, op.source));
@@ -207,24 +230,39 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
   private plan(stage: Stage, write: AlarmWrite): Alarm[] {
     const now = this.clock();
     const out: Alarm[] = [];
-    for (const op of write.ops) {
-      const result = this.planOp(stage, write.scope, op, now);
-      if (result) out.push(result);
-    }
+    for (const op of write.ops) this.planOp(stage, write.scope, op, now, out);
     return out;
   }
 
-  private planOp(stage: Stage, scope: Scope, op: AlarmOp, now: number): Alarm | undefined {
-    if (op.kind === 'clearAll') {
-      for (const a of stage.scopeAlarms(scope)) {
-        stage.push(scope, 'clear-all', makeAlarm({ ...a, revision: stage.revision + 1 }), true, now);
-      }
-      return undefined;
+  /** Stages one operation; the alarms it leaves (or finds unchanged) go to `out`. */
+  private planOp(stage: Stage, scope: Scope, op: AlarmOp, now: number, out: Alarm[]): void {
+    switch (op.kind) {
+      case 'clearAll':
+        for (const a of stage.scopeAlarms(scope)) {
+          stage.push(scope, 'clear-all', makeAlarm({ ...a, revision: stage.revision + 1 }), true, now);
+        }
+        return;
+      case 'clearMatching':
+        for (const a of stage.scopeAlarms(scope)) {
+          if (a.status === 'ACTIVATED' && selects(op.selector, a)) out.push(this.cleared(stage, scope, a, 'clear', now, now));
+        }
+        return;
+      case 'purge':
+        for (const a of stage.scopeAlarms(scope)) {
+          if (a.status === 'CLEARED' && (a.clearedAt ?? a.updatedAt) < op.before) {
+            stage.push(scope, 'purge', makeAlarm({ ...a, revision: stage.revision + 1 }), true, now);
+          }
+        }
+        return;
+      default:
+        break;
     }
     const old = stage.current(scope, op.id, op.source);
     if (op.kind === 'raise') {
       const reraise = old?.status === 'ACTIVATED';
       const names = this.index.canonical(scope, op.id);
+      // A re-raise is the same activation: its acknowledgement stands.
+      const ack = reraise && old.ackedAt !== undefined ? { ackedBy: old.ackedBy, ackedAt: old.ackedAt, ackComment: old.ackComment } : {};
       const alarm = makeAlarm({
         domain: names.domain,
         project: names.project,
@@ -237,22 +275,58 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
         raisedAt: reraise ? old.raisedAt : now,
         updatedAt: now,
         revision: stage.revision + 1,
+        ...ack,
+        expiresAt: op.ttlSeconds === undefined ? undefined : now + op.ttlSeconds * 1000,
       });
       stage.push(scope, reraise ? 'reraise' : 'raise', alarm, false, now);
-      return alarm;
+      out.push(alarm);
+      return;
     }
-    if (!old) return undefined;
-    if (old.status === 'CLEARED') return old;
-    const hasFields = op.fields !== undefined && Object.keys(op.fields).length > 0;
+    if (!old) return;
+    switch (op.kind) {
+      case 'clear': {
+        if (old.status === 'CLEARED') {
+          out.push(old);
+          return;
+        }
+        const hasFields = op.fields !== undefined && Object.keys(op.fields).length > 0;
+        out.push(this.cleared(stage, scope, hasFields ? { ...old, fieldsJson: JSON.stringify(op.fields) } : old, 'clear', now, now));
+        return;
+      }
+      case 'expire':
+        // Raised again (a new expiry) or cleared since: nothing to expire.
+        if (old.status === 'ACTIVATED' && old.expiresAt === op.expiresAt) out.push(this.cleared(stage, scope, old, 'expire', op.expiresAt, now));
+        return;
+      case 'ack': {
+        const alarm = makeAlarm({ ...old, ackedBy: op.by, ackedAt: now, ackComment: op.comment, updatedAt: now, revision: stage.revision + 1 });
+        stage.push(scope, 'ack', alarm, false, now);
+        out.push(alarm);
+        return;
+      }
+      case 'unack': {
+        if (old.ackedAt === undefined) {
+          out.push(old);
+          return;
+        }
+        const alarm = makeAlarm({ ...withoutAck(old), updatedAt: now, revision: stage.revision + 1 });
+        stage.push(scope, 'unack', alarm, false, now);
+        out.push(alarm);
+        return;
+      }
+    }
+  }
+
+  /** Stages the clear of an ACTIVATED alarm at `clearedAt`: its acknowledgement and expiry end with it. */
+  private cleared(stage: Stage, scope: Scope, old: AlarmState, action: ChangeAction, clearedAt: number, now: number): Alarm {
     const alarm = makeAlarm({
-      ...old,
+      ...withoutAck(old),
+      expiresAt: undefined,
       status: 'CLEARED',
-      fieldsJson: hasFields ? JSON.stringify(op.fields) : old.fieldsJson,
-      updatedAt: now,
-      clearedAt: now,
+      updatedAt: clearedAt,
+      clearedAt,
       revision: stage.revision + 1,
     });
-    stage.push(scope, 'clear', alarm, false, now);
+    stage.push(scope, action, alarm, false, now);
     return alarm;
   }
 

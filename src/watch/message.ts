@@ -6,6 +6,10 @@ export const WIRE_ACTIONS: Record<ChangeAction, string> = {
   reraise: 'RERAISE',
   clear: 'CLEAR',
   'clear-all': 'CLEAR_ALL',
+  ack: 'ACK',
+  unack: 'UNACK',
+  expire: 'EXPIRE',
+  purge: 'PURGE',
 };
 
 /** The message telling a watcher it missed changes and must list again. */

@@ -16,10 +16,12 @@ const base = {
 };
 
 describe('toJson', () => {
-  it("gives service-center's id, status and fields first, then source, severity, count, times and revision", () => {
+  it("gives service-center's id, status and fields first, then source, severity, count, times, revision and acknowledgement", () => {
     const json = toJson(makeAlarm(base));
 
-    expect(Object.keys(json)).to.deep.equal(['id', 'status', 'fields', 'source', 'severity', 'count', 'raisedAt', 'updatedAt', 'revision']);
+    expect(Object.keys(json)).to.deep.equal([
+      'id', 'status', 'fields', 'source', 'severity', 'count', 'raisedAt', 'updatedAt', 'revision', 'acknowledged',
+    ]);
     expect(json).to.deep.equal({
       id: 'BackendConnectionRefuse',
       status: 'ACTIVATED',
@@ -30,6 +32,22 @@ describe('toJson', () => {
       raisedAt: '2026-11-22T10:00:00.000Z',
       updatedAt: '2026-11-22T10:04:00.000Z',
       revision: 118,
+      acknowledged: false,
+    });
+  });
+
+  it('adds who acknowledged, when and why, and when the alarm expires', () => {
+    const json = toJson(
+      makeAlarm({ ...base, ackedBy: 'ops "1"', ackedAt: Date.UTC(2026, 10, 22, 10, 6), ackComment: 'on it', expiresAt: Date.UTC(2026, 10, 22, 11) }),
+    );
+
+    expect(Object.keys(json).slice(-6)).to.deep.equal(['revision', 'acknowledged', 'ackedBy', 'ackedAt', 'ackComment', 'expiresAt']);
+    expect(json).to.deep.include({
+      acknowledged: true,
+      ackedBy: 'ops "1"',
+      ackedAt: '2026-11-22T10:06:00.000Z',
+      ackComment: 'on it',
+      expiresAt: '2026-11-22T11:00:00.000Z',
     });
   });
 
@@ -37,7 +55,7 @@ describe('toJson', () => {
     const json = toJson(makeAlarm({ ...base, status: 'CLEARED', clearedAt: Date.UTC(2026, 10, 22, 10, 5) }));
 
     expect(json.clearedAt).to.equal('2026-11-22T10:05:00.000Z');
-    expect(Object.keys(json).slice(-2)).to.deep.equal(['clearedAt', 'revision']);
+    expect(Object.keys(json).slice(-3)).to.deep.equal(['clearedAt', 'revision', 'acknowledged']);
   });
 
   it('escapes ids and sources as JSON strings', () => {

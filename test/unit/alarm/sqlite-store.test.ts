@@ -93,24 +93,28 @@ describe('SqliteStore', () => {
     it('applies only the migrations the database lacks, in order', async () => {
       const migrations = path.join(dir, 'migrations');
       fs.mkdirSync(migrations);
-      fs.copyFileSync(path.join(DEFAULT_MIGRATIONS_DIR, '001_init.sql'), path.join(migrations, '001_init.sql'));
+      const known = readMigrations(DEFAULT_MIGRATIONS_DIR);
+      for (const m of known) fs.writeFileSync(path.join(migrations, `${String(m.version).padStart(3, '0')}_${m.name}.sql`), m.sql);
       await openStore({ migrationsDir: migrations }).close();
-      fs.writeFileSync(path.join(migrations, '002_notes.sql'), 'CREATE TABLE notes (text TEXT NOT NULL);');
+      const next = String(known.length + 1).padStart(3, '0');
+      fs.writeFileSync(path.join(migrations, `${next}_notes.sql`), 'CREATE TABLE notes (text TEXT NOT NULL);');
 
       const store = openStore({ migrationsDir: migrations });
 
       expect(migrationsOf(store.db).map((m) => [m.version, m.name])).to.deep.equal([
-        [1, 'init'],
-        [2, 'notes'],
+        ...known.map((m) => [m.version, m.name]),
+        [known.length + 1, 'notes'],
       ]);
     });
 
     it('refuses a database with a newer schema with a StoreError naming both versions, and leaves the file untouched', async () => {
       const migrations = path.join(dir, 'migrations');
       fs.mkdirSync(migrations);
-      fs.copyFileSync(path.join(DEFAULT_MIGRATIONS_DIR, '001_init.sql'), path.join(migrations, '001_init.sql'));
-      fs.writeFileSync(path.join(migrations, '002_future.sql'), 'CREATE TABLE future (x INTEGER);');
-      fs.writeFileSync(path.join(migrations, '003_later.sql'), 'CREATE TABLE later (x INTEGER);');
+      const current = readMigrations(DEFAULT_MIGRATIONS_DIR);
+      for (const m of current) fs.writeFileSync(path.join(migrations, `${String(m.version).padStart(3, '0')}_${m.name}.sql`), m.sql);
+      const newest = current.length + 2;
+      fs.writeFileSync(path.join(migrations, `${String(newest - 1).padStart(3, '0')}_future.sql`), 'CREATE TABLE future (x INTEGER);');
+      fs.writeFileSync(path.join(migrations, `${String(newest).padStart(3, '0')}_later.sql`), 'CREATE TABLE later (x INTEGER);');
       const newer = openStore({ migrationsDir: migrations });
       await newer.commit([change(alarm('A', 1))]);
       await newer.close();
@@ -129,7 +133,7 @@ describe('SqliteStore', () => {
       }
 
       expect(err).to.be.instanceOf(StoreError);
-      expect((err as StoreError).message).to.match(new RegExp(`\\b3\\b.*\\b${known}\\b`));
+      expect((err as StoreError).message).to.match(new RegExp(`\\b${newest}\\b.*\\b${known}\\b`));
       expect((err as StoreError).message).to.contain('newer');
       expect((err as StoreError).backendCode).to.equal('SCHEMA_TOO_NEW');
       expect(fs.readFileSync(file).equals(before)).to.equal(true);
