@@ -4,7 +4,9 @@ import type { AlarmCenter } from '../center.js';
 import { AlarmCenterError, Codes } from '../errors.js';
 import { scopeOf } from '../http/scope.js';
 import {
+  AckInputSchema,
   AlarmBatchSchema,
+  ClearSelectorSchema,
   AlarmFilterSchema,
   AlarmInputSchema,
   MAX_SOURCE_LENGTH,
@@ -113,6 +115,36 @@ export function addAlarmRoutes(router: IRouter, options: { center: AlarmCenter; 
     await center.service.clearAll(scope);
     res.status(200).end();
   });
+
+  router.post('/v4/:project/admin/alarms/clear', json, async (req: Request, res: Response) => {
+    const scope = scopeOf(req);
+    const selector = ClearSelectorSchema.safeParse(req.body ?? {});
+    if (!selector.success) throw invalid(selector.error, 'body');
+    const { alarms, revision } = await center.service.clearMatching(scope, selector.data);
+    sendJson(res, `{"count":${alarms.length},"revision":${revision}}`);
+  });
+
+  for (const action of ['ack', 'unack'] as const) {
+    router.post(`/v4/:project/admin/alarms/:id/${action}`, json, async (req: Request, res: Response) => {
+      const scope = scopeOf(req);
+      const id = AlarmInputSchema.shape.id.safeParse(req.params.id);
+      if (!id.success) throw invalid(id.error, 'id');
+      const q = ClearOneQuerySchema.safeParse(req.query);
+      if (!q.success) throw invalid(q.error, 'query');
+      let alarm: Alarm;
+      if (action === 'ack') {
+        const body = AckInputSchema.safeParse(req.body ?? {});
+        if (!body.success) throw invalid(body.error, 'body');
+        alarm = await center.service.ack(scope, id.data, q.data.source, body.data.by, body.data.comment);
+      } else {
+        if (req.body !== undefined && (typeof req.body !== 'object' || req.body === null || Object.keys(req.body as object).length > 0)) {
+          throw new AlarmCenterError(Codes.InvalidParams, 'body: unack takes no body (or an empty object)');
+        }
+        alarm = await center.service.unack(scope, id.data, q.data.source);
+      }
+      sendJson(res, `{"alarm":${serializeAlarm(alarm)}}`);
+    });
+  }
 
   router.delete('/v4/:project/admin/alarms/:id', async (req: Request, res: Response) => {
     const scope = scopeOf(req);

@@ -118,17 +118,21 @@ function covers(pattern: string, scope: Scope): boolean {
 }
 
 const ALARMS_ROUTE = /^\/v4\/[^/]+\/admin\/alarms(\/[^/]+)?\/?$/;
+const ACK_ROUTE = /^\/v4\/[^/]+\/admin\/alarms\/[^/]+\/(ack|unack)\/?$/;
+const BULK_CLEAR_ROUTE = /^\/v4\/[^/]+\/admin\/alarms\/clear\/?$/;
 const PROBES = /^\/(health|livez|readyz|metrics)(\/|$)|^\/v4\/[^/]+\/registry\/health\/?$/;
 
 /**
- * The role a request needs: reads (lists, history, watch) need `read`; raises and clears need
- * `write`; clearing all of a project needs `admin`. Probes and `/metrics` are open unless
+ * The role a request needs: reads (lists, history, watch) need `read`; raises, clears, acks and
+ * unacks need `write`; clearing all of a project, or in bulk by selector, needs `admin`. Probes and `/metrics` are open unless
  * `probesOpen` is false; the API description is always open; anything else needs `read`, so an
  * unauthenticated caller learns nothing about which paths exist.
  */
 export function requirementOf(method: string, path: string, probesOpen: boolean): Requirement {
   if (path === '/openapi.yaml') return 'open';
   if (PROBES.test(path)) return probesOpen ? 'open' : 'read';
+  if (method === 'POST' && BULK_CLEAR_ROUTE.test(path)) return 'admin';
+  if (method === 'POST' && ACK_ROUTE.test(path)) return 'write';
   const alarms = ALARMS_ROUTE.exec(path);
   if (alarms && method === 'DELETE' && alarms[1] === undefined) return 'admin';
   if (alarms && (method === 'POST' || method === 'DELETE')) return 'write';
