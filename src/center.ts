@@ -24,6 +24,7 @@ import { SqliteStore, type Durability } from './alarm/sqlite-store.js';
 import type { AlarmStore } from './alarm/store.js';
 import { AlarmSubscriber } from './alarm/subscriber.js';
 import { Expirer } from './alarm/expirer.js';
+import { Retention } from './alarm/retention.js';
 import { AlarmCenterError, Codes } from './errors.js';
 import { BusService } from './event/bus-service.js';
 import { createBusMetrics, noopBusMetrics } from './event/metrics.js';
@@ -71,6 +72,14 @@ export interface AlarmCenterOptions {
   maxAlarmsPerScope?: number;
   /** Most ALARM_CHANGE events waiting for the watchers; past it their watchers resync. */
   watchFeedQueueSize?: number;
+  /** History entries older than this many days are pruned (default 30; 0 keeps them). */
+  historyRetentionDays?: number;
+  /** At most this many history entries are kept (default 0: no limit). */
+  historyMaxEntries?: number;
+  /** CLEARED alarms leave the list this many seconds after clearing (default 0: they stay). */
+  clearedRetentionSeconds?: number;
+  /** How often retention runs (default a minute). */
+  retentionIntervalMs?: number;
   /** Milliseconds since the epoch; for tests. */
   clock?: () => number;
 }
@@ -129,6 +138,7 @@ export interface AlarmCenter {
   readonly logger: Logger;
   readonly feed: ChangeFeed;
   readonly watchHub: WatchHub;
+  readonly retention: Retention;
   /** The store's failure while it lasts. */
   readonly storeFailure: Error | undefined;
   /** Marks the instance as stopping: readiness fails, writes are still taken until `close`. */
@@ -195,6 +205,7 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
     source: {
       published: () => feed.revision,
       committed: () => index.revision,
+      pruned: () => store.prunedRevision?.() ?? 0,
       history: (scope, since, limit) => store.history(scope, since, limit),
     },
     logger: watchLogger,
@@ -227,6 +238,18 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
     clock: options.clock,
   });
   for (const a of index.allAlarms()) expirer.track(a);
+  const retention = new Retention({
+    store,
+    index,
+    purge: (scope, before) => service.purge(scope, before),
+    logger: logger.child({ component: 'retention' }),
+    registry,
+    historyMaxAgeMs: (options.historyRetentionDays ?? 30) * 86_400_000,
+    historyMaxEntries: options.historyMaxEntries ?? 0,
+    clearedMaxAgeMs: (options.clearedRetentionSeconds ?? 0) * 1000,
+    intervalMs: options.retentionIntervalMs,
+    clock: options.clock,
+  });
 
   let state: Lifecycle = 'starting';
   const cluster = new HealthRegistry();
@@ -314,6 +337,7 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
         state = 'stopping';
         watchHub.close();
         expirer.close();
+        await retention.close();
         await bus.stop();
         await store.close();
       })();
@@ -337,7 +361,9 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
     logger,
     feed,
     watchHub,
+    retention,
   };
   state = 'running';
+  retention.start();
   return center;
 }

@@ -67,6 +67,9 @@ const SettingsSchema = z.strictObject({
   maxWatchersPerDomain: intFrom(0, 10_000_000).default(20_000),
   maxAlarmsPerScope: intFrom(0, 100_000_000).default(1_000_000),
   headerLimitBytes: intFrom(1024, 1024 * 1024).default(16 * 1024),
+  historyRetentionDays: intFrom(0, 36_500).default(30),
+  historyMaxEntries: intFrom(0, 1_000_000_000).default(0),
+  clearedRetentionSeconds: intFrom(0, 3_153_600_000).default(0),
 });
 
 /**
@@ -152,6 +155,24 @@ export const SETTINGS: { key: Key; env: string; flag: string; doc: string; kind?
     doc: 'alarms per domain/project; 0 is no limit',
   },
   { key: 'headerLimitBytes', env: 'ALARM_CENTER_HEADER_LIMIT_BYTES', flag: 'header-limit-bytes', doc: 'largest request head' },
+  {
+    key: 'historyRetentionDays',
+    env: 'ALARM_CENTER_HISTORY_RETENTION_DAYS',
+    flag: 'history-retention-days',
+    doc: 'history older than this is pruned; 0 keeps it',
+  },
+  {
+    key: 'historyMaxEntries',
+    env: 'ALARM_CENTER_HISTORY_MAX_ENTRIES',
+    flag: 'history-max-entries',
+    doc: 'most history entries kept; 0 is no limit',
+  },
+  {
+    key: 'clearedRetentionSeconds',
+    env: 'ALARM_CENTER_CLEARED_RETENTION_SECONDS',
+    flag: 'cleared-retention-seconds',
+    doc: 'CLEARED alarms leave the list after this; 0 keeps them',
+  },
 ];
 
 /** The environment variable of tokens, `role:TOKEN,…`; there is no flag: a command line is visible to every user. */

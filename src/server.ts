@@ -104,6 +104,9 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
     watchSendTimeoutMs: config.watchSendTimeoutMs,
     maxWatchersPerDomain: config.maxWatchersPerDomain,
     maxAlarmsPerScope: config.maxAlarmsPerScope,
+    historyRetentionDays: config.historyRetentionDays,
+    historyMaxEntries: config.historyMaxEntries,
+    clearedRetentionSeconds: config.clearedRetentionSeconds,
     logger,
     registry,
   });
@@ -138,7 +141,14 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
   });
   const server = http.createServer({ maxHeaderSize: config.headerLimitBytes }, app);
   server.keepAliveTimeout = 65_000;
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket, config.headerLimitBytes));
+  // The latest answer of each connection: a malformed request after it is refused once that answer
+  // is written, so answers keep the order of the requests (a client pipelining them reads them so).
+  const latest = new WeakMap<Duplex, http.ServerResponse>();
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const pending = latest.get(socket);
+    if (pending && !pending.writableFinished) pending.once('close', () => answerClientError(err, socket, config.headerLimitBytes));
+    else answerClientError(err, socket, config.headerLimitBytes);
+  });
   attachWebSocketWatch(server, { center, logger: logger.child({ component: 'watch' }), access });
   const inFlight = new Set<http.ServerResponse>();
   // Connections that have not sent a request yet; upgraded ones belong to their watcher.
@@ -150,6 +160,7 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
   server.on('upgrade', (req: http.IncomingMessage) => silent.delete(req.socket));
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     silent.delete(req.socket);
+    latest.set(req.socket, res);
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
   });

@@ -138,6 +138,20 @@ export class AlarmIndex {
     for (const s of this.scopes.values()) yield* s.values();
   }
 
+  /** The scopes holding a CLEARED alarm cleared before `before` (what retention purges). */
+  scopesWithClearedBefore(before: number): Scope[] {
+    const out: Scope[] = [];
+    for (const s of this.scopes.values()) {
+      for (const a of s.values()) {
+        if (a.status === 'CLEARED' && (a.clearedAt ?? a.updatedAt) < before) {
+          out.push({ domain: s.domain, project: s.project });
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
   /** How many alarms the scope holds (system alarms aside). */
   scopeSize(scope: Scope): number {
     return this.scopes.get(scopeKey(scope))?.size ?? 0;

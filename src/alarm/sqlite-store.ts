@@ -107,6 +107,8 @@ export class SqliteStore implements AlarmStore {
   private readonly pending = new Map<string, { alarm: Alarm; removed: boolean }>();
   private lastRevision = 0;
   private checkpointScheduled = false;
+  private pruned = 0;
+  private pruneStatements: { oldest: Database.Statement; remove: (upTo: number) => number } | undefined;
 
   /** The schema version recorded in the database (0 when none). */
   static schemaVersion(db: Database.Database): number {
@@ -201,6 +203,7 @@ export class SqliteStore implements AlarmStore {
       const meta = this.db.prepare('SELECT key, value FROM meta').all() as { key: string; value: number }[];
       const value = (key: string) => meta.find((m) => m.key === key)?.value ?? 0;
       this.checkpointed = value('checkpoint');
+      this.pruned = value('pruned');
       const state = new Map<string, Alarm>();
       const keyOf = (r: AlarmRow) => `${r.domain}\u0000${r.project}\u0000${r.id}\u0000${r.source}`;
       for (const r of this.db.prepare('SELECT * FROM alarms').iterate() as Iterable<AlarmRow>) {
@@ -272,6 +275,48 @@ export class SqliteStore implements AlarmStore {
     } catch (err) {
       throw storeError(err);
     }
+  }
+
+  pruneHistory(olderThan: number, keepLast: number, batch: number): number {
+    try {
+      this.pruneStatements ??= this.preparePrune();
+      const { oldest, remove } = this.pruneStatements;
+      const rows = oldest.all(batch) as { revision: number; at: number }[];
+      const first = rows[0];
+      if (!first) return 0;
+      let upTo = 0;
+      if (olderThan > 0) for (const r of rows) if (r.at < olderThan) upTo = r.revision;
+      if (keepLast > 0) {
+        const excess = this.lastRevision - first.revision + 1 - keepLast;
+        if (excess > 0) upTo = Math.max(upTo, Math.min(first.revision + excess - 1, (rows[rows.length - 1] as { revision: number }).revision));
+      }
+      if (upTo === 0) return 0;
+      // The history after the checkpoint is what a restart replays: bring the checkpoint past it first.
+      if (upTo > this.checkpointed) this.checkpoint();
+      upTo = Math.min(upTo, this.checkpointed);
+      if (upTo < first.revision) return 0;
+      const removed = remove(upTo);
+      this.pruned = upTo;
+      return removed;
+    } catch (err) {
+      throw storeError(err);
+    }
+  }
+
+  prunedRevision(): number {
+    return this.pruned;
+  }
+
+  private preparePrune(): { oldest: Database.Statement; remove: (upTo: number) => number } {
+    const oldest = this.db.prepare('SELECT revision, at FROM history ORDER BY revision LIMIT ?');
+    const remove = this.db.prepare('DELETE FROM history WHERE revision <= ?');
+    const mark = this.db.prepare("UPDATE meta SET value = ? WHERE key = 'pruned'");
+    const tx = this.db.transaction((upTo: number) => {
+      const n = remove.run(upTo).changes;
+      mark.run(upTo);
+      return n;
+    });
+    return { oldest, remove: (upTo: number) => tx(upTo) };
   }
 
   async ping(): Promise<void> {

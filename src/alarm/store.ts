@@ -37,6 +37,14 @@ export interface AlarmStore {
   commitPipelined?(changes: readonly AlarmChange[]): Promise<{ durable: Promise<void> }>;
   /** History entries of the scope with revision > `since`, oldest first, at most `limit`. */
   history(scope: Scope, since: number, limit: number): Promise<HistoryEntry[]>;
+  /**
+   * Optional retention: removes one batch (at most `batch` entries) of the oldest history,
+   * entries older than `olderThan` (clock milliseconds) or beyond the newest `keepLast`; answers
+   * how many it removed. Never removes what a restart still needs.
+   */
+  pruneHistory?(olderThan: number, keepLast: number, batch: number): number;
+  /** The last revision retention removed from the history (0 when none). */
+  prunedRevision?(): number;
   /** Resolves when the store can take a write now; rejects with the reason otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

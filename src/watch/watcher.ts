@@ -54,6 +54,8 @@ export interface ReplaySource {
   /** The newest committed revision, durable or not (what a list answers). */
   committed(): number;
   history(scope: Scope, since: number, limit: number): Promise<HistoryEntry[]>;
+  /** The last revision retention removed from the history; a replay from before it is incomplete. */
+  pruned?(): number;
 }
 
 /** Most messages of one run, and most bytes: the unit of flushing and of the send timeout. */
@@ -126,11 +128,12 @@ export class Watcher implements Subscriber<ChangeBatch> {
 
   /**
    * Starts delivery: from the live tail without `since`, otherwise after replaying the changes
-   * after `since`. A `since` beyond the newest committed revision cannot be resumed from: the
-   * watcher gets a RESYNC first. Call after the watcher joined the bus.
+   * after `since`. A `since` beyond the newest committed revision, or before what retention
+   * pruned from the history, cannot be resumed from: the watcher gets a RESYNC first. Call after
+   * the watcher joined the bus.
    */
   async start(source: ReplaySource, since: number | undefined): Promise<void> {
-    if (since === undefined || since > source.committed()) {
+    if (since === undefined || since > source.committed() || since < (source.pruned?.() ?? 0)) {
       this.last = source.published();
       this.replaying = false;
       if (since !== undefined) this.resync(this.last, 0);
