@@ -23,7 +23,7 @@ export interface RetentionOptions extends RetentionPolicy {
   registry?: Registry;
   /** How often the policy is applied (default a minute). */
   intervalMs?: number;
-  /** History entries removed per transaction: each one is a short pause of the writes. */
+  /** History entries removed per transaction (default 250): each one is a short pause of the writes. */
   batch?: number;
   clock?: () => number;
 }
@@ -54,7 +54,7 @@ export class Retention {
   constructor(options: RetentionOptions) {
     this.options = options;
     this.clock = options.clock ?? Date.now;
-    this.batch = options.batch ?? 1000;
+    this.batch = options.batch ?? 250;
     if (options.registry) {
       this.prunedTotal = new Counter({
         name: 'alarm_center_history_pruned_total',

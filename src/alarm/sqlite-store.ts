@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { REMOVING_ACTIONS, makeAlarm, type Alarm, type AlarmChange, type AlarmStatus, type Scope, type Severity } from './model.js';
 import { DEFAULT_MIGRATIONS_DIR, migrate, readMigrations, refuseNewerSchema, schemaVersion } from './sqlite-migrations.js';
 import { StoreError, type AlarmStore, type HistoryEntry, type StoreSnapshot } from './store.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 import { WalFlusher } from './wal-flusher.js';
 
 export { DEFAULT_MIGRATIONS_DIR, readMigrations } from './sqlite-migrations.js';
@@ -98,6 +99,8 @@ export class SqliteStore implements AlarmStore {
   readonly db: Database.Database;
   /** Flushes the WAL for durability `full`; none for `process` or an in-memory database. */
   readonly flusher: WalFlusher | undefined;
+  /** Checkpoints the WAL off the event loop; none for an in-memory database. */
+  readonly walCheckpointer: WalCheckpointer | undefined;
   private readonly checkpointEvery: number;
   private readonly appendTx: (changes: readonly AlarmChange[]) => void;
   private readonly checkpointTx: (upTo: number) => void;
@@ -138,6 +141,11 @@ export class SqliteStore implements AlarmStore {
       options.file !== ':memory:' && options.durability !== 'process'
         ? new WalFlusher(`${options.file}-wal`, options.walSync)
         : undefined;
+    if (options.file !== ':memory:') {
+      // SQLite's own checkpoints would run inside commits, on the event loop.
+      this.db.pragma('wal_autocheckpoint = 0');
+      this.walCheckpointer = new WalCheckpointer(options.file);
+    }
     this.appendTx = this.prepareAppend();
     this.checkpointTx = this.prepareCheckpoint();
     this.historyPage = this.db.prepare(
@@ -244,6 +252,7 @@ export class SqliteStore implements AlarmStore {
       throw storeError(err);
     }
     for (const c of changes) this.remember(c.alarm, c.removed);
+    this.walCheckpointer?.committed();
     this.lastRevision = (changes[changes.length - 1] as AlarmChange).alarm.revision;
     if (this.lastRevision - this.checkpointed >= this.checkpointEvery) this.scheduleCheckpoint();
     if (!this.flusher) return { durable: Promise.resolve() };
@@ -296,6 +305,7 @@ export class SqliteStore implements AlarmStore {
       upTo = Math.min(upTo, this.checkpointed);
       if (upTo < first.revision) return 0;
       const removed = remove(upTo);
+      this.walCheckpointer?.committed();
       this.pruned = upTo;
       return removed;
     } catch (err) {
@@ -334,6 +344,7 @@ export class SqliteStore implements AlarmStore {
       await this.flusher.idle();
       this.flusher.close();
     }
+    await this.walCheckpointer?.close();
     if (!this.db.open) return;
     try {
       this.checkpoint();

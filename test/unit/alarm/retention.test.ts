@@ -61,7 +61,7 @@ describe('retention', () => {
     await writer;
 
     expect(pass.pruned).to.equal(1_000_000);
-    expect(pass.batches).to.equal(1000);
+    expect(pass.batches).to.equal(4000);
     expect(raised, 'raises went on during the pass').to.be.greaterThan(0);
     expect(entries(reopened)).to.deep.equal({ n: raised, first: 1_000_001 });
     expect((reopened.store as SqliteStore).prunedRevision()).to.equal(1_000_000);
