@@ -118,7 +118,14 @@ export function attachWebSocketWatch(
   });
   const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const started = process.hrtime.bigint();
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      // Under a fixed origin: resolved against a base instead, a target such as `//` reads as a host and throws.
+      url = new URL(`http://localhost${req.url ?? '/'}`);
+    } catch {
+      refuse(socket, new AlarmCenterError(Codes.InvalidParams, 'path: not a valid request target'));
+      return;
+    }
     const log = (status: number) => {
       if (!logger.isLevelEnabled('info')) return;
       logger.info('request', {
