@@ -226,6 +226,9 @@ describe('openapi.yaml', function () {
         'HistoryPage',
         'HistoryEntry',
         'WatchMessage',
+        'AckInput',
+        'ClearSelector',
+        'ClearMatchingResponse',
       ]);
       for (const name of names) expect(() => schemas.component(name), name).to.not.throw();
     });
@@ -268,6 +271,7 @@ describe('openapi.yaml', function () {
         raisedAt: '2026-11-22T10:00:00.000Z',
         updatedAt: '2026-11-22T10:00:00.000Z',
         revision: 3,
+        acknowledged: false,
       };
       const message = schemas.component('WatchMessage');
       expect(message({ action: 'RAISE', alarm, revision: 3 })).to.equal(true);
@@ -275,6 +279,55 @@ describe('openapi.yaml', function () {
       expect(message({ action: 'RESYNC', revision: 3 })).to.equal(true);
       expect(message({ action: 'RESYNC', alarm, revision: 3 })).to.equal(false);
       expect(message({ action: 'EXPLODE', alarm, revision: 3 })).to.equal(false);
+      for (const action of ['ACK', 'UNACK', 'EXPIRE', 'PURGE']) expect(message({ action, alarm, revision: 3 }), action).to.equal(true);
+    });
+
+    it('requires acknowledged in an Alarm, with the acknowledgement exactly when it is true, and neither on a CLEARED one', function () {
+      const schemas = new SpecSchemas(doc);
+      const alarm = schemas.component('Alarm');
+      const active = {
+        id: 'A',
+        status: 'ACTIVATED',
+        fields: {},
+        source: '',
+        severity: 'indeterminate',
+        count: 1,
+        raisedAt: '2026-11-22T10:00:00.000Z',
+        updatedAt: '2026-11-22T10:00:00.000Z',
+        revision: 3,
+        acknowledged: false,
+      };
+      const ack = { ackedBy: 'ops', ackedAt: '2026-11-22T10:01:00.000Z', ackComment: '' };
+      const cleared = { ...active, status: 'CLEARED', clearedAt: '2026-11-22T10:02:00.000Z' };
+      expect(alarm(active)).to.equal(true);
+      expect(alarm({ ...active, acknowledged: undefined })).to.equal(false);
+      expect(alarm({ ...active, acknowledged: true, ...ack })).to.equal(true);
+      expect(alarm({ ...active, acknowledged: true })).to.equal(false);
+      expect(alarm({ ...active, ...ack })).to.equal(false);
+      expect(alarm({ ...active, expiresAt: '2026-11-22T10:00:30.000Z' })).to.equal(true);
+      expect(alarm(cleared)).to.equal(true);
+      expect(alarm({ ...cleared, acknowledged: true, ...ack })).to.equal(false);
+      expect(alarm({ ...cleared, expiresAt: '2026-11-22T10:00:30.000Z' })).to.equal(false);
+    });
+
+    it('bounds ttlSeconds, and keeps AckInput strict and ClearSelector non-empty', function () {
+      const schemas = new SpecSchemas(doc);
+      const input = schemas.component('AlarmInput');
+      expect(input({ id: 'A', ttlSeconds: 1 })).to.equal(true);
+      expect(input({ id: 'A', ttlSeconds: 366 * 24 * 3600 })).to.equal(true);
+      for (const ttlSeconds of [0, 1.5, '30', 366 * 24 * 3600 + 1]) expect(input({ id: 'A', ttlSeconds }), String(ttlSeconds)).to.equal(false);
+      const ackInput = schemas.component('AckInput');
+      expect(ackInput({ by: 'ops', comment: 'on it' })).to.equal(true);
+      for (const body of [{}, { by: '' }, { by: 'x'.repeat(257) }, { by: 'ops', comment: 'x'.repeat(1025) }, { by: 'ops', extra: 1 }]) {
+        expect(ackInput(body), JSON.stringify(body).slice(0, 40)).to.equal(false);
+      }
+      const selector = schemas.component('ClearSelector');
+      for (const body of [{ ids: ['A'] }, { source: '' }, { severity: 'major' }, { ids: ['A'], source: 's', severity: 'minor' }]) {
+        expect(selector(body), JSON.stringify(body)).to.equal(true);
+      }
+      for (const body of [{}, { ids: [] }, { ids: ['bad id'] }, { severity: 'huge' }, { all: true }]) {
+        expect(selector(body), JSON.stringify(body)).to.equal(false);
+      }
     });
   });
 
@@ -406,6 +459,9 @@ describe('openapi.yaml', function () {
     const HEALTH = '/v4/{project}/registry/health';
     const HISTORY = '/v4/{project}/admin/alarms/history';
     const WATCH = '/v4/{project}/admin/alarms/watch';
+    const ACK = '/v4/{project}/admin/alarms/{id}/ack';
+    const UNACK = '/v4/{project}/admin/alarms/{id}/unack';
+    const BULK_CLEAR = '/v4/{project}/admin/alarms/clear';
 
     before(function () {
       schemas = new SpecSchemas(doc);
@@ -438,6 +494,13 @@ describe('openapi.yaml', function () {
           'B ACTIVATED',
           'A CLEARED',
         ]);
+        expectDocumented(schemas, 'post', ALARMS, res);
+      });
+
+      it('answers a raise with ttlSeconds with its expiresAt', async function () {
+        const res = await write({ id: 'Heartbeat', source: 's1', ttlSeconds: 90 });
+        expect(res.status).to.equal(200);
+        expect(Date.parse(res.body.alarms[0].expiresAt) - Date.parse(res.body.alarms[0].updatedAt)).to.equal(90_000);
         expectDocumented(schemas, 'post', ALARMS, res);
       });
 
@@ -493,6 +556,64 @@ describe('openapi.yaml', function () {
       });
     });
 
+    describe('POST /v4/{project}/admin/alarms/{id}/ack and /unack', function () {
+      it('answers the acknowledged alarm, then the alarm without its acknowledgement', async function () {
+        await write({ id: 'A', source: 's', ttlSeconds: 60 });
+        const acked = await http().post('/v4/p1/admin/alarms/A/ack').query({ source: 's' }).send({ by: 'ops', comment: 'on it' });
+        expect(acked.status).to.equal(200);
+        expect(acked.body.alarm).to.include({ acknowledged: true, ackedBy: 'ops', ackComment: 'on it' });
+        expectDocumented(schemas, 'post', ACK, acked);
+        const unacked = await http().post('/v4/p1/admin/alarms/A/unack').query({ source: 's' });
+        expect(unacked.status).to.equal(200);
+        expect(unacked.body.alarm).to.include({ acknowledged: false });
+        expectDocumented(schemas, 'post', UNACK, unacked);
+        const again = await http().post('/v4/p1/admin/alarms/A/unack').query({ source: 's' }).send({});
+        expect(again.body.alarm.revision, 'an unacknowledged alarm is answered unchanged').to.equal(unacked.body.alarm.revision);
+        expectDocumented(schemas, 'post', UNACK, again);
+      });
+
+      it('answers 400001 for a CLEARED alarm and a bad body, 404001 for an unknown alarm', async function () {
+        await write({ id: 'A', status: 'ACTIVATED' });
+        await write({ id: 'A', status: 'CLEARED' });
+        const cleared = await http().post('/v4/p1/admin/alarms/A/ack').send({ by: 'ops' });
+        expect(cleared.body).to.include({ errorCode: '400001' });
+        expectDocumented(schemas, 'post', ACK, cleared);
+        const noBy = await http().post('/v4/p1/admin/alarms/A/ack').send({});
+        expect(noBy.body.detail).to.match(/^body\.by: /);
+        expectDocumented(schemas, 'post', ACK, noBy);
+        const body = await http().post('/v4/p1/admin/alarms/A/unack').send({ by: 'ops' });
+        expect(body.body).to.include({ errorCode: '400001' });
+        expectDocumented(schemas, 'post', UNACK, body);
+        const unknown = await http().post('/v4/p1/admin/alarms/Unknown/ack').send({ by: 'ops' });
+        expect(unknown.body).to.include({ errorCode: '404001' });
+        expectDocumented(schemas, 'post', ACK, unknown);
+        expectDocumented(schemas, 'post', UNACK, await http().post('/v4/p1/admin/alarms/Unknown/unack'));
+      });
+    });
+
+    describe('POST /v4/{project}/admin/alarms/clear', function () {
+      it('answers the count of alarms cleared and the revision', async function () {
+        await write({ alarms: [{ id: 'A', source: 's1' }, { id: 'B', source: 's1' }, { id: 'C', source: 's2' }] });
+        const res = await http().post('/v4/p1/admin/alarms/clear').send({ source: 's1' });
+        expect(res.status).to.equal(200);
+        expect(res.body).to.deep.equal({ count: 2, revision: 5 });
+        expectDocumented(schemas, 'post', BULK_CLEAR, res);
+        const list = await http().get('/v4/p1/admin/alarms');
+        expect(list.body.alarms.map((a: { id: string; status: string }) => `${a.id} ${a.status}`)).to.deep.equal([
+          'A CLEARED',
+          'B CLEARED',
+          'C ACTIVATED',
+        ]);
+      });
+
+      it('answers 400001 to a selector without a criterion', async function () {
+        const res = await http().post('/v4/p1/admin/alarms/clear').send({});
+        expect(res.status).to.equal(400);
+        expect(res.body).to.include({ errorCode: '400001' });
+        expectDocumented(schemas, 'post', BULK_CLEAR, res);
+      });
+    });
+
     describe('GET /v4/{project}/admin/alarms/history', function () {
       it('answers a HistoryPage of every change after since', async function () {
         await write({ id: 'A', source: 's', fields: { detail: 'down' } });
@@ -506,6 +627,16 @@ describe('openapi.yaml', function () {
           '3 CLEAR_ALL',
         ]);
         expect(res.body.revision).to.equal(3);
+        expectDocumented(schemas, 'get', HISTORY, res);
+      });
+
+      it('answers ACK, UNACK and a bulk CLEAR as HistoryEntries', async function () {
+        await write({ id: 'A', source: 's', ttlSeconds: 60 });
+        await http().post('/v4/p1/admin/alarms/A/ack').query({ source: 's' }).send({ by: 'ops' }).expect(200);
+        await http().post('/v4/p1/admin/alarms/A/unack').query({ source: 's' }).expect(200);
+        await http().post('/v4/p1/admin/alarms/clear').send({ ids: ['A'] }).expect(200);
+        const res = await http().get('/v4/p1/admin/alarms/history');
+        expect(res.body.history.map((e: { action: string }) => e.action)).to.deep.equal(['RAISE', 'ACK', 'UNACK', 'CLEAR']);
         expectDocumented(schemas, 'get', HISTORY, res);
       });
 
@@ -677,6 +808,12 @@ describe('openapi.yaml', function () {
       const elsewhere = await http.post('/v4/p2/admin/alarms').set(bearer(TOKENS.write)).send({ id: 'A' });
       expect(elsewhere.body).to.include({ errorCode: '403001' });
       expectDocumented(schemas, 'post', ALARMS, elsewhere);
+      const bulk = await http.post('/v4/p1/admin/alarms/clear').set(bearer(TOKENS.write)).send({ source: 's' });
+      expect(bulk.body).to.include({ errorCode: '403001' });
+      expectDocumented(schemas, 'post', '/v4/{project}/admin/alarms/clear', bulk);
+      const ack = await http.post('/v4/p1/admin/alarms/A/ack').set(bearer(TOKENS.read)).send({ by: 'ops' });
+      expect(ack.body).to.include({ errorCode: '403001' });
+      expectDocumented(schemas, 'post', '/v4/{project}/admin/alarms/{id}/ack', ack);
     });
 
     it('asks for a read token on probes and /metrics when probesOpen is false', async function () {
