@@ -27,7 +27,8 @@ export interface Answer {
   streamed: boolean;
 }
 
-const ANSWER_TIMEOUT_MS = 5000;
+/** Generous: a loaded machine answers slowly, and a missing answer is the failure looked for. */
+const ANSWER_TIMEOUT_MS = 15_000;
 
 /** A short, printable description of a request for assertion messages. */
 export function describeRequest(req: FuzzRequest): string {

@@ -60,7 +60,7 @@ function scopeOfRequest(req: FuzzRequest): Scope {
 }
 
 describe('HTTP routes under random input', function () {
-  this.timeout(30_000);
+  this.timeout(60_000);
   let server: RunningServer;
   let agent: http.Agent;
 
