@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { withServers, type ChildServer } from './children.js';
 import { compare, getJson, loadInBatches, postJson, type Endpoint, type LoadFigures, type LoadSettings } from './load.js';
+import { measurePaging, pagingHeads } from './paging.js';
 import { alarmInput, alarmInputs, alerts, sequence } from './payloads.js';
 import { bytes, dec, errorRow, int, newSection, skippedRow, verdict, type Row, type Section } from './report.js';
 import {
@@ -265,7 +266,20 @@ const memory: Comparison = {
   },
 };
 
-const COMPARISONS: readonly Comparison[] = [singleRaise, batchRaise, listLoaded, healthProbe, memory];
+const PAGING_ALARMS = 100_000;
+
+/** Filtered, paged list queries next to the unfiltered list. */
+const paging: Comparison = {
+  heads: pagingHeads(PAGING_ALARMS),
+  async run(ctx) {
+    const r = await measurePaging(ctx.dir('paging'), { alarms: PAGING_ALARMS, load: ctx.settings.load });
+    ctx.section.figures.paging = r.figures;
+    ctx.section.notes.push(r.note);
+    return r.rows;
+  },
+};
+
+const COMPARISONS: readonly Comparison[] = [singleRaise, batchRaise, listLoaded, paging, healthProbe, memory];
 
 /** Runs one comparison; an error becomes error rows so the other comparisons still run. */
 async function attempt(comparison: Comparison, ctx: Context): Promise<Row[]> {

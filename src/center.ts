@@ -4,22 +4,21 @@ import type { Logger } from 'winston';
 import { AlarmIndex } from './alarm/alarm-index.js';
 import { ALARM } from './alarm/event.js';
 import { createAlarmMetrics, noopAlarmMetrics } from './alarm/metrics.js';
+import { AlarmFilterSchema, HistoryFilterSchema, type AlarmFilter, type HistoryFilter } from './alarm/filter.js';
 import {
   AckInputSchema,
-  AlarmFilterSchema,
   AlarmInputSchema,
   ClearSelectorSchema,
   NAME_PATTERN,
   ScopeSchema,
   describeIssues,
   type Alarm,
-  type AlarmFilter,
   type AlarmInput,
   type AlarmJson,
   type Scope,
   type Severity,
 } from './alarm/model.js';
-import { AlarmService, type ListResult, type WriteResult } from './alarm/service.js';
+import { AlarmService, type HistoryResult, type ListResult, type WriteResult } from './alarm/service.js';
 import { SqliteStore, type Durability } from './alarm/sqlite-store.js';
 import type { AlarmStore } from './alarm/store.js';
 import { AlarmSubscriber } from './alarm/subscriber.js';
@@ -120,7 +119,17 @@ export interface AlarmCenter {
   clearMatching(scope: Scope, selector: { ids?: string[]; source?: string; severity?: Severity }): Promise<WriteResult>;
   /** Raises and clears atomically, as the HTTP batch does. */
   apply(scope: Scope, inputs: readonly AlarmInput[]): Promise<WriteResult>;
+  /**
+   * The scope's alarms the filter selects. Without `limit` or `cursor`: all of them in list order
+   * (system alarms first, then by raise). With either: one page in (id, source) order, with
+   * `total` and, when more remain, `next` to pass as `cursor`.
+   */
   list(scope: Scope, filter?: AlarmFilter): ListResult;
+  /**
+   * The scope's durable history entries the filter selects, in revision order after `since` (or
+   * `cursor`); `next` when more remain, `total` when `limit` or `cursor` is given.
+   */
+  history(scope: Scope, filter?: HistoryFilter): Promise<HistoryResult>;
   /** Follows the scope's changes: replay after `since`, then live; RESYNC when it falls behind. */
   watch(scope: Scope, options: WatchOptions): WatchHandle;
   /** Cluster health of the scope: every cluster checker passes. */
@@ -300,7 +309,13 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
       return service.apply(s, inputs.map((input, i) => parse(AlarmInputSchema, input, `alarms.${i}`)));
     },
     list(scope, filter = {}) {
-      return service.list(checkScope(scope), parse(AlarmFilterSchema, filter));
+      const s = checkScope(scope);
+      const { selection, page } = parse(AlarmFilterSchema, filter);
+      return page ? service.page(s, selection, page) : service.list(s, selection);
+    },
+    async history(scope, filter = {}) {
+      const s = checkScope(scope);
+      return service.findHistory(s, parse(HistoryFilterSchema, filter), feed.revision);
     },
     watch(scope, watchOptions) {
       const s = checkScope(scope);

@@ -6,14 +6,15 @@ export {
   STATUSES,
   toJson,
   type Alarm,
-  type AlarmFilter,
   type AlarmInput,
   type AlarmJson,
   type AlarmStatus,
   type Scope,
   type Severity,
 } from './alarm/model.js';
-export type { AlarmStore, HistoryEntry, StoreSnapshot } from './alarm/store.js';
+export { MAX_PAGE, type AlarmFilter, type AlarmSelection, type HistoryFilter } from './alarm/filter.js';
+export type { HistoryResult, ListResult, WriteResult } from './alarm/service.js';
+export type { AlarmStore, HistoryEntry, HistoryPage, HistoryQuery, StoreSnapshot } from './alarm/store.js';
 export { StoreError } from './alarm/store.js';
 export { SqliteStore, type Durability } from './alarm/sqlite-store.js';
 export { AlarmCenterError, Codes, ERROR_CATALOG, type ErrorCode } from './errors.js';

@@ -1,9 +1,10 @@
+import type { ListKey } from './cursor.js';
+import { selects, selectsAll, type AlarmSelection, type PageRequest } from './filter.js';
 import {
   alarmKey,
   scopeKey,
   type Alarm,
   type AlarmChange,
-  type AlarmFilter,
   type AlarmStatus,
   type Scope,
   type Severity,
@@ -25,6 +26,12 @@ class ScopeAlarms {
   size = 0;
   /** The scope's alarms in list order, kept until the next change. */
   private ordered: Alarm[] | undefined;
+  /** The scope's alarms by (id, source), built on the first page and kept in step after. */
+  private keyed: Alarm[] | undefined;
+  /** Grows with every put and delete; keys the counts below. */
+  private changes = 0;
+  /** How many alarms recent selections take, by selection, as of a number of changes. */
+  private readonly counts = new Map<string, { changes: number; total: number }>();
 
   constructor(domain: string, project: string) {
     this.domain = domain;
@@ -41,15 +48,51 @@ class ScopeAlarms {
     return this.ordered;
   }
 
+  /**
+   * Every alarm in (id, source) order. Sorted once; later changes replace, insert or remove one
+   * element each (raises and clears of known alarms do not move it), so paging stays cheap while
+   * writes continue.
+   */
+  inKeyOrder(): readonly Alarm[] {
+    this.keyed ??= [...this.values()].sort(byKey);
+    return this.keyed;
+  }
+
+  /**
+   * How many of the scope's alarms the selection takes (`signature` names it). Counted with one
+   * pass, then kept until the scope changes, so the pages of one query cost one pass in all.
+   */
+  count(selection: AlarmSelection, signature: string): number {
+    const hit = this.counts.get(signature);
+    if (hit && hit.changes === this.changes) return hit.total;
+    let total = 0;
+    for (const a of this.inKeyOrder()) if (selects(a, selection)) total += 1;
+    this.counts.delete(signature);
+    this.counts.set(signature, { changes: this.changes, total });
+    if (this.counts.size > COUNTS_KEPT) this.counts.delete(this.counts.keys().next().value as string);
+    return total;
+  }
+
+  /** Forgets the key order, for a change so large that sorting again is cheaper than splicing. */
+  dropKeyOrder(): void {
+    this.keyed = undefined;
+  }
+
   /** Sets the alarm; returns the one it replaced. */
   put(alarm: Alarm): Alarm | undefined {
     this.ordered = undefined;
+    this.changes += 1;
     this.remove(this.activeById, alarm.id, alarm.source);
     const all = this.byId.get(alarm.id);
     const replaced = all?.get(alarm.source);
     if (all) all.set(alarm.source, alarm);
     else this.byId.set(alarm.id, new Map([[alarm.source, alarm]]));
     if (!replaced) this.size += 1;
+    if (this.keyed) {
+      const at = keyPosition(this.keyed, alarm.id, alarm.source);
+      if (replaced) this.keyed[at] = alarm;
+      else this.keyed.splice(at, 0, alarm);
+    }
     if (alarm.status === 'ACTIVATED') {
       const active = this.activeById.get(alarm.id);
       if (active) active.set(alarm.source, alarm);
@@ -61,9 +104,11 @@ class ScopeAlarms {
   /** Removes the alarm; returns it, or undefined when there was none. */
   delete(id: string, source: string): Alarm | undefined {
     this.ordered = undefined;
+    this.changes += 1;
     this.remove(this.activeById, id, source);
     const old = this.remove(this.byId, id, source);
     if (old) this.size -= 1;
+    if (old && this.keyed) this.keyed.splice(keyPosition(this.keyed, id, source), 1);
     return old;
   }
 
@@ -89,13 +134,58 @@ function byRaise(a: Alarm, b: Alarm): number {
   return 0;
 }
 
-function matches(a: Alarm, f: AlarmFilter): boolean {
-  return (
-    (f.status === undefined || a.status === f.status) &&
-    (f.id === undefined || a.id === f.id) &&
-    (f.source === undefined || a.source === f.source) &&
-    (f.severity === undefined || a.severity === f.severity)
-  );
+/** Page order: by `id`, then `source`, keys a raise or clear never changes. */
+function byKey(a: Alarm, b: Alarm): number {
+  if (a.id !== b.id) return a.id < b.id ? -1 : 1;
+  if (a.source !== b.source) return a.source < b.source ? -1 : 1;
+  return 0;
+}
+
+/** The first position in `sorted` (by key) whose key is not below (id, source). */
+function keyPosition(sorted: readonly Alarm[], id: string, source: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const a = sorted[mid] as Alarm;
+    if (a.id < id || (a.id === id && a.source < source)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The first position in `sorted` (by key) that comes after `key`. */
+function positionAfter(sorted: readonly Alarm[], key: ListKey, stored: boolean): number {
+  const at = keyPosition(sorted, key.id, key.source);
+  const same = sorted[at];
+  // A system alarm comes before a stored alarm with the same key.
+  const skipSame = same !== undefined && same.id === key.id && same.source === key.source && (!stored || !key.system);
+  return skipSame ? at + 1 : at;
+}
+
+/** Changes in one batch past which a scope's key order is sorted again rather than spliced. */
+const RESORT_AFTER = 256;
+/** Selections whose count a scope keeps. */
+const COUNTS_KEPT = 16;
+
+/** A text that names a selection: equal for equal selections. */
+function signatureOf(s: AlarmSelection): string {
+  return JSON.stringify([
+    s.status ?? null,
+    s.ids ? [...s.ids].sort() : null,
+    s.source ?? null,
+    s.severities ? [...s.severities].sort() : null,
+    s.acknowledged ?? null,
+    s.updatedSince ?? null,
+  ]);
+}
+
+/** One page of a list, and how many alarms match in all. */
+export interface IndexPage {
+  alarms: Alarm[];
+  total: number;
+  /** The key of the page's last alarm, when more alarms match after it. */
+  next?: ListKey;
 }
 
 /**
@@ -164,16 +254,53 @@ export class AlarmIndex {
   }
 
   /**
-   * Alarms of the scope matching the filter: system alarms first, then the scope's by `raisedAt`,
-   * `id` and `source`, an order built only from stored values so a restart lists them the same.
+   * Alarms of the scope matching the selection: system alarms first, then the scope's by
+   * `raisedAt`, `id` and `source`, an order built only from stored values so a restart lists
+   * them the same.
    */
-  list(scope: Scope, filter: AlarmFilter = {}): Alarm[] {
+  list(scope: Scope, selection: AlarmSelection = {}): Alarm[] {
     const ordered = this.scopes.get(scopeKey(scope))?.inOrder() ?? [];
-    const unfiltered = filter.status === undefined && filter.id === undefined && filter.source === undefined && filter.severity === undefined;
-    const out = unfiltered ? [...ordered] : ordered.filter((a) => matches(a, filter));
+    const out = selectsAll(selection) ? [...ordered] : ordered.filter((a) => selects(a, selection));
     const system: Alarm[] = [];
-    for (const a of this.system.values()) if (matches(a, filter)) system.push(a);
+    for (const a of this.system.values()) if (selects(a, selection)) system.push(a);
     return system.length === 0 ? out : [...system, ...out];
+  }
+
+  /**
+   * A page of the scope's alarms matching the selection, in (id, source) order with system
+   * alarms merged in, after `page.after`. The key of an alarm never changes, so a client paging
+   * while writes continue sees every alarm that exists throughout exactly once. Costs a binary
+   * search and the page, plus, when filtered, one pass over the scope to count the matches the
+   * first time a selection is paged after a change of the scope.
+   */
+  page(scope: Scope, selection: AlarmSelection, page: PageRequest): IndexPage {
+    const alarmsOfScope = this.scopes.get(scopeKey(scope));
+    const stored = alarmsOfScope?.inKeyOrder() ?? [];
+    const system = [...this.system.values()].filter((a) => selects(a, selection)).sort(byKey);
+    const all = selectsAll(selection);
+    let total = system.length;
+    if (all) total += stored.length;
+    else if (alarmsOfScope) total += alarmsOfScope.count(selection, signatureOf(selection));
+    let i = page.after ? positionAfter(stored, page.after, true) : 0;
+    let j = page.after ? positionAfter(system, page.after, false) : 0;
+    const alarms: Alarm[] = [];
+    let last: ListKey | undefined;
+    for (;;) {
+      while (i < stored.length && !all && !selects(stored[i] as Alarm, selection)) i += 1;
+      const s = stored[i];
+      const y = system[j];
+      if (!s && !y) return { alarms, total };
+      if (alarms.length === page.limit) return { alarms, total, next: last };
+      if (y && (!s || byKey(y, s) <= 0)) {
+        alarms.push(y);
+        last = { id: y.id, source: y.source, system: true };
+        j += 1;
+      } else if (s) {
+        alarms.push(s);
+        last = { id: s.id, source: s.source, system: false };
+        i += 1;
+      }
+    }
   }
 
   /** The first ACTIVATED alarm with one of `ids` in the scope (or among system alarms). */
@@ -191,11 +318,22 @@ export class AlarmIndex {
   /** Applies committed changes, in order. */
   apply(changes: readonly AlarmChange[]): void {
     this.version += 1;
+    if (changes.length > RESORT_AFTER) this.dropKeyOrders(changes);
     for (const c of changes) {
       if (c.removed) this.remove(c.alarm);
       else this.put(c.alarm);
       if (c.alarm.revision > this.revision) this.revision = c.alarm.revision;
     }
+  }
+
+  /** Drops the key order of scopes to which the changes add or from which they remove many alarms. */
+  private dropKeyOrders(changes: readonly AlarmChange[]): void {
+    const moved = new Map<ScopeAlarms, number>();
+    for (const c of changes) {
+      const s = this.scopes.get(scopeKey(c.alarm));
+      if (s && (c.removed || !s.get(c.alarm.id, c.alarm.source))) moved.set(s, (moved.get(s) ?? 0) + 1);
+    }
+    for (const [s, n] of moved) if (n > RESORT_AFTER) s.dropKeyOrder();
   }
 
   /** Sets a system alarm (kept in memory only); replaces one with the same id and source. */

@@ -236,16 +236,6 @@ export const AlarmBatchSchema = z.strictObject({
   alarms: z.array(AlarmInputSchema).min(1).max(MAX_BATCH),
 });
 
-/** Filters of a list; every given one must match. */
-export const AlarmFilterSchema = z.strictObject({
-  status: z.enum(STATUSES).optional(),
-  id: z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9._:-]{1,128}').optional(),
-  source: z.string().max(MAX_SOURCE_LENGTH).optional(),
-  severity: z.enum(SEVERITIES).optional(),
-});
-
-export type AlarmFilter = z.output<typeof AlarmFilterSchema>;
-
 export const ScopeSchema = z.strictObject({
   domain: z.string().regex(NAME_PATTERN, 'must match [A-Za-z0-9._:-]{1,128}'),
   project: z.string().regex(NAME_PATTERN, 'must match [A-Za-z0-9._:-]{1,128}'),

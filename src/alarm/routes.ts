@@ -3,11 +3,11 @@ import { z } from 'zod';
 import type { AlarmCenter } from '../center.js';
 import { AlarmCenterError, Codes } from '../errors.js';
 import { scopeOf } from '../http/scope.js';
+import { ListQuerySchema, selectsAll } from './filter.js';
 import {
   AckInputSchema,
   AlarmBatchSchema,
   ClearSelectorSchema,
-  AlarmFilterSchema,
   AlarmInputSchema,
   MAX_SOURCE_LENGTH,
   describeIssues,
@@ -16,6 +16,7 @@ import {
   type Alarm,
   type ValidAlarmInput,
 } from './model.js';
+import type { ListResult } from './service.js';
 
 function invalid(error: z.ZodError, root: string): AlarmCenterError {
   return new AlarmCenterError(Codes.InvalidParams, describeIssues(error, root));
@@ -41,14 +42,17 @@ function parseWrite(body: unknown): ValidAlarmInput[] {
 
 const ClearOneQuerySchema = z.strictObject({ source: z.string().max(MAX_SOURCE_LENGTH).default('') });
 
-/** The JSON text of `{"alarms":[…],"revision":N}`. */
-function alarmsBody(alarms: readonly Alarm[], revision: number): string {
+/** The JSON text of `{"alarms":[…],"revision":N}`, and of `"total"` and `"next"` when given. */
+function alarmsBody(alarms: readonly Alarm[], revision: number, page?: Pick<ListResult, 'total' | 'next'>): string {
   let body = '{"alarms":[';
   for (let i = 0; i < alarms.length; i += 1) {
     if (i > 0) body += ',';
     body += serializeAlarm(alarms[i] as Alarm);
   }
-  return `${body}],"revision":${revision}}`;
+  body += `],"revision":${revision}`;
+  if (page?.total !== undefined) body += `,"total":${page.total}`;
+  if (page?.next !== undefined) body += `,"next":${JSON.stringify(page.next)}`;
+  return `${body}}`;
 }
 
 /**
@@ -89,11 +93,16 @@ export function addAlarmRoutes(router: IRouter, options: { center: AlarmCenter; 
 
   router.get('/v4/:project/admin/alarms', (req: Request, res: Response) => {
     const scope = scopeOf(req);
-    const q = AlarmFilterSchema.safeParse(req.query);
+    const q = ListQuerySchema.safeParse(req.query);
     if (!q.success) throw invalid(q.error, 'query');
-    const filtered = Object.keys(q.data).length > 0;
-    if (filtered) {
-      const { alarms, revision } = center.service.list(scope, q.data);
+    const { selection, page } = q.data;
+    if (page) {
+      const r = center.service.page(scope, selection, page);
+      sendJson(res, alarmsBody(r.alarms, r.revision, r));
+      return;
+    }
+    if (!selectsAll(selection)) {
+      const { alarms, revision } = center.service.list(scope, selection);
       sendJson(res, alarmsBody(alarms, revision));
       return;
     }

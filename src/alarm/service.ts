@@ -3,9 +3,11 @@ import { BusError } from '../event/bus-error.js';
 import type { BusService } from '../event/bus-service.js';
 import { createEvent } from '../event/event.js';
 import type { AlarmIndex } from './alarm-index.js';
+import { historyCursor, listCursor } from './cursor.js';
 import { ALARM, ALARM_SUBJECT, type AlarmOp, type AlarmWrite, type ClearSelector } from './event.js';
-import type { Alarm, AlarmFilter, Scope, ValidAlarmInput } from './model.js';
-import type { AlarmStore, HistoryEntry } from './store.js';
+import { selects, type AlarmSelection, type HistoryRequest, type PageRequest } from './filter.js';
+import type { Alarm, Scope, ValidAlarmInput } from './model.js';
+import type { AlarmStore, HistoryEntry, HistoryPage, HistoryQuery } from './store.js';
 
 export interface AlarmServiceOptions {
   bus: BusService;
@@ -19,10 +21,47 @@ export interface WriteResult {
   revision: number;
 }
 
-/** A read's answer: the alarms, and the store revision they reflect. */
+/**
+ * A read's answer: the alarms, and the store revision they reflect. A page also carries how many
+ * alarms match in all, and `next`, the cursor of the following page, when more remain.
+ */
 export interface ListResult {
   alarms: Alarm[];
   revision: number;
+  total?: number;
+  next?: string;
+}
+
+/** A history read's answer, as ListResult is a list's; `revision` is the last one it may show. */
+export interface HistoryResult {
+  history: HistoryEntry[];
+  revision: number;
+  total?: number;
+  next?: string;
+}
+
+/** Entries read at a time when a store without `findHistory` is filtered here. */
+const SCAN_PAGE = 1000;
+
+/** A filtered history read over a store's plain `history`, for stores without `findHistory`. */
+async function scanHistory(store: AlarmStore, scope: Scope, q: HistoryQuery): Promise<HistoryPage> {
+  const entries: HistoryEntry[] = [];
+  let total = 0;
+  const done = (): HistoryPage => (q.count ? { entries, total } : { entries });
+  let since = q.count ? 0 : q.since;
+  for (;;) {
+    const batch = await store.history(scope, since, SCAN_PAGE);
+    for (const e of batch) {
+      if (e.revision > q.upTo) return done();
+      if (!selects(e.alarm, q.selection)) continue;
+      total += 1;
+      if (e.revision > q.since && entries.length < q.limit) entries.push(e);
+      if (!q.count && entries.length >= q.limit) return done();
+    }
+    const last = batch[batch.length - 1];
+    if (batch.length < SCAN_PAGE || !last) return done();
+    since = last.revision;
+  }
 }
 
 function toOp(input: ValidAlarmInput): AlarmOp {
@@ -111,12 +150,36 @@ export class AlarmService {
     return this.write(scope, [{ kind: 'purge', before }]);
   }
 
-  list(scope: Scope, filter: AlarmFilter = {}): ListResult {
-    return { alarms: this.index.list(scope, filter), revision: this.index.revision };
+  /** The selected alarms in list order (system alarms first, then by raise). */
+  list(scope: Scope, selection: AlarmSelection = {}): ListResult {
+    return { alarms: this.index.list(scope, selection), revision: this.index.revision };
+  }
+
+  /** A page of the selected alarms in (id, source) order, with `total` and `next`. */
+  page(scope: Scope, selection: AlarmSelection, page: PageRequest): ListResult {
+    const p = this.index.page(scope, selection, page);
+    return { alarms: p.alarms, revision: this.index.revision, total: p.total, ...(p.next && { next: listCursor(p.next) }) };
   }
 
   history(scope: Scope, since: number, limit: number): Promise<HistoryEntry[]> {
     return this.store.history(scope, since, limit);
+  }
+
+  /**
+   * The selected history entries after `request.since` up to revision `upTo` (what may be
+   * shown), with `next` when more remain and `total` when the request asks for it.
+   */
+  async findHistory(scope: Scope, request: HistoryRequest, upTo: number): Promise<HistoryResult> {
+    const query: HistoryQuery = { ...request, upTo, limit: request.limit + 1 };
+    const found = this.store.findHistory ? await this.store.findHistory(scope, query) : await scanHistory(this.store, scope, query);
+    const history = found.entries.slice(0, request.limit);
+    const last = history[history.length - 1];
+    return {
+      history,
+      revision: upTo,
+      ...(request.count && { total: found.total ?? 0 }),
+      ...(found.entries.length > request.limit && last && { next: historyCursor(last.revision) }),
+    };
   }
 
   private async write(scope: Scope, ops: AlarmOp[]): Promise<WriteResult> {

@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import type { AlarmSelection } from './filter.js';
 import { REMOVING_ACTIONS, makeAlarm, type Alarm, type AlarmChange, type AlarmStatus, type Scope, type Severity } from './model.js';
 import { DEFAULT_MIGRATIONS_DIR, migrate, readMigrations, refuseNewerSchema, schemaVersion } from './sqlite-migrations.js';
-import { StoreError, type AlarmStore, type HistoryEntry, type StoreSnapshot } from './store.js';
+import { StoreError, type AlarmStore, type HistoryEntry, type HistoryPage, type HistoryQuery, type StoreSnapshot } from './store.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 import { WalFlusher } from './wal-flusher.js';
 
@@ -77,6 +78,34 @@ function storeError(err: unknown): StoreError {
   return new StoreError(message, { cause: err, backendCode: typeof code === 'string' ? code : undefined });
 }
 
+/** The WHERE clause taking a scope's history entries up to a revision that a selection takes, and its values. */
+function historyWhere(scope: Scope, s: AlarmSelection, upTo: number): { sql: string; values: unknown[] } {
+  let sql = 'domain = ? AND project = ? AND revision <= ?';
+  const values: unknown[] = [scope.domain, scope.project, upTo];
+  if (s.ids !== undefined) {
+    sql += ' AND id IN (SELECT value FROM json_each(?))';
+    values.push(JSON.stringify([...s.ids]));
+  }
+  if (s.source !== undefined) {
+    sql += ' AND source = ?';
+    values.push(s.source);
+  }
+  if (s.severities !== undefined) {
+    sql += ' AND severity IN (SELECT value FROM json_each(?))';
+    values.push(JSON.stringify([...s.severities]));
+  }
+  if (s.status !== undefined) {
+    sql += ' AND status = ?';
+    values.push(s.status);
+  }
+  if (s.acknowledged !== undefined) sql += s.acknowledged ? ' AND acked_at IS NOT NULL' : ' AND acked_at IS NULL';
+  if (s.updatedSince !== undefined) {
+    sql += ' AND updated_at >= ?';
+    values.push(s.updatedSince);
+  }
+  return { sql, values };
+}
+
 const KEY = 'domain, project, id, source';
 const STATE = 'status, severity, fields, count, raised_at, updated_at, cleared_at, acked_by, acked_at, ack_comment, expires_at';
 
@@ -105,6 +134,8 @@ export class SqliteStore implements AlarmStore {
   private readonly appendTx: (changes: readonly AlarmChange[]) => void;
   private readonly checkpointTx: (upTo: number) => void;
   private readonly historyPage: Database.Statement;
+  /** Prepared filtered history reads, by SQL text (one per combination of criteria). */
+  private readonly historyReads = new Map<string, Database.Statement>();
   private checkpointed = 0;
   /** The last change of each alarm committed since the checkpoint, by alarm key. */
   private readonly pending = new Map<string, { alarm: Alarm; removed: boolean }>();
@@ -284,6 +315,29 @@ export class SqliteStore implements AlarmStore {
     } catch (err) {
       throw storeError(err);
     }
+  }
+
+  async findHistory(scope: Scope, query: HistoryQuery): Promise<HistoryPage> {
+    try {
+      const where = historyWhere(scope, query.selection, query.upTo);
+      const page = this.historyRead(`SELECT * FROM history WHERE ${where.sql} AND revision > ? ORDER BY revision LIMIT ?`);
+      const rows = page.all(...where.values, query.since, query.limit) as HistoryRow[];
+      const entries = rows.map((r) => ({ revision: r.revision, action: r.action, at: r.at, alarm: fromRow(r) }));
+      if (!query.count) return { entries };
+      const count = this.historyRead(`SELECT COUNT(*) AS n FROM history WHERE ${where.sql}`);
+      return { entries, total: (count.get(...where.values) as { n: number }).n };
+    } catch (err) {
+      throw storeError(err);
+    }
+  }
+
+  private historyRead(sql: string): Database.Statement {
+    let statement = this.historyReads.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.historyReads.set(sql, statement);
+    }
+    return statement;
   }
 
   pruneHistory(olderThan: number, keepLast: number, batch: number): number {

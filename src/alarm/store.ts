@@ -1,3 +1,4 @@
+import type { AlarmSelection } from './filter.js';
 import type { Alarm, AlarmChange, Scope } from './model.js';
 
 /** What a store holds at start-up. */
@@ -13,6 +14,24 @@ export interface HistoryEntry {
   action: string;
   alarm: Alarm;
   at: number;
+}
+
+/** A filtered read of a scope's history. */
+export interface HistoryQuery {
+  /** Only entries whose alarm state (after the change) the selection takes. */
+  selection: AlarmSelection;
+  /** Entries with revision > `since` and ≤ `upTo`, oldest first, at most `limit`. */
+  since: number;
+  upTo: number;
+  limit: number;
+  /** Also count every selected entry with revision ≤ `upTo`, whatever `since`. */
+  count: boolean;
+}
+
+/** The entries of a HistoryQuery, and their count when it asked for one. */
+export interface HistoryPage {
+  entries: HistoryEntry[];
+  total?: number;
 }
 
 /**
@@ -37,6 +56,11 @@ export interface AlarmStore {
   commitPipelined?(changes: readonly AlarmChange[]): Promise<{ durable: Promise<void> }>;
   /** History entries of the scope with revision > `since`, oldest first, at most `limit`. */
   history(scope: Scope, since: number, limit: number): Promise<HistoryEntry[]>;
+  /**
+   * Optional filtered history, answered by the backend (SQL for SQLite). Without it the service
+   * pages through `history` and filters the entries itself.
+   */
+  findHistory?(scope: Scope, query: HistoryQuery): Promise<HistoryPage>;
   /**
    * Optional retention: removes one batch (at most `batch` entries) of the oldest history,
    * entries older than `olderThan` (clock milliseconds) or beyond the newest `keepLast`; answers

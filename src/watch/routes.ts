@@ -1,6 +1,6 @@
 import type { IRouter, Request, Response } from 'express';
 import type { ServerResponse } from 'node:http';
-import { z } from 'zod';
+import { HistoryQuerySchema } from '../alarm/filter.js';
 import { describeIssues, serializeAlarm } from '../alarm/model.js';
 import type { HistoryEntry } from '../alarm/store.js';
 import type { AlarmCenter } from '../center.js';
@@ -9,18 +9,6 @@ import { scopeOf } from '../http/scope.js';
 import { wireAction, type WatchMessage } from './message.js';
 import { parseSince } from './since.js';
 import type { CloseReason, WatchSink } from './watcher.js';
-
-export const MAX_HISTORY_PAGE = 10_000;
-export const DEFAULT_HISTORY_PAGE = 1000;
-
-const digits = () => z.string().regex(/^\d{1,15}$/, 'must be a whole number ≥ 0').transform(Number);
-
-const HistoryQuerySchema = z.strictObject({
-  since: digits().default(0),
-  limit: digits()
-    .pipe(z.number().min(1, 'must be at least 1').max(MAX_HISTORY_PAGE, `must be at most ${MAX_HISTORY_PAGE}`))
-    .default(DEFAULT_HISTORY_PAGE),
-});
 
 /** The JSON text of a history entry: `{"revision","action","alarm","at"}`. */
 function entryJson(e: HistoryEntry): string {
@@ -89,17 +77,16 @@ export function addWatchRoutes(router: IRouter, options: { center: AlarmCenter }
     const q = HistoryQuerySchema.safeParse(req.query);
     if (!q.success) throw new AlarmCenterError(Codes.InvalidParams, describeIssues(q.error, 'query'));
     // Only durable changes: the same ones a watcher replays.
-    const published = center.feed.revision;
-    const entries = await center.service.history(scope, q.data.since, q.data.limit);
+    const r = await center.service.findHistory(scope, q.data, center.feed.revision);
     let body = '{"history":[';
-    let first = true;
-    for (const e of entries) {
-      if (e.revision > published) break;
-      if (!first) body += ',';
-      body += entryJson(e);
-      first = false;
+    for (let i = 0; i < r.history.length; i += 1) {
+      if (i > 0) body += ',';
+      body += entryJson(r.history[i] as HistoryEntry);
     }
-    res.type('application/json').send(`${body}],"revision":${published}}`);
+    body += `],"revision":${r.revision}`;
+    if (r.total !== undefined) body += `,"total":${r.total}`;
+    if (r.next !== undefined) body += `,"next":${JSON.stringify(r.next)}`;
+    res.type('application/json').send(`${body}}`);
   });
 
   router.get('/v4/:project/admin/alarms/watch', (req: Request, res: Response) => {
