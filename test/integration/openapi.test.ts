@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { expect } from 'chai';
 import request from 'supertest';
+import { HistoryQuerySchema, ListQuerySchema } from '../../src/alarm/filter.js';
 import type { Config } from '../../src/config.js';
 import { ERROR_CATALOG, httpStatusOf, type ErrorCode } from '../../src/errors.js';
 import { ROLES, hashToken, requirementOf, type TokenSpec } from '../../src/http/auth.js';
@@ -51,6 +52,16 @@ function allResponses(doc: Obj): { where: string; status: string; response: Obj 
       return { where: `${method.toUpperCase()} ${path} ${status}`, status, response: isObj(response) ? response : {} };
     }),
   );
+}
+
+/** The names of the query parameters an operation declares, its path item's included. */
+function queryParameters(doc: Obj, method: string, path: string): string[] {
+  const found = operations(doc).find((o) => o.method === method && o.path === path);
+  const declared = [...((found?.pathItem.parameters as unknown[]) ?? []), ...((found?.op.parameters as unknown[]) ?? [])];
+  return declared
+    .map((p) => deref(doc, p))
+    .filter((p): p is Obj => isObj(p) && p.in === 'query')
+    .map((p) => String(p.name));
 }
 
 /** Every media type of every request body and response, with where it is. */
@@ -220,6 +231,8 @@ describe('openapi.yaml', function () {
         'AlarmBatch',
         'Alarm',
         'AlarmList',
+        'AlarmListPage',
+        'Cursor',
         'ClearOneResponse',
         'HealthyResponse',
         'Error',
@@ -329,6 +342,20 @@ describe('openapi.yaml', function () {
         expect(selector(body), JSON.stringify(body)).to.equal(false);
       }
     });
+
+    it('answers total and next only as a page does: next never without total in a list, cursors URL-safe', function () {
+      const schemas = new SpecSchemas(doc);
+      const listPage = schemas.component('AlarmListPage');
+      expect(listPage({ alarms: [], revision: 3 }), 'the whole list').to.equal(true);
+      expect(listPage({ alarms: [], revision: 3, total: 0 }), 'the last page').to.equal(true);
+      expect(listPage({ alarms: [], revision: 3, total: 9, next: 'TGFB' }), 'a page with more after it').to.equal(true);
+      expect(listPage({ alarms: [], revision: 3, next: 'TGFB' }), 'next without total').to.equal(false);
+      expect(listPage({ alarms: [], revision: 3, total: -1 }), 'a negative total').to.equal(false);
+      const historyPage = schemas.component('HistoryPage');
+      expect(historyPage({ history: [], revision: 3, next: 'SDM' }), 'next without a limit').to.equal(true);
+      const cursor = schemas.component('Cursor');
+      for (const bad of ['', 'a b', 'a+b/c=', 'x'.repeat(2049)]) expect(cursor(bad), JSON.stringify(bad.slice(0, 10))).to.equal(false);
+    });
   });
 
   describe('security', function () {
@@ -399,6 +426,13 @@ describe('openapi.yaml', function () {
     it('documents no route the app does not serve', function () {
       const routes = new Set(served);
       expect(sorted(specRoutes(doc).filter((r) => !routes.has(r))), 'documented but not served').to.deep.equal([]);
+    });
+
+    it('declares exactly the query parameters the list and the history take', function () {
+      expect(sorted(queryParameters(doc, 'get', '/v4/{project}/admin/alarms')), 'list').to.deep.equal(sorted(Object.keys(ListQuerySchema.in.shape)));
+      expect(sorted(queryParameters(doc, 'get', '/v4/{project}/admin/alarms/history')), 'history').to.deep.equal(
+        sorted(Object.keys(HistoryQuerySchema.in.shape)),
+      );
     });
 
     it('documents only methods an OpenAPI path item can hold', function () {
@@ -528,6 +562,47 @@ describe('openapi.yaml', function () {
         expect(res.body.alarms.map((a: { status: string }) => a.status)).to.deep.equal(['ACTIVATED', 'CLEARED']);
         expectDocumented(schemas, 'get', ALARMS, res);
       });
+
+      it('answers a filtered page with total and next, then the last page without next', async function () {
+        await write({
+          alarms: [
+            { id: 'D', source: 's1', severity: 'major' },
+            { id: 'A', source: 's1', severity: 'critical' },
+            { id: 'B', source: 's2', severity: 'minor' },
+            { id: 'C', source: 's1', severity: 'major', ttlSeconds: 60 },
+          ],
+        });
+        await http().post('/v4/p1/admin/alarms/A/ack').query({ source: 's1' }).send({ by: 'ops' }).expect(200);
+        await write({ id: 'D', source: 's1', status: 'CLEARED' });
+        const first = await http().get('/v4/p1/admin/alarms').query({ minSeverity: 'major', id: ['A,C', 'D'], limit: 1 });
+        expect(first.status).to.equal(200);
+        expect(Object.keys(first.body)).to.deep.equal(['alarms', 'revision', 'total', 'next']);
+        expect(first.body.alarms.map((a: { id: string }) => a.id)).to.deep.equal(['A']);
+        expect(first.body.total).to.equal(3);
+        expectDocumented(schemas, 'get', ALARMS, first);
+
+        // The cursor only says where to go on: the filters may change from one page to the next.
+        const last = await http().get('/v4/p1/admin/alarms').query({ minSeverity: 'major', id: 'A,C', limit: 5, cursor: first.body.next as string });
+        expect(last.status).to.equal(200);
+        expect(last.body.alarms.map((a: { id: string }) => a.id)).to.deep.equal(['C']);
+        expect(last.body).to.include({ total: 2 }).and.not.have.property('next');
+        expectDocumented(schemas, 'get', ALARMS, last);
+      });
+
+      it('answers 400001 naming the cursor for a malformed cursor, and for a cursor of the history', async function () {
+        await write({ alarms: [{ id: 'A' }, { id: 'B' }] });
+        const historyNext = (await http().get('/v4/p1/admin/alarms/history').query({ limit: 1 })).body.next as string;
+        for (const cursor of ['not a cursor', historyNext]) {
+          const res = await http().get('/v4/p1/admin/alarms').query({ limit: 1, cursor });
+          expect(res.status, cursor).to.equal(400);
+          expect(res.body).to.deep.equal({
+            errorCode: '400001',
+            errorMessage: 'Invalid parameter(s)',
+            detail: 'query.cursor: must be a cursor as given back in next',
+          });
+          expectDocumented(schemas, 'get', ALARMS, res);
+        }
+      });
     });
 
     describe('DELETE /v4/{project}/admin/alarms/{id}', function () {
@@ -637,6 +712,34 @@ describe('openapi.yaml', function () {
         await http().post('/v4/p1/admin/alarms/clear').send({ ids: ['A'] }).expect(200);
         const res = await http().get('/v4/p1/admin/alarms/history');
         expect(res.body.history.map((e: { action: string }) => e.action)).to.deep.equal(['RAISE', 'ACK', 'UNACK', 'CLEAR']);
+        expectDocumented(schemas, 'get', HISTORY, res);
+      });
+
+      it('answers a filtered page with total and next, then the rest without next', async function () {
+        await write({ alarms: [{ id: 'A', source: 's1', severity: 'major' }, { id: 'B', source: 's2', severity: 'major' }] });
+        await http().post('/v4/p1/admin/alarms/A/ack').query({ source: 's1' }).send({ by: 'ops' }).expect(200);
+        await write({ alarms: [{ id: 'A', source: 's1', status: 'CLEARED' }, { id: 'C', source: 's1', severity: 'minor' }] });
+        const query = { source: 's1', minSeverity: 'major', updatedSince: '1970-01-01T00:00:00Z' };
+        const first = await http().get('/v4/p1/admin/alarms/history').query({ ...query, limit: 2 });
+        expect(first.status).to.equal(200);
+        expect(Object.keys(first.body)).to.deep.equal(['history', 'revision', 'total', 'next']);
+        expect(first.body.history.map((e: { action: string; revision: number }) => `${e.revision} ${e.action}`)).to.deep.equal(['1 RAISE', '3 ACK']);
+        expect(first.body).to.include({ revision: 5, total: 3 });
+        expectDocumented(schemas, 'get', HISTORY, first);
+
+        const rest = await http().get('/v4/p1/admin/alarms/history').query({ ...query, cursor: first.body.next as string });
+        expect(rest.status).to.equal(200);
+        expect(rest.body.history.map((e: { action: string; revision: number }) => `${e.revision} ${e.action}`)).to.deep.equal(['4 CLEAR']);
+        expect(rest.body).to.include({ total: 3 }).and.not.have.property('next');
+        expectDocumented(schemas, 'get', HISTORY, rest);
+      });
+
+      it('answers 400001 naming the cursor for since given with a cursor', async function () {
+        await write({ alarms: [{ id: 'A' }, { id: 'B' }] });
+        const next = (await http().get('/v4/p1/admin/alarms/history').query({ limit: 1 })).body.next as string;
+        const res = await http().get('/v4/p1/admin/alarms/history').query({ since: 0, cursor: next });
+        expect(res.status).to.equal(400);
+        expect(res.body).to.include({ errorCode: '400001', detail: 'query.cursor: give since or cursor, not both' });
         expectDocumented(schemas, 'get', HISTORY, res);
       });
 
