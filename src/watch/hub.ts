@@ -5,6 +5,9 @@ import type { BusService } from '../event/bus-service.js';
 import type { WatchMetrics } from './metrics.js';
 import { Watcher, type CloseReason, type ReplaySource, type Scheme, type WatchSink } from './watcher.js';
 
+/** Watchers written per event-loop turn. */
+const PUMP_CHUNK = 256;
+
 export interface WatchHubOptions {
   bus: BusService;
   source: ReplaySource;
@@ -44,6 +47,9 @@ export class WatchHub {
   private sequence = 0;
   private closed = false;
   private readonly perDomain = new Map<string, number>();
+  /** Watchers with live messages to write, pumped a chunk per event-loop turn. */
+  private readonly waking = new Set<Watcher>();
+  private waker: NodeJS.Immediate | undefined;
 
   constructor(options: WatchHubOptions) {
     this.options = options;
@@ -86,6 +92,7 @@ export class WatchHub {
         this.remove(w, reason);
         options.onEnd?.(reason);
       },
+      schedule: (w) => this.wake(w),
     });
     this.watchers.add(watcher);
     this.perDomain.set(scope.domain, (this.perDomain.get(scope.domain) ?? 0) + 1);
@@ -107,9 +114,33 @@ export class WatchHub {
     this.closed = true;
     for (const w of [...this.watchers]) w.end('shutdown');
     this.stopSweeping();
+    if (this.waker) clearImmediate(this.waker);
+    this.waker = undefined;
+  }
+
+  /**
+   * Writes are spread over event-loop turns, a chunk of watchers per turn: one change to ten
+   * thousand watchers is ten thousand socket writes, and requests (a probe) must not wait for all.
+   */
+  private wake(watcher: Watcher): void {
+    this.waking.add(watcher);
+    this.waker ??= setImmediate(() => this.pumpSome());
+  }
+
+  private pumpSome(): void {
+    this.waker = undefined;
+    let n = 0;
+    for (const w of this.waking) {
+      this.waking.delete(w);
+      w.pumpNow();
+      n += 1;
+      if (n >= PUMP_CHUNK) break;
+    }
+    if (this.waking.size > 0) this.waker = setImmediate(() => this.pumpSome());
   }
 
   private remove(watcher: Watcher, reason: CloseReason): void {
+    this.waking.delete(watcher);
     if (!this.watchers.delete(watcher)) return;
     const left = (this.perDomain.get(watcher.domain) ?? 1) - 1;
     if (left > 0) this.perDomain.set(watcher.domain, left);

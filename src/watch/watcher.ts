@@ -44,6 +44,11 @@ export interface WatcherOptions {
   metrics: WatchMetrics;
   /** Called once when the watcher ends, whatever ended it. */
   onEnd: (watcher: Watcher, reason: CloseReason) => void;
+  /**
+   * Asks for `pumpNow()` later, when live messages arrived: the owner spreads the writes of many
+   * watchers over several event-loop turns. Without it the watcher writes at once.
+   */
+  schedule?: (watcher: Watcher) => void;
   clock?: () => number;
 }
 
@@ -89,6 +94,7 @@ export class Watcher implements Subscriber<ChangeBatch> {
   private readonly sendTimeoutMs: number;
   private readonly metrics: WatchMetrics;
   private readonly onEnd: (watcher: Watcher, reason: CloseReason) => void;
+  private readonly schedule: ((watcher: Watcher) => void) | undefined;
   private readonly clock: () => number;
   private items: WatchMessage[] = [];
   private head = 0;
@@ -114,6 +120,7 @@ export class Watcher implements Subscriber<ChangeBatch> {
     this.sendTimeoutMs = options.sendTimeoutMs;
     this.metrics = options.metrics;
     this.onEnd = options.onEnd;
+    this.schedule = options.schedule;
     this.clock = options.clock ?? Date.now;
   }
 
@@ -178,6 +185,12 @@ export class Watcher implements Subscriber<ChangeBatch> {
       if (this.queued >= this.queueSize) this.resync(m.revision, 1);
       else this.enqueue(m);
     }
+    if (this.schedule) this.schedule(this);
+    else this.pump();
+  }
+
+  /** Writes what is queued, unless a run is still in the transport (its flush continues). */
+  pumpNow(): void {
     this.pump();
   }
 
