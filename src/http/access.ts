@@ -47,6 +47,20 @@ export function securityHeaders(): RequestHandler {
   });
 }
 
+/**
+ * The security headers as a list, for answers written outside express (a refused WebSocket
+ * upgrade): helmet's middleware run once against a recording response.
+ */
+export function securityHeaderLines(): string[] {
+  const lines: string[] = [];
+  const recorder = {
+    setHeader: (name: string, value: unknown) => void lines.push(`${name}: ${String(value)}`),
+    removeHeader: () => undefined,
+  };
+  securityHeaders()({ method: 'GET', headers: {} } as Request, recorder as unknown as Response, () => undefined);
+  return lines;
+}
+
 /** Authorizes each request for the role its route needs; the principal goes to `res.locals`. */
 export function authorization(options: AccessOptions): RequestHandler {
   const { tokens, probesOpen } = options;

@@ -4,7 +4,8 @@ import type { Logger } from 'winston';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AlarmCenter } from '../center.js';
 import { AlarmCenterError, Codes } from '../errors.js';
-import type { AccessOptions } from '../http/access.js';
+import { securityHeaderLines, type AccessOptions } from '../http/access.js';
+import { REQUEST_ID_HEADER, requestIdOf } from '../http/observe.js';
 import { authorizationOf } from '../http/auth.js';
 import { DEFAULT_DOMAIN, DOMAIN_HEADER, scopeFromNames } from '../http/scope.js';
 import type { WatchMessage } from './message.js';
@@ -89,12 +90,13 @@ class WebSocketSink implements WatchSink {
 }
 
 /** Answers a refused upgrade with the service-center error body, then closes the socket. */
-function refuse(socket: Duplex, error: AlarmCenterError): void {
+function refuse(socket: Duplex, error: AlarmCenterError, headers: readonly string[]): void {
   const body = JSON.stringify(error.toBody());
   socket.end(
     `HTTP/1.1 ${error.status} ${http.STATUS_CODES[error.status] ?? ''}\r\n` +
       'Content-Type: application/json\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      headers.map((h) => `${h}\r\n`).join('') +
       'Connection: close\r\n\r\n' +
       body,
   );
@@ -116,14 +118,20 @@ export function attachWebSocketWatch(
     maxPayload: MAX_CLIENT_MESSAGE_BYTES,
     perMessageDeflate: false,
   });
+  // Refusals are written outside express: they get the same security headers as its answers.
+  const security = securityHeaderLines();
   const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const started = process.hrtime.bigint();
+    const requestId = requestIdOf(req.headers[REQUEST_ID_HEADER]);
     let url: URL;
     try {
       // Under a fixed origin: resolved against a base instead, a target such as `//` reads as a host and throws.
       url = new URL(`http://localhost${req.url ?? '/'}`);
     } catch {
-      refuse(socket, new AlarmCenterError(Codes.InvalidParams, 'path: not a valid request target'));
+      refuse(socket, new AlarmCenterError(Codes.InvalidParams, 'path: not a valid request target'), [
+        ...security,
+        `${REQUEST_ID_HEADER}: ${requestId}`,
+      ]);
       return;
     }
     const log = (status: number) => {
@@ -135,6 +143,7 @@ export function attachWebSocketWatch(
         status,
         durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e3) / 1000,
         upgrade: 'websocket',
+        requestId,
       });
     };
     socket.on('error', (err) => logger.debug('watch socket error', { error: err.message }));
@@ -173,7 +182,8 @@ export function attachWebSocketWatch(
     } catch (err) {
       const error = err instanceof AlarmCenterError ? err : new AlarmCenterError(Codes.InvalidParams, String(err));
       log(error.status);
-      refuse(socket, error);
+      const extra = error.code === Codes.Unauthorized ? ['WWW-Authenticate: Bearer realm="alarm-center"'] : [];
+      refuse(socket, error, [...security, ...extra, `${REQUEST_ID_HEADER}: ${requestId}`]);
     }
   };
   server.on('upgrade', onUpgrade);

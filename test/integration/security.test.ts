@@ -121,12 +121,19 @@ describe('security', () => {
     });
 
     it('asks a read token of the scope for a WebSocket or SSE watch', async () => {
-      const refused = await WsClient.open(server.url, '/v4/p/admin/alarms/watch').then(
+      const refused = await WsClient.open(server.url, '/v4/p/admin/alarms/watch', { headers: { 'x-request-id': 'ws-7' } }).then(
         () => expect.fail('the upgrade was accepted'),
-        (e: unknown) => e as { status: number; body: string },
+        (e: unknown) => e as { status: number; body: string; headers: Record<string, string> },
       );
       expect(refused.status).to.equal(401);
       expect(JSON.parse(refused.body)).to.include({ errorCode: '401002' });
+      // Written outside express, with the same headers as its answers.
+      expect(refused.headers).to.include({
+        'x-request-id': 'ws-7',
+        'x-content-type-options': 'nosniff',
+        'content-security-policy': "default-src 'none';frame-ancestors 'none'",
+        'www-authenticate': 'Bearer realm="alarm-center"',
+      });
       const scoped = await WsClient.open(server.url, '/v4/p2/admin/alarms/watch', { headers: { authorization: `Bearer ${TOKENS.scoped}` } }).then(
         () => expect.fail('the upgrade was accepted'),
         (e: unknown) => e as { status: number },
