@@ -196,15 +196,22 @@ const fieldsSchema = z
 /** A UTF-16 surrogate without its pair: no UTF-8 text, so the store could not keep it as sent. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
+/**
+ * Free text the store keeps as a column (a source, who acknowledged, a comment): at most `max`
+ * characters of valid Unicode, so what is answered is what a restart reads back.
+ */
+function storedText(max: number) {
+  return z
+    .string()
+    .max(max)
+    .refine((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode (a lone surrogate was found)');
+}
+
 /** One raise or clear, as a client sends it. Unknown keys are refused. */
 export const AlarmInputSchema = z.strictObject({
   id: z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9._:-]{1,128}'),
   status: z.enum(STATUSES).default('ACTIVATED'),
-  source: z
-    .string()
-    .max(MAX_SOURCE_LENGTH)
-    .refine((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode (a lone surrogate was found)')
-    .default(''),
+  source: storedText(MAX_SOURCE_LENGTH).default(''),
   severity: z.enum(SEVERITIES).optional(),
   fields: fieldsSchema.default({}),
   /** An ACTIVATED alarm not raised again within this many seconds clears by itself (EXPIRE). */
@@ -216,8 +223,8 @@ export type ValidAlarmInput = z.output<typeof AlarmInputSchema>;
 
 /** An acknowledgement as a client sends it. */
 export const AckInputSchema = z.strictObject({
-  by: z.string().min(1).max(MAX_ACK_TEXT),
-  comment: z.string().max(MAX_ACK_COMMENT).default(''),
+  by: storedText(MAX_ACK_TEXT).pipe(z.string().min(1)),
+  comment: storedText(MAX_ACK_COMMENT).default(''),
 });
 
 /** A bulk clear's selector: at least one criterion; every given one must match. */

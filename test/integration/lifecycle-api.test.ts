@@ -70,6 +70,9 @@ describe('acknowledgement, expiry and bulk clear over HTTP', () => {
         [{ by: 'ops', comment: 'x'.repeat(1025) }, /^body\.comment: /],
         [{ by: 'ops', extra: 1 }, /extra/],
         [{ by: 7 }, /^body\.by: /],
+        // Text the store could not keep as sent (it would read back as U+FFFD).
+        [{ by: 'ops\ud800' }, /^body\.by: must be valid Unicode/],
+        [{ by: 'ops', comment: '\udc00' }, /^body\.comment: must be valid Unicode/],
       ];
       for (const [body, detail] of cases) expectError(await api().post(`${ALARMS}/A/ack?source=s`).send(body), '400001', detail);
       expectError(await api().post(`${ALARMS}/A/ack?source=s&by=ops`).send({ by: 'ops' }), '400001', /query/);
