@@ -12,6 +12,7 @@ import type { Config } from './config.js';
 import { ConfigSchema, isLoopback } from './config.js';
 import { AlarmCenterError, Codes } from './errors.js';
 import { TokenRegistry } from './http/auth.js';
+import { writeRawError } from './http/error-handler.js';
 import type { InstanceInfo } from './health/routes.js';
 import { createSilentLogger } from './logger.js';
 import { attachWebSocketWatch } from './watch/websocket.js';
@@ -76,14 +77,11 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, headerLim
     socket.destroy();
     return;
   }
-  const error =
+  writeRawError(
+    socket,
     err.code === 'HPE_HEADER_OVERFLOW'
       ? new AlarmCenterError(Codes.HeadersTooLarge, `headers: larger than the limit of ${headerLimit} bytes`)
-      : new AlarmCenterError(Codes.InvalidParams, `request: malformed HTTP (${err.code ?? err.message})`);
-  const body = JSON.stringify(error.toBody());
-  socket.end(
-    `HTTP/1.1 ${error.status} ${http.STATUS_CODES[error.status] ?? ''}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      : new AlarmCenterError(Codes.InvalidParams, `request: malformed HTTP (${err.code ?? err.message})`),
   );
 }
 

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'winston';
 import { AlarmCenterError, Codes } from '../errors.js';
@@ -60,6 +62,23 @@ export function createErrorHandler(options: ErrorHandlerOptions): ErrorRequestHa
     if (coded.code === Codes.Unauthorized) res.set('WWW-Authenticate', 'Bearer realm="alarm-center"');
     res.status(coded.status).json(coded.toBody());
   };
+}
+
+/**
+ * Writes an error answer straight to a connection, for what is answered outside express (a
+ * refused WebSocket upgrade, a request Node could not parse), with `headers` as `Name: value`
+ * lines, then closes it.
+ */
+export function writeRawError(socket: Duplex, error: AlarmCenterError, headers: readonly string[] = []): void {
+  const body = JSON.stringify(error.toBody());
+  socket.end(
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\n` +
+      'Content-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      headers.map((h) => `${h}\r\n`).join('') +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
 }
 
 /** Answers any request no route took: 404002. */

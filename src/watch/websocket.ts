@@ -7,6 +7,7 @@ import { AlarmCenterError, Codes } from '../errors.js';
 import { securityHeaderLines, type AccessOptions } from '../http/access.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../http/observe.js';
 import { authorizationOf } from '../http/auth.js';
+import { writeRawError } from '../http/error-handler.js';
 import { DEFAULT_DOMAIN, DOMAIN_HEADER, scopeFromNames } from '../http/scope.js';
 import type { WatchMessage } from './message.js';
 import { parseSince } from './since.js';
@@ -89,19 +90,6 @@ class WebSocketSink implements WatchSink {
   }
 }
 
-/** Answers a refused upgrade with the service-center error body, then closes the socket. */
-function refuse(socket: Duplex, error: AlarmCenterError, headers: readonly string[]): void {
-  const body = JSON.stringify(error.toBody());
-  socket.end(
-    `HTTP/1.1 ${error.status} ${http.STATUS_CODES[error.status] ?? ''}\r\n` +
-      'Content-Type: application/json\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-      headers.map((h) => `${h}\r\n`).join('') +
-      'Connection: close\r\n\r\n' +
-      body,
-  );
-}
-
 /**
  * Routes WebSocket upgrades of `GET /v4/{project}/admin/alarms/watch` to the watch hub; any
  * other upgrade, a bad scope or `since`, and upgrades during shutdown are refused with the
@@ -128,7 +116,7 @@ export function attachWebSocketWatch(
       // Under a fixed origin: resolved against a base instead, a target such as `//` reads as a host and throws.
       url = new URL(`http://localhost${req.url ?? '/'}`);
     } catch {
-      refuse(socket, new AlarmCenterError(Codes.InvalidParams, 'path: not a valid request target'), [
+      writeRawError(socket, new AlarmCenterError(Codes.InvalidParams, 'path: not a valid request target'), [
         ...security,
         `${REQUEST_ID_HEADER}: ${requestId}`,
       ]);
@@ -183,7 +171,7 @@ export function attachWebSocketWatch(
       const error = err instanceof AlarmCenterError ? err : new AlarmCenterError(Codes.InvalidParams, String(err));
       log(error.status);
       const extra = error.code === Codes.Unauthorized ? ['WWW-Authenticate: Bearer realm="alarm-center"'] : [];
-      refuse(socket, error, [...security, ...extra, `${REQUEST_ID_HEADER}: ${requestId}`]);
+      writeRawError(socket, error, [...security, ...extra, `${REQUEST_ID_HEADER}: ${requestId}`]);
     }
   };
   server.on('upgrade', onUpgrade);
