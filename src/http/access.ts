@@ -8,7 +8,7 @@ import helmet from 'helmet';
 import type { Scope } from '../alarm/model.js';
 import { AlarmCenterError, Codes } from '../errors.js';
 import { requirementOf, type Principal, type TokenRegistry } from './auth.js';
-import { DEFAULT_DOMAIN, DOMAIN_HEADER } from './scope.js';
+import { DEFAULT_DOMAIN, DEFAULT_PROJECT, DOMAIN_HEADER, projectOfPath } from './scope.js';
 
 export interface AccessOptions {
   tokens: TokenRegistry;
@@ -24,16 +24,14 @@ export interface AccessOptions {
  */
 export function pathScope(path: string, domainHeader: string | undefined): Scope | undefined {
   // `/health` is the default project's cluster health.
-  if (path === '/health') return { domain: domainHeader ?? DEFAULT_DOMAIN, project: 'default' };
-  const m = /^\/v4\/([^/]+)\//.exec(path);
-  if (!m) return undefined;
-  let project: string;
+  if (path === '/health') return { domain: domainHeader ?? DEFAULT_DOMAIN, project: DEFAULT_PROJECT };
+  let project: string | undefined;
   try {
-    project = decodeURIComponent(m[1] as string);
+    project = projectOfPath(path);
   } catch {
     return undefined;
   }
-  return { domain: domainHeader ?? DEFAULT_DOMAIN, project };
+  return project === undefined ? undefined : { domain: domainHeader ?? DEFAULT_DOMAIN, project };
 }
 
 /** Security headers for a JSON API: nothing may frame, sniff, cache or embed its answers. */

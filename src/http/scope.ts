@@ -25,13 +25,26 @@ export function scopeOf(req: Request): Scope {
 }
 
 /**
+ * The project a `/v4/{project}/…` path names, percent-decoded; undefined when the path names none,
+ * 400001 when its encoding is malformed. For requests no express route has parsed.
+ */
+export function projectOfPath(path: string): string | undefined {
+  const raw = /^\/v4\/([^/]+)\//.exec(path)?.[1];
+  if (raw === undefined) return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new AlarmCenterError(Codes.InvalidParams, 'project: malformed percent-encoding');
+  }
+}
+
+/**
  * The scope a request was about, read from its path once its route params are gone (in the
  * error handler): the default scope when the path names none or an invalid one.
  */
 export function scopeOfPath(req: Request): Scope {
-  const project = /^\/v4\/([^/]+)\//.exec(req.path)?.[1] ?? DEFAULT_PROJECT;
   try {
-    return scopeFromNames(req.get(DOMAIN_HEADER) ?? DEFAULT_DOMAIN, project);
+    return scopeFromNames(req.get(DOMAIN_HEADER) ?? DEFAULT_DOMAIN, projectOfPath(req.path) ?? DEFAULT_PROJECT);
   } catch {
     return { domain: DEFAULT_DOMAIN, project: DEFAULT_PROJECT };
   }

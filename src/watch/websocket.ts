@@ -8,7 +8,7 @@ import { securityHeaderLines, type AccessOptions } from '../http/access.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../http/observe.js';
 import { authorizationOf } from '../http/auth.js';
 import { writeRawError } from '../http/error-handler.js';
-import { DEFAULT_DOMAIN, DOMAIN_HEADER, scopeFromNames } from '../http/scope.js';
+import { DEFAULT_DOMAIN, DOMAIN_HEADER, projectOfPath, scopeFromNames } from '../http/scope.js';
 import type { WatchMessage } from './message.js';
 import { parseSince } from './since.js';
 import type { CloseReason, WatchSink } from './watcher.js';
@@ -20,7 +20,7 @@ const SILENT_INTERVALS = 4;
 /** How long a closing handshake may take before the socket is cut. */
 const CLOSE_GRACE_MS = 2000;
 
-const WATCH_PATH = /^\/v4\/([^/]+)\/admin\/alarms\/watch\/?$/;
+const WATCH_PATH = /^\/v4\/[^/]+\/admin\/alarms\/watch\/?$/;
 
 /** WebSocket close codes by why the watcher ended. */
 const CLOSE_CODES: Record<CloseReason, number | undefined> = {
@@ -136,19 +136,12 @@ export function attachWebSocketWatch(
     };
     socket.on('error', (err) => logger.debug('watch socket error', { error: err.message }));
     try {
-      const match = WATCH_PATH.exec(url.pathname);
-      if (!match || req.method !== 'GET') {
+      if (!WATCH_PATH.test(url.pathname) || req.method !== 'GET') {
         throw new AlarmCenterError(Codes.NotFound, `no WebSocket route for ${req.method ?? ''} ${url.pathname}`);
       }
       if (center.state === 'stopping') throw new AlarmCenterError(Codes.Unavailable, 'Alarm Center is shutting down');
       const domain = (req.headers[DOMAIN_HEADER] as string | undefined) ?? DEFAULT_DOMAIN;
-      let project: string;
-      try {
-        project = decodeURIComponent(match[1] as string);
-      } catch {
-        throw new AlarmCenterError(Codes.InvalidParams, 'project: malformed percent-encoding');
-      }
-      const scope = scopeFromNames(domain, project);
+      const scope = scopeFromNames(domain, projectOfPath(url.pathname) as string);
       // Watching is reading: a read token (of this scope) is enough.
       options.access.tokens.authorize(authorizationOf(req), 'read', scope);
       const since = parseSince(url.searchParams, undefined);
