@@ -80,6 +80,20 @@ function sendJson(res: Response, body: string | Buffer): void {
   res.type('application/json').send(body);
 }
 
+/** Answers `{"alarm":{…}}`. */
+function sendAlarm(res: Response, alarm: Alarm): void {
+  sendJson(res, `{"alarm":${serializeAlarm(alarm)}}`);
+}
+
+/** The alarm a `/alarms/:id?source=` route names; 400001 naming `id` or the query. */
+function alarmKeyOf(req: Request): { id: string; source: string } {
+  const id = AlarmInputSchema.shape.id.safeParse(req.params.id);
+  if (!id.success) throw invalid(id.error, 'id');
+  const q = ClearOneQuerySchema.safeParse(req.query);
+  if (!q.success) throw invalid(q.error, 'query');
+  return { id: id.data, source: q.data.source };
+}
+
 /**
  * Adds the service-center admin API to `router`: list, raise/clear, clear-all and clear-one.
  * Routes go straight onto the app's router rather than a nested one, which every request
@@ -133,35 +147,26 @@ export function addAlarmRoutes(router: IRouter, options: { center: AlarmCenter; 
     sendJson(res, `{"count":${alarms.length},"revision":${revision}}`);
   });
 
-  for (const action of ['ack', 'unack'] as const) {
-    router.post(`/v4/:project/admin/alarms/:id/${action}`, json, async (req: Request, res: Response) => {
-      const scope = scopeOf(req);
-      const id = AlarmInputSchema.shape.id.safeParse(req.params.id);
-      if (!id.success) throw invalid(id.error, 'id');
-      const q = ClearOneQuerySchema.safeParse(req.query);
-      if (!q.success) throw invalid(q.error, 'query');
-      let alarm: Alarm;
-      if (action === 'ack') {
-        const body = AckInputSchema.safeParse(req.body ?? {});
-        if (!body.success) throw invalid(body.error, 'body');
-        alarm = await center.service.ack(scope, id.data, q.data.source, body.data.by, body.data.comment);
-      } else {
-        if (req.body !== undefined && (typeof req.body !== 'object' || req.body === null || Object.keys(req.body as object).length > 0)) {
-          throw new AlarmCenterError(Codes.InvalidParams, 'body: unack takes no body (or an empty object)');
-        }
-        alarm = await center.service.unack(scope, id.data, q.data.source);
-      }
-      sendJson(res, `{"alarm":${serializeAlarm(alarm)}}`);
-    });
-  }
+  router.post('/v4/:project/admin/alarms/:id/ack', json, async (req: Request, res: Response) => {
+    const scope = scopeOf(req);
+    const { id, source } = alarmKeyOf(req);
+    const body = AckInputSchema.safeParse(req.body ?? {});
+    if (!body.success) throw invalid(body.error, 'body');
+    sendAlarm(res, await center.service.ack(scope, id, source, body.data.by, body.data.comment));
+  });
+
+  router.post('/v4/:project/admin/alarms/:id/unack', json, async (req: Request, res: Response) => {
+    const scope = scopeOf(req);
+    const { id, source } = alarmKeyOf(req);
+    if (req.body !== undefined && (typeof req.body !== 'object' || req.body === null || Object.keys(req.body as object).length > 0)) {
+      throw new AlarmCenterError(Codes.InvalidParams, 'body: unack takes no body (or an empty object)');
+    }
+    sendAlarm(res, await center.service.unack(scope, id, source));
+  });
 
   router.delete('/v4/:project/admin/alarms/:id', async (req: Request, res: Response) => {
     const scope = scopeOf(req);
-    const id = AlarmInputSchema.shape.id.safeParse(req.params.id);
-    if (!id.success) throw invalid(id.error, 'id');
-    const q = ClearOneQuerySchema.safeParse(req.query);
-    if (!q.success) throw invalid(q.error, 'query');
-    const alarm = await center.service.clear(scope, id.data, q.data.source);
-    sendJson(res, `{"alarm":${serializeAlarm(alarm)}}`);
+    const { id, source } = alarmKeyOf(req);
+    sendAlarm(res, await center.service.clear(scope, id, source));
   });
 }
