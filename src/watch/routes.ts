@@ -8,6 +8,7 @@ import { AlarmCenterError, Codes } from '../errors.js';
 import { scopeOf } from '../http/scope.js';
 import { wireAction, type WatchMessage } from './message.js';
 import { parseSince } from './since.js';
+import { Heartbeat } from './heartbeat.js';
 import type { CloseReason, WatchSink } from './watcher.js';
 
 /** The JSON text of a history entry: `{"revision","action","alarm","at"}`. */
@@ -24,16 +25,15 @@ function entryJson(e: HistoryEntry): string {
  * through a failed or stalled write.
  */
 class SseSink implements WatchSink {
-  private nextBeat: number;
-  private beatSentAt = 0;
+  private readonly beat: Heartbeat;
 
   constructor(
     private readonly res: ServerResponse,
-    private readonly heartbeatMs: number,
-    private readonly sendTimeoutMs: number,
+    heartbeatMs: number,
+    sendTimeoutMs: number,
     now: number,
   ) {
-    this.nextBeat = now + heartbeatMs;
+    this.beat = new Heartbeat(heartbeatMs, sendTimeoutMs, now, (flushed) => res.write(': heartbeat\n\n', flushed));
   }
 
   write(message: WatchMessage, done?: (err?: Error | null) => void): void {
@@ -45,14 +45,7 @@ class SseSink implements WatchSink {
   }
 
   tick(now: number): CloseReason | undefined {
-    if (this.beatSentAt > 0 && now - this.beatSentAt > this.sendTimeoutMs) return 'send-timeout';
-    if (now < this.nextBeat || this.beatSentAt > 0) return undefined;
-    this.nextBeat = now + this.heartbeatMs;
-    this.beatSentAt = now;
-    this.res.write(': heartbeat\n\n', (err) => {
-      if (!err) this.beatSentAt = 0;
-    });
-    return undefined;
+    return this.beat.tick(now);
   }
 
   end(reason: CloseReason): void {

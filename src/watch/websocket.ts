@@ -11,6 +11,7 @@ import { writeRawError } from '../http/error-handler.js';
 import { DEFAULT_DOMAIN, DOMAIN_HEADER, projectOfPath, scopeFromNames } from '../http/scope.js';
 import type { WatchMessage } from './message.js';
 import { parseSince } from './since.js';
+import { Heartbeat } from './heartbeat.js';
 import type { CloseReason, WatchSink } from './watcher.js';
 
 /** Client messages carry nothing Alarm Center reads; anything longer than this is refused (1009). */
@@ -40,18 +41,17 @@ const CLOSE_CODES: Record<CloseReason, number | undefined> = {
  */
 class WebSocketSink implements WatchSink {
   private lastHeard: number;
-  private nextPing: number;
   private peerPings = false;
-  private pingSentAt = 0;
+  private readonly beat: Heartbeat;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly heartbeatMs: number,
-    private readonly sendTimeoutMs: number,
+    sendTimeoutMs: number,
     now: number,
   ) {
     this.lastHeard = now;
-    this.nextPing = now + heartbeatMs;
+    this.beat = new Heartbeat(heartbeatMs, sendTimeoutMs, now, (flushed) => ws.ping(undefined, undefined, flushed));
     const heard = () => {
       this.lastHeard = Date.now();
     };
@@ -69,14 +69,7 @@ class WebSocketSink implements WatchSink {
 
   tick(now: number): CloseReason | undefined {
     if (now - this.lastHeard > SILENT_INTERVALS * this.heartbeatMs) return 'heartbeat';
-    if (this.pingSentAt > 0 && now - this.pingSentAt > this.sendTimeoutMs) return 'send-timeout';
-    if (this.peerPings || now < this.nextPing || this.pingSentAt > 0) return undefined;
-    this.nextPing = now + this.heartbeatMs;
-    this.pingSentAt = now;
-    this.ws.ping(undefined, undefined, (err) => {
-      if (!err) this.pingSentAt = 0;
-    });
-    return undefined;
+    return this.peerPings ? undefined : this.beat.tick(now);
   }
 
   end(reason: CloseReason): void {
