@@ -143,6 +143,11 @@ export class Bus {
     return { ...this.counters, queued: this.queue.length };
   }
 
+  /** Whether any subscriber is attached, whatever its subject. */
+  get hasSubscribers(): boolean {
+    return this.subjects.size > 0;
+  }
+
   subject(name: string): Subject | undefined {
     return this.subjects.get(name);
   }

@@ -40,11 +40,15 @@ export class ChangeFeed {
   }
 
   publish(changes: readonly AlarmChange[]): void {
+    const last = changes[changes.length - 1];
+    if (last) this.published = Math.max(this.published, last.alarm.revision);
+    // The write path pays nothing for the feed while nobody watches.
     const bus = this.bus.bus(ALARM_CHANGE);
+    if (!bus?.hasSubscribers) return;
     let batches: Map<string, { scope: Scope; messages: WatchMessage[] }> | undefined;
     for (const c of changes) {
-      const subject = `${c.alarm.domain}/${c.alarm.project}`;
-      if (!bus?.subject(subject)) continue;
+      const subject = watchSubject(c.alarm);
+      if (!bus.subject(subject)) continue;
       batches ??= new Map();
       let b = batches.get(subject);
       if (!b) {
@@ -53,8 +57,6 @@ export class ChangeFeed {
       }
       b.messages.push(WatchMessage.change(c.action, c.alarm, c.at));
     }
-    const last = changes[changes.length - 1];
-    if (last) this.published = Math.max(this.published, last.alarm.revision);
     if (!batches) return;
     for (const [subject, batch] of batches) {
       const revision = (batch.messages[batch.messages.length - 1] as WatchMessage).revision;

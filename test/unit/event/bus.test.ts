@@ -317,5 +317,15 @@ describe('Bus', () => {
       expect(bus.subject('s')).to.equal(undefined);
       expect(bus.removeSubscriber(sub)).to.equal(false);
     });
+
+    it('says whether any subscriber is left, whatever its subject', () => {
+      const { bus } = newBus();
+      const a = recorder('a');
+      expect(bus.hasSubscribers).to.equal(false);
+      bus.addSubscriber(a);
+      expect(bus.hasSubscribers).to.equal(true);
+      bus.removeSubscriber(a);
+      expect(bus.hasSubscribers).to.equal(false);
+    });
   });
 });
