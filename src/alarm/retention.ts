@@ -70,9 +70,18 @@ export class Retention {
     }
   }
 
-  get enabled(): boolean {
+  /** Whether the policy limits the history and the store can prune it. */
+  private get prunesHistory(): boolean {
     const o = this.options;
-    return (o.historyMaxAgeMs > 0 || o.historyMaxEntries > 0) && this.options.store.pruneHistory !== undefined || o.clearedMaxAgeMs > 0;
+    return o.store.pruneHistory !== undefined && (o.historyMaxAgeMs > 0 || o.historyMaxEntries > 0);
+  }
+
+  private get purgesCleared(): boolean {
+    return this.options.clearedMaxAgeMs > 0;
+  }
+
+  get enabled(): boolean {
+    return this.prunesHistory || this.purgesCleared;
   }
 
   /** Applies the policy now and then every interval. */
@@ -111,7 +120,7 @@ export class Retention {
   private async pass(): Promise<RetentionPass> {
     const result: RetentionPass = { pruned: 0, batches: 0, longestBatchMs: 0 };
     const { store, historyMaxAgeMs, historyMaxEntries, clearedMaxAgeMs } = this.options;
-    if (store.pruneHistory && (historyMaxAgeMs > 0 || historyMaxEntries > 0)) {
+    if (this.prunesHistory && store.pruneHistory) {
       const olderThan = historyMaxAgeMs > 0 ? this.clock() - historyMaxAgeMs : 0;
       while (!this.closed) {
         const started = process.hrtime.bigint();
@@ -128,7 +137,7 @@ export class Retention {
       }
       if (result.pruned > 0) this.options.logger.info('history pruned', { entries: result.pruned, batches: result.batches, longestBatchMs: result.longestBatchMs });
     }
-    if (clearedMaxAgeMs > 0 && !this.closed) {
+    if (this.purgesCleared && !this.closed) {
       const before = this.clock() - clearedMaxAgeMs;
       for (const scope of this.options.index.scopesWithClearedBefore(before)) {
         if (this.closed) break;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createAlarmCenter, type AlarmCenter } from '../../../src/center.js';
 import type { SqliteStore } from '../../../src/alarm/sqlite-store.js';
-import { removeDir, tempDir } from '../../helpers/integration.js';
+import { removeDir, tempDir, waitFor } from '../../helpers/integration.js';
 
 const SCOPE = { domain: 'default', project: 'ret' };
 const DAY = 86_400_000;
@@ -79,6 +79,13 @@ describe('retention', () => {
     opened.push(again);
     expect(again.list(SCOPE).alarms).to.have.length(12);
     expect(again.list(SCOPE).revision).to.equal(12);
+  });
+
+  it('applies the policy by itself every interval', async () => {
+    const center = await open({ historyMaxEntries: 2, retentionIntervalMs: 10 });
+    for (let i = 0; i < 6; i += 1) await center.raise(SCOPE, { id: `A${i}` });
+    await waitFor('the background pass', () => entries(center).n === 2, 5000);
+    expect(entries(center).first).to.equal(5);
   });
 
   it('takes CLEARED alarms out of the list after their time, as PURGE changes kept in history', async () => {
