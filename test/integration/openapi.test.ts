@@ -160,6 +160,20 @@ function expectDocumented(schemas: SpecSchemas, method: string, path: string, re
   expect(schemas.errors(objAt(content, type).schema, body), `${method} ${path} ${res.status} body`).to.deep.equal([]);
 }
 
+
+/** An ACTIVATED alarm in the wire form, for schema checks. */
+const ACTIVE_ALARM = {
+  id: 'A',
+  status: 'ACTIVATED',
+  fields: {},
+  source: '',
+  severity: 'indeterminate',
+  count: 1,
+  raisedAt: '2026-11-22T10:00:00.000Z',
+  updatedAt: '2026-11-22T10:00:00.000Z',
+  revision: 3,
+  acknowledged: false,
+};
 describe('openapi.yaml', function () {
 
   describe('document', function () {
@@ -274,18 +288,7 @@ describe('openapi.yaml', function () {
 
     it('requires an alarm in every WatchMessage but RESYNC, and none in RESYNC', function () {
       const schemas = new SpecSchemas(doc);
-      const alarm = {
-        id: 'A',
-        status: 'ACTIVATED',
-        fields: {},
-        source: '',
-        severity: 'indeterminate',
-        count: 1,
-        raisedAt: '2026-11-22T10:00:00.000Z',
-        updatedAt: '2026-11-22T10:00:00.000Z',
-        revision: 3,
-        acknowledged: false,
-      };
+      const alarm = ACTIVE_ALARM;
       const message = schemas.component('WatchMessage');
       expect(message({ action: 'RAISE', alarm, revision: 3 })).to.equal(true);
       expect(message({ action: 'RAISE', revision: 3 })).to.equal(false);
@@ -298,18 +301,7 @@ describe('openapi.yaml', function () {
     it('requires acknowledged in an Alarm, with the acknowledgement exactly when it is true, and neither on a CLEARED one', function () {
       const schemas = new SpecSchemas(doc);
       const alarm = schemas.component('Alarm');
-      const active = {
-        id: 'A',
-        status: 'ACTIVATED',
-        fields: {},
-        source: '',
-        severity: 'indeterminate',
-        count: 1,
-        raisedAt: '2026-11-22T10:00:00.000Z',
-        updatedAt: '2026-11-22T10:00:00.000Z',
-        revision: 3,
-        acknowledged: false,
-      };
+      const active = ACTIVE_ALARM;
       const ack = { ackedBy: 'ops', ackedAt: '2026-11-22T10:01:00.000Z', ackComment: '' };
       const cleared = { ...active, status: 'CLEARED', clearedAt: '2026-11-22T10:02:00.000Z' };
       expect(alarm(active)).to.equal(true);
