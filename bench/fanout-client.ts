@@ -15,12 +15,12 @@
  * `updatedAt`, kept in a uniform reservoir sample so memory stays bounded whatever the count.
  */
 import { parseArgs } from 'node:util';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { percentile } from './percentile.js';
+import { openWatcher } from './watcher-client.js';
 
 /** After the parent's signal, the tally is written once nothing arrived for this long. */
 const IDLE_MS = 2000;
-const OPEN_TIMEOUT_MS = 30_000;
 /** Latencies kept; past it each new one replaces a random kept one (reservoir sampling). */
 const SAMPLE_CAPACITY = 1_000_000;
 
@@ -185,27 +185,6 @@ class Tally {
   }
 }
 
-/** Opens one watcher; rejects on an error, a refused upgrade or the timeout. */
-function openWatcher(url: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true });
-    const timer = setTimeout(() => fail(new Error(`not open within ${OPEN_TIMEOUT_MS} ms`)), OPEN_TIMEOUT_MS);
-    const fail = (err: Error): void => {
-      clearTimeout(timer);
-      ws.terminate();
-      reject(err);
-    };
-    ws.once('open', () => {
-      clearTimeout(timer);
-      ws.removeAllListeners('error');
-      ws.removeAllListeners('unexpected-response');
-      resolve(ws);
-    });
-    ws.once('error', fail);
-    ws.once('unexpected-response', (_req, res) => fail(new Error(`the upgrade was answered ${res.statusCode}`)));
-  });
-}
-
 /** Opens `n` watchers, `inFlight` at a time, each reporting its messages to the tally. */
 async function openAll(o: Options, tally: Tally, ended: { value: boolean }): Promise<WebSocket[]> {
   const sockets: WebSocket[] = [];
@@ -215,7 +194,7 @@ async function openAll(o: Options, tally: Tally, ended: { value: boolean }): Pro
       const w = next++;
       let ws: WebSocket;
       try {
-        ws = await openWatcher(o.url);
+        ws = await openWatcher(o.url, { skipUTF8Validation: true });
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         throw new Error(`watcher ${w + 1} of ${o.watchers} could not open: ${message}`, { cause: err });

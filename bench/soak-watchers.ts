@@ -14,8 +14,8 @@
  */
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { openWatcher } from './watcher-client.js';
 
-const OPEN_TIMEOUT_MS = 30_000;
 const CLOSE_GRACE_MS = 2000;
 const RESYNC_PREFIX = Buffer.from('{"action":"RESYNC"');
 const DIGIT_0 = 0x30;
@@ -132,24 +132,6 @@ class Tally {
     const { messages, resyncs, closed, errors } = this;
     return { type: 'tally', messages, resyncs, closed, errors, projects: Object.fromEntries(this.projects) };
   }
-}
-
-/** Opens one watcher; fails when the upgrade is refused or does not finish in time. */
-function openWatcher(url: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: OPEN_TIMEOUT_MS });
-    const fail = (err: Error): void => {
-      ws.terminate();
-      reject(err);
-    };
-    ws.once('open', () => {
-      ws.removeAllListeners('error');
-      ws.removeAllListeners('unexpected-response');
-      resolve(ws);
-    });
-    ws.once('error', fail);
-    ws.once('unexpected-response', (_req, res) => fail(new Error(`the upgrade was answered ${res.statusCode}`)));
-  });
 }
 
 /** Opens every watcher, `inFlight` at a time, round-robin over the projects. */
