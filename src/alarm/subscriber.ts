@@ -199,31 +199,40 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
    * all or nothing: a clear that must find its alarm, against the state before the write.
    */
   private refusal(stage: Stage, write: AlarmWrite): Error | undefined {
-    const fresh = new Set<string>();
     for (const op of write.ops) {
       const mustExist = (op.kind === 'clear' && op.mustExist) || op.kind === 'ack' || op.kind === 'unack';
-      const current = mustExist ? stage.current(write.scope, op.id, op.source) : undefined;
-      if (mustExist && !current) {
+      if (!mustExist) continue;
+      const current = stage.current(write.scope, op.id, op.source);
+      if (!current) {
         return new AlarmCenterError(Codes.AlarmNotFound, `alarm ${op.id} with source "${op.source}" does not exist`);
       }
-      if (op.kind === 'ack' && current?.status !== 'ACTIVATED') {
+      if (op.kind === 'ack' && current.status !== 'ACTIVATED') {
         return new AlarmCenterError(
           Codes.InvalidParams,
           `alarm ${op.id} with source "${op.source}" is CLEARED: only an ACTIVATED alarm can be acknowledged`,
         );
       }
-      if (op.kind === 'raise' && this.maxAlarmsPerScope > 0 && !stage.current(write.scope, op.id, op.source)) {
-        fresh.add(alarmKey(op.id, op.source));
-      }
     }
-    if (fresh.size > 0 && stage.size(write.scope) + fresh.size > this.maxAlarmsPerScope) {
-      const { domain, project } = write.scope;
-      return new AlarmCenterError(
-        Codes.QuotaExceeded,
-        `domain ${domain}, project ${project} holds ${stage.size(write.scope)} alarms; ${fresh.size} more would pass the limit of ${this.maxAlarmsPerScope}`,
-      );
+    return this.overQuota(stage, write);
+  }
+
+  /** 429002 when the write's new alarms would take its scope past `maxAlarmsPerScope`. */
+  private overQuota(stage: Stage, write: AlarmWrite): Error | undefined {
+    const max = this.maxAlarmsPerScope;
+    if (max === 0) return undefined;
+    const held = stage.size(write.scope);
+    // Far from the limit (nearly always), even a write of only new alarms fits: nothing to count.
+    if (held + write.ops.length <= max) return undefined;
+    const fresh = new Set<string>();
+    for (const op of write.ops) {
+      if (op.kind === 'raise' && !stage.current(write.scope, op.id, op.source)) fresh.add(alarmKey(op.id, op.source));
     }
-    return undefined;
+    if (held + fresh.size <= max) return undefined;
+    const { domain, project } = write.scope;
+    return new AlarmCenterError(
+      Codes.QuotaExceeded,
+      `domain ${domain}, project ${project} holds ${held} alarms; ${fresh.size} more would pass the limit of ${max}`,
+    );
   }
 
   /** Stages the write's changes; returns the alarms it leaves (raises and clears, in order). */
