@@ -5,7 +5,7 @@ import type net from 'node:net';
 import os from 'node:os';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'winston';
-import { createApp } from './app.js';
+import { createApp, type HttpApp } from './app.js';
 import { createAlarmCenter, type AlarmCenter } from './center.js';
 import type { Duplex } from 'node:stream';
 import type { Config } from './config.js';
@@ -29,6 +29,8 @@ export interface RunningServer {
   readonly center: AlarmCenter;
   readonly registry: Registry;
   readonly server: http.Server;
+  /** The express app and the hot routes in front of it. */
+  readonly app: HttpApp;
   /** Graceful stop: readiness fails, new requests are refused, in-flight ones finish, queued writes commit, the store closes. */
   close(): Promise<void>;
 }
@@ -128,7 +130,7 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
   if (!access.tokens.enabled && !isLoopback(config.host)) {
     logger.warn('listening beyond this machine without authentication (insecure)', { host: config.host });
   }
-  const app = createApp({
+  const front = createApp({
     center,
     registry,
     logger,
@@ -137,7 +139,7 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
     openapi: fs.readFileSync(OPENAPI_FILE, 'utf8'),
     access,
   });
-  const server = http.createServer({ maxHeaderSize: config.headerLimitBytes }, app);
+  const server = http.createServer({ maxHeaderSize: config.headerLimitBytes }, front.listener);
   server.keepAliveTimeout = 65_000;
   // The latest answer of each connection: a malformed request after it is refused once that answer
   // is written, so answers keep the order of the requests (a client pipelining them reads them so).
@@ -166,6 +168,7 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
   try {
     address = await listen(server, config.host, config.port);
   } catch (err) {
+    front.close();
     await center.close();
     throw err;
   }
@@ -179,12 +182,14 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
     center,
     registry,
     server,
+    app: front,
     close() {
       closing ??= (async () => {
         center.beginShutdown();
         // Watchers are told to go (WebSocket 1001, SSE end) and resume by revision elsewhere or later.
         center.watchHub.close();
         await drain(server, inFlight, silent, config.shutdownTimeoutMs);
+        front.close();
         await center.close();
       })();
       return closing;

@@ -1,7 +1,8 @@
-import express, { type IRouter, type Request, type Response } from 'express';
+import express, { type IRouter, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { AlarmCenter } from '../center.js';
 import { AlarmCenterError, Codes } from '../errors.js';
+import { sendJson } from '../http/error-handler.js';
 import { scopeOf } from '../http/scope.js';
 import { ListQuerySchema, selectsAll } from './filter.js';
 import {
@@ -14,6 +15,7 @@ import {
   scopeKey,
   serializeAlarm,
   type Alarm,
+  type Scope,
   type ValidAlarmInput,
 } from './model.js';
 import type { ListResult } from './service.js';
@@ -76,13 +78,23 @@ class ListCache {
   }
 }
 
-function sendJson(res: Response, body: string | Buffer): void {
-  res.type('application/json').send(body);
-}
-
 /** Answers `{"alarm":{…}}`. */
 function sendAlarm(res: Response, alarm: Alarm): void {
-  sendJson(res, `{"alarm":${serializeAlarm(alarm)}}`);
+  sendJson(res, 200, `{"alarm":${serializeAlarm(alarm)}}`);
+}
+
+/** The JSON body parser of every route that reads one (body-parser, as express.json). */
+export function jsonBody(limitBytes: number): RequestHandler {
+  return express.json({ limit: limitBytes, type: ['application/json', 'application/*+json'] });
+}
+
+/**
+ * Raise or clear by POST: one AlarmInput or a batch, applied in one write; answers the stored
+ * alarms and the revision once durable.
+ */
+export async function writeAlarms(center: AlarmCenter, scope: Scope, body: unknown): Promise<string> {
+  const { alarms, revision } = await center.service.apply(scope, parseWrite(body));
+  return alarmsBody(alarms, revision);
 }
 
 /** The alarm a `/alarms/:id?source=` route names; 400001 naming `id` or the query. */
@@ -99,11 +111,10 @@ function alarmKeyOf(req: Request): { id: string; source: string } {
  * Routes go straight onto the app's router rather than a nested one, which every request
  * would otherwise cross.
  */
-export function addAlarmRoutes(router: IRouter, options: { center: AlarmCenter; bodyLimitBytes: number }): void {
-  const { center } = options;
-  // Only the write route reads a body; other routes never fail on one.
+export function addAlarmRoutes(router: IRouter, options: { center: AlarmCenter; json: RequestHandler }): void {
+  const { center, json } = options;
+  // Only the routes that take a body read one; other routes never fail on one.
   const cache = new ListCache(16);
-  const json = express.json({ limit: options.bodyLimitBytes, type: ['application/json', 'application/*+json'] });
 
   router.get('/v4/:project/admin/alarms', (req: Request, res: Response) => {
     const scope = scopeOf(req);
@@ -112,25 +123,22 @@ export function addAlarmRoutes(router: IRouter, options: { center: AlarmCenter; 
     const { selection, page } = q.data;
     if (page) {
       const r = center.service.page(scope, selection, page);
-      sendJson(res, alarmsBody(r.alarms, r.revision, r));
+      sendJson(res, 200, alarmsBody(r.alarms, r.revision, r));
       return;
     }
     if (!selectsAll(selection)) {
       const { alarms, revision } = center.service.list(scope, selection);
-      sendJson(res, alarmsBody(alarms, revision));
+      sendJson(res, 200, alarmsBody(alarms, revision));
       return;
     }
-    sendJson(res, cache.get(scopeKey(scope), center.index.version, () => {
+    sendJson(res, 200, cache.get(scopeKey(scope), center.index.version, () => {
       const { alarms, revision } = center.service.list(scope);
       return alarmsBody(alarms, revision);
     }));
   });
 
   router.post('/v4/:project/admin/alarms', json, async (req: Request, res: Response) => {
-    const scope = scopeOf(req);
-    const inputs = parseWrite(req.body);
-    const { alarms, revision } = await center.service.apply(scope, inputs);
-    sendJson(res, alarmsBody(alarms, revision));
+    sendJson(res, 200, await writeAlarms(center, scopeOf(req), req.body));
   });
 
   router.delete('/v4/:project/admin/alarms', async (req: Request, res: Response) => {
@@ -144,7 +152,7 @@ export function addAlarmRoutes(router: IRouter, options: { center: AlarmCenter; 
     const selector = ClearSelectorSchema.safeParse(req.body ?? {});
     if (!selector.success) throw invalid(selector.error, 'body');
     const { alarms, revision } = await center.service.clearMatching(scope, selector.data);
-    sendJson(res, `{"count":${alarms.length},"revision":${revision}}`);
+    sendJson(res, 200, `{"count":${alarms.length},"revision":${revision}}`);
   });
 
   router.post('/v4/:project/admin/alarms/:id/ack', json, async (req: Request, res: Response) => {

@@ -1,6 +1,8 @@
 import type { IRouter, Request, Response } from 'express';
 import type { AlarmCenter } from '../center.js';
 import { AlarmCenterError, Codes } from '../errors.js';
+import type { Scope } from '../alarm/model.js';
+import { sendJson } from '../http/error-handler.js';
 import { scopeOf } from '../http/scope.js';
 import type { HealthChecker, HealthReport, NamedResult } from './checker.js';
 import { HealthRegistry } from './registry.js';
@@ -52,6 +54,23 @@ function livenessRegistry(): HealthRegistry {
 }
 
 /**
+ * service-center's cluster health of a scope: the answer naming this instance when healthy,
+ * 400002 with the unhealthy alarm's detail otherwise.
+ */
+export function clusterHealth(options: HealthRouterOptions): (scope: Scope) => Promise<string> {
+  const { center } = options;
+  // The instance does not change once the server listens, so its answer is built once.
+  let healthyBody: string | undefined;
+  return async (scope) => {
+    // The scope is validated already; the embedding API's check would repeat it.
+    const result = await center.cluster.verdict(scope);
+    if (!result.healthy) throw new AlarmCenterError(Codes.Unhealthy, result.detail ?? '');
+    healthyBody ??= JSON.stringify({ instances: [options.instance()] });
+    return healthyBody;
+  };
+}
+
+/**
  * Adds the health endpoints to `router`: service-center's cluster health (`/v4/:project/registry/health`, `/health`)
  * and Kubernetes-style `/livez` and `/readyz` probes with `?verbose`, `?exclude=` and per-check paths.
  */
@@ -59,14 +78,9 @@ export function addHealthRoutes(router: IRouter, options: HealthRouterOptions): 
   const { center } = options;
   const liveness = livenessRegistry();
 
-  // The instance does not change once the server listens, so its answer is built once.
-  let healthyBody: string | undefined;
+  const health = clusterHealth(options);
   const cluster = async (req: Request, res: Response) => {
-    // scopeOf has validated the scope already; the embedding API's check would repeat it.
-    const result = await center.cluster.verdict(scopeOf(req));
-    if (!result.healthy) throw new AlarmCenterError(Codes.Unhealthy, result.detail ?? '');
-    healthyBody ??= JSON.stringify({ instances: [options.instance()] });
-    res.type('application/json').send(healthyBody);
+    sendJson(res, 200, await health(scopeOf(req)));
   };
   router.get('/v4/:project/registry/health', cluster);
   router.get('/health', cluster);

@@ -1,8 +1,9 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'winston';
 import { AlarmCenterError, Codes } from '../errors.js';
+import { pathOf } from './request.js';
 
 interface BodyParserError extends Error {
   type?: string;
@@ -31,36 +32,54 @@ function fromBodyParser(err: BodyParserError): AlarmCenterError | undefined {
 export interface ErrorHandlerOptions {
   logger: Logger;
   /** Called for every 5xx answer with the request and the error (raises the InternalError alarm). */
-  onServerError(req: Request, error: AlarmCenterError): void;
+  onServerError(req: IncomingMessage, error: AlarmCenterError): void;
 }
+
+/** Answers a JSON text with `status`, as express's `res.json` does. */
+export function sendJson(res: ServerResponse, status: number, body: string | Buffer): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', typeof body === 'string' ? Buffer.byteLength(body) : body.length);
+  res.end(body);
+}
+
+/** Answers one error; the answer must not have started. */
+export type ErrorResponder = (req: IncomingMessage, res: ServerResponse, err: unknown) => void;
 
 /**
  * The one place errors become answers: service-center's body with `errorCode` as a string, the
  * status derived from the code. Only 5xx answers are logged.
  */
-export function createErrorHandler(options: ErrorHandlerOptions): ErrorRequestHandler {
-  return (err: unknown, req: Request, res: Response, next: NextFunction) => {
-    if (res.headersSent) {
-      next(err);
-      return;
-    }
+export function createErrorResponder(options: ErrorHandlerOptions): ErrorResponder {
+  return (req, res, err) => {
     let coded: AlarmCenterError;
     if (err instanceof AlarmCenterError) coded = err;
     else coded = fromBodyParser(err as BodyParserError) ?? new AlarmCenterError(Codes.Internal, (err as Error)?.message ?? String(err), { cause: err });
     if (coded.status >= 500) {
       options.logger.error('request failed', {
         method: req.method,
-        path: req.path,
+        path: pathOf(req),
         errorCode: coded.code,
         error: coded.detail,
         stack: err instanceof Error && !(err instanceof AlarmCenterError) ? err.stack : undefined,
       });
       options.onServerError(req, coded);
     }
-    if (coded.code === Codes.TooManyRequests && !res.get('Retry-After')) res.set('Retry-After', '1');
-    if (coded.code === Codes.Unavailable) res.set('Retry-After', '5');
-    if (coded.code === Codes.Unauthorized) res.set('WWW-Authenticate', 'Bearer realm="alarm-center"');
-    res.status(coded.status).json(coded.toBody());
+    if (coded.code === Codes.TooManyRequests && !res.hasHeader('Retry-After')) res.setHeader('Retry-After', '1');
+    if (coded.code === Codes.Unavailable) res.setHeader('Retry-After', '5');
+    if (coded.code === Codes.Unauthorized) res.setHeader('WWW-Authenticate', 'Bearer realm="alarm-center"');
+    sendJson(res, coded.status, JSON.stringify(coded.toBody()));
+  };
+}
+
+/** The error responder as express's last middleware. */
+export function createErrorHandler(respond: ErrorResponder): ErrorRequestHandler {
+  return (err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    respond(req, res, err);
   };
 }
 

@@ -1,7 +1,9 @@
 import crypto from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'winston';
+import { pathOf } from './request.js';
 
 /** The route template a request matched (`/v4/:project/admin/alarms`), or `unmatched`. */
 export function routeOf(req: Request): string {
@@ -18,12 +20,26 @@ export function requestIdOf(header: string | string[] | undefined): string {
   return typeof header === 'string' && REQUEST_ID.test(header) ? header : crypto.randomUUID();
 }
 
+/** What is known of a request only once it has been routed and authorized. */
+export interface Routed {
+  /** The route template, or `unmatched`. */
+  route(): string;
+  /** The name of the token the request used, if any. */
+  token(): string | undefined;
+}
+
 /**
- * One middleware for request observability: the `x-request-id` (echoed or made up), a duration
- * histogram by method, route and status code, and one log line per request (method, route,
- * status, duration, request id, and the token's name when one was used) on `finish`.
+ * Request observability: the `x-request-id` (echoed or made up), a duration histogram by method,
+ * route and status code, and one log line per request (method, route, status, duration, request
+ * id, and the token's name when one was used) on `finish`. `track` serves requests answered
+ * outside express; `middleware` is the same for express.
  */
-export function createObserver(options: { registry: Registry; logger: Logger; prefix?: string }): RequestHandler {
+export interface Observer {
+  track(req: IncomingMessage, res: ServerResponse, routed: Routed): void;
+  middleware: RequestHandler;
+}
+
+export function createObserver(options: { registry: Registry; logger: Logger; prefix?: string }): Observer {
   const duration = new Histogram({
     name: `${options.prefix ?? 'alarm_center_'}http_request_duration_seconds`,
     help: 'Duration of HTTP requests, by method, route template and status code.',
@@ -43,25 +59,35 @@ export function createObserver(options: { registry: Registry; logger: Logger; pr
     }
     return child;
   };
-  return (req: Request, res: Response, next: NextFunction) => {
+  const track = (req: IncomingMessage, res: ServerResponse, routed: Routed): void => {
     const start = process.hrtime.bigint();
     const requestId = requestIdOf(req.headers[REQUEST_ID_HEADER]);
     res.setHeader(REQUEST_ID_HEADER, requestId);
     res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      const route = routeOf(req);
-      timer(req.method, route, res.statusCode).observe(seconds);
+      const method = req.method ?? 'GET';
+      const route = routed.route();
+      timer(method, route, res.statusCode).observe(seconds);
       if (!logger.isLevelEnabled('info')) return;
       logger.info('request', {
-        method: req.method,
+        method,
         route,
-        path: req.path,
+        path: pathOf(req),
         status: res.statusCode,
         durationMs: Math.round(seconds * 1e6) / 1000,
         requestId,
-        token: (res.locals.principal as { name?: string } | undefined)?.name,
+        token: routed.token(),
       });
     });
-    next();
+  };
+  return {
+    track,
+    middleware(req: Request, res: Response, next: NextFunction) {
+      track(req, res, {
+        route: () => routeOf(req),
+        token: () => (res.locals.principal as { name?: string } | undefined)?.name,
+      });
+      next();
+    },
   };
 }

@@ -1,6 +1,8 @@
+import type { IncomingMessage } from 'node:http';
 import type { Request } from 'express';
 import { NAME_PATTERN, ScopeSchema, describeIssues, type Scope } from '../alarm/model.js';
 import { AlarmCenterError, Codes } from '../errors.js';
+import { headerOf, pathOf } from './request.js';
 
 export const DOMAIN_HEADER = 'x-domain-name';
 export const DEFAULT_DOMAIN = 'default';
@@ -42,9 +44,9 @@ export function projectOfPath(path: string): string | undefined {
  * The scope a request was about, read from its path once its route params are gone (in the
  * error handler): the default scope when the path names none or an invalid one.
  */
-export function scopeOfPath(req: Request): Scope {
+export function scopeOfPath(req: IncomingMessage): Scope {
   try {
-    return scopeFromNames(req.get(DOMAIN_HEADER) ?? DEFAULT_DOMAIN, projectOfPath(req.path) ?? DEFAULT_PROJECT);
+    return scopeFromNames(headerOf(req, DOMAIN_HEADER) ?? DEFAULT_DOMAIN, projectOfPath(pathOf(req)) ?? DEFAULT_PROJECT);
   } catch {
     return { domain: DEFAULT_DOMAIN, project: DEFAULT_PROJECT };
   }

@@ -399,7 +399,7 @@ describe('openapi.yaml', function () {
 
     before(async function () {
       running = await startServer({ port: 0, dataDir: ':memory:' });
-      served = expressRoutes(running.server.listeners('request')[0]);
+      served = expressRoutes(running.app.app);
     });
 
     after(async function () {
@@ -413,6 +413,12 @@ describe('openapi.yaml', function () {
     it('documents every route the app serves', function () {
       const documented = new Set(specRoutes(doc));
       expect(sorted(served.filter((r) => !documented.has(r))), 'served but not documented').to.deep.equal([]);
+    });
+
+    it('serves in express every route the hot path answers first, so the others fall back to it', function () {
+      const hot = running.app.hotRoutes.map((r) => `${r.method} ${r.template.replace(/:(\w+)/g, '{$1}')}`);
+      expect(hot).to.have.length.above(0);
+      expect(served).to.include.members(hot);
     });
 
     it('documents no route the app does not serve', function () {

@@ -4,7 +4,8 @@ import { projectOfPath, scopeOf, scopeOfPath } from '../../../src/http/scope.js'
 import { AlarmCenterError } from '../../../src/errors.js';
 
 function request(path: string, params: Record<string, string>, domain?: string): Request {
-  return { path, params, get: (name: string) => (name.toLowerCase() === 'x-domain-name' ? domain : undefined) } as unknown as Request;
+  const headers = domain === undefined ? {} : { 'x-domain-name': domain };
+  return { path, url: path, params, headers, get: (name: string) => (name.toLowerCase() === 'x-domain-name' ? domain : undefined) } as unknown as Request;
 }
 
 describe('scopeOf', () => {

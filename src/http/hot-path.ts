@@ -1,0 +1,99 @@
+/**
+ * The hot path: the requests a fleet sends most — a raise or clear by `POST
+ * /v4/{project}/admin/alarms`, and service-center's cluster health probe — answered without
+ * express's router and request decoration, which cost more than the durable commit behind a
+ * raise (see the README's benchmarks). Each step is the function express's middleware calls, in
+ * the same order: observe, security headers, authorization, write rate limit, shutdown guard,
+ * body (the same body-parser instance), route, error answer. Anything the hot path does not
+ * take in its plain form — a HEAD, a query string, a trailing slash, another case, a
+ * percent-encoded project — goes to express, which answers it as before.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Request, RequestHandler, Response } from 'express';
+import type { Scope } from '../alarm/model.js';
+import type { AlarmCenter } from '../center.js';
+import { principalOf, refuseWhileStopping, setSecurityHeaders, type AccessOptions, type WriteLimiter } from './access.js';
+import type { Principal } from './auth.js';
+import { sendJson, type ErrorResponder } from './error-handler.js';
+import type { Observer } from './observe.js';
+import { headerOf, pathOf } from './request.js';
+import { DEFAULT_DOMAIN, DEFAULT_PROJECT, DOMAIN_HEADER, scopeFromNames } from './scope.js';
+
+/** One route of the hot path; `answer` returns the 200 answer's JSON text or throws a coded error. */
+export interface HotRoute {
+  method: 'GET' | 'POST';
+  /** The route template, as express names it in metrics and logs. */
+  template: string;
+  /** The project the URL names, or undefined when the route does not take it. */
+  match(url: string): string | undefined;
+  /** Whether the route reads a JSON body. */
+  body: boolean;
+  answer(scope: Scope, body: unknown): Promise<string>;
+}
+
+export interface HotPathOptions {
+  center: AlarmCenter;
+  access: AccessOptions;
+  limiter: WriteLimiter;
+  observer: Observer;
+  json: RequestHandler;
+  respond: ErrorResponder;
+  routes: readonly HotRoute[];
+}
+
+/** A route matching exactly one URL, or `/v4/{project}/…` with a plain project name. */
+export function hotUrl(pattern: string): (url: string) => string | undefined {
+  const at = pattern.indexOf(':project');
+  if (at === -1) return (url) => (url === pattern ? DEFAULT_PROJECT : undefined);
+  const prefix = pattern.slice(0, at);
+  const suffix = pattern.slice(at + ':project'.length);
+  return (url) => {
+    if (!url.startsWith(prefix) || !url.endsWith(suffix)) return undefined;
+    const project = url.slice(prefix.length, url.length - suffix.length);
+    return /^[^/?%#]+$/.test(project) ? project : undefined;
+  };
+}
+
+/** Reads the JSON body with the app's body parser; resolves with `req.body`. */
+function readBody(json: RequestHandler, req: IncomingMessage, res: ServerResponse): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    json(req as Request, res as Response, (err?: unknown) => (err ? reject(err) : resolve((req as Request).body)));
+  });
+}
+
+/**
+ * Returns a request listener's front: it answers a hot route and returns true, or returns false
+ * and leaves the request untouched for express.
+ */
+export function createHotPath(options: HotPathOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const { center, access, limiter, observer, json, respond, routes } = options;
+
+  const serve = async (req: IncomingMessage, res: ServerResponse, route: HotRoute, project: string, path: string) => {
+    let principal: Principal | undefined;
+    observer.track(req, res, { route: () => route.template, token: () => principal?.name });
+    setSecurityHeaders(res);
+    try {
+      principal = principalOf(access, req, path);
+      if (limiter.counts(req.method, path)) await limiter.admit(req, res, principal);
+      refuseWhileStopping(center, path, res);
+      const body = route.body ? await readBody(json, req, res) : undefined;
+      const scope = scopeFromNames(headerOf(req, DOMAIN_HEADER) ?? DEFAULT_DOMAIN, project);
+      sendJson(res, 200, await route.answer(scope, body));
+    } catch (err) {
+      if (res.headersSent) req.socket.destroy();
+      else respond(req, res, err);
+    }
+  };
+
+  return (req, res) => {
+    const url = req.url ?? '';
+    for (const route of routes) {
+      if (req.method !== route.method) continue;
+      const project = route.match(url);
+      if (project === undefined) continue;
+      void serve(req, res, route, project, pathOf(req));
+      return true;
+    }
+    return false;
+  };
+}
