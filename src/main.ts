@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The `alarm-center` command: read settings, start the server, stop gracefully on a signal. */
+import './v8-flags.js';
 import { ConfigError, loadConfig, usage } from './config.js';
 import { createLogger, flushLogs } from './logger.js';
 import { startServer } from './server.js';
