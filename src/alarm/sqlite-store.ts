@@ -132,13 +132,11 @@ export class SqliteStore implements AlarmStore {
   readonly walCheckpointer: WalCheckpointer | undefined;
   private readonly checkpointEvery: number;
   private readonly appendTx: (changes: readonly AlarmChange[]) => void;
-  private readonly checkpointTx: (upTo: number) => void;
+  private readonly checkpointTx: (from: number, upTo: number) => void;
   private readonly historyPage: Database.Statement;
   /** Prepared filtered history reads, by SQL text (one per combination of criteria). */
   private readonly historyReads = new Map<string, Database.Statement>();
   private checkpointed = 0;
-  /** The last change of each alarm committed since the checkpoint, by alarm key. */
-  private readonly pending = new Map<string, { alarm: Alarm; removed: boolean }>();
   private lastRevision = 0;
   private checkpointScheduled = false;
   private pruned = 0;
@@ -198,42 +196,43 @@ export class SqliteStore implements AlarmStore {
     });
   }
 
-  /** One transaction writing the pending changes (the last of each alarm) into the alarms table. */
-  private prepareCheckpoint(): (upTo: number) => void {
+  /**
+   * One transaction bringing the alarms table from one checkpoint to a later revision, from the
+   * history rows between them: every change that keeps its alarm is upserted in revision order
+   * (the last one wins), then each removal deletes its alarm unless a later change brought it
+   * back. SQLite reads the rows itself, so no row crosses into JavaScript but the removals.
+   */
+  private prepareCheckpoint(): (from: number, upTo: number) => void {
+    const removing = [...REMOVING_ACTIONS].map((a) => `'${a}'`).join(', ');
     const upsert = this.db.prepare(
-      `INSERT INTO alarms (${KEY}, ${STATE}, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO alarms (${KEY}, ${STATE}, revision)
+       SELECT ${KEY}, ${STATE}, revision FROM history
+       WHERE revision > ? AND revision <= ? AND action NOT IN (${removing}) ORDER BY revision
        ON CONFLICT (${KEY}) DO UPDATE SET status = excluded.status, severity = excluded.severity,
          fields = excluded.fields, count = excluded.count, raised_at = excluded.raised_at,
          updated_at = excluded.updated_at, cleared_at = excluded.cleared_at, acked_by = excluded.acked_by,
          acked_at = excluded.acked_at, ack_comment = excluded.ack_comment, expires_at = excluded.expires_at,
          revision = excluded.revision`,
     );
-    const remove = this.db.prepare(`DELETE FROM alarms WHERE domain = ? AND project = ? AND id = ? AND source = ?`);
+    const removals = this.db.prepare(
+      `SELECT revision, ${KEY} FROM history WHERE revision > ? AND revision <= ? AND action IN (${removing}) ORDER BY revision`,
+    );
+    const remove = this.db.prepare('DELETE FROM alarms WHERE domain = ? AND project = ? AND id = ? AND source = ? AND revision < ?');
     const mark = this.db.prepare("UPDATE meta SET value = ? WHERE key IN ('checkpoint', 'revision')");
-    return this.db.transaction((upTo: number) => {
-      for (const { alarm: a, removed } of this.pending.values()) {
-        if (removed) remove.run(a.domain, a.project, a.id, a.source);
-        else {
-          upsert.run(a.domain, a.project, a.id, a.source, a.status, a.severity, a.fieldsJson, a.count,
-            a.raisedAt, a.updatedAt, a.clearedAt ?? null, a.ackedBy ?? null, a.ackedAt ?? null,
-            a.ackComment ?? null, a.expiresAt ?? null, a.revision);
-        }
+    return this.db.transaction((from: number, upTo: number) => {
+      upsert.run(from, upTo);
+      for (const r of removals.all(from, upTo) as Pick<HistoryRow, 'revision' | 'domain' | 'project' | 'id' | 'source'>[]) {
+        remove.run(r.domain, r.project, r.id, r.source, r.revision);
       }
       mark.run(upTo);
     });
-  }
-
-  /** Remembers the last change of each alarm since the checkpoint, for the next one. */
-  private remember(alarm: Alarm, removed: boolean): void {
-    this.pending.set(`${alarm.domain}\u0000${alarm.project}\u0000${alarm.id}\u0000${alarm.source}`, { alarm, removed });
   }
 
   /** Brings the alarms table up to the last committed revision. A failure only delays it. */
   checkpoint(): void {
     if (this.lastRevision <= this.checkpointed || !this.db.open) return;
     const upTo = this.lastRevision;
-    this.checkpointTx(upTo);
-    this.pending.clear();
+    this.checkpointTx(this.checkpointed, upTo);
     this.checkpointed = upTo;
   }
 
@@ -255,7 +254,6 @@ export class SqliteStore implements AlarmStore {
         const removed = REMOVING_ACTIONS.has(r.action);
         if (removed) state.delete(keyOf(r));
         else state.set(keyOf(r), alarm);
-        this.remember(alarm, removed);
         last = r.revision;
       }
       this.lastRevision = last;
@@ -282,7 +280,6 @@ export class SqliteStore implements AlarmStore {
     } catch (err) {
       throw storeError(err);
     }
-    for (const c of changes) this.remember(c.alarm, c.removed);
     this.walCheckpointer?.committed();
     this.lastRevision = (changes[changes.length - 1] as AlarmChange).alarm.revision;
     if (this.lastRevision - this.checkpointed >= this.checkpointEvery) this.scheduleCheckpoint();

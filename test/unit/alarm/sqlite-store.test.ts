@@ -253,6 +253,22 @@ describe('SqliteStore', () => {
       expect(checkpointOf(store)).to.equal(5);
     });
 
+    it('keeps an alarm removed and raised again between two checkpoints, and drops one raised and removed', async () => {
+      const store = openStore({ checkpointEvery: 1_000_000 });
+      await store.load();
+      await store.commit([change(alarm('A', 1)), change(alarm('C', 2))]);
+      store.checkpoint();
+      await store.commit([change(alarm('A', 3), 'clear-all', true), change(alarm('C', 4), 'clear-all', true)]);
+      await store.commit([change(alarm('A', 5, { raisedAt: 3000, updatedAt: 3000 })), change(alarm('B', 6))]);
+      await store.commit([change(alarm('B', 7, { status: 'CLEARED', clearedAt: 3500 }), 'purge', true)]);
+
+      store.checkpoint();
+
+      const rows = store.db.prepare('SELECT id, revision, raised_at FROM alarms ORDER BY id').all();
+      expect(rows).to.deep.equal([{ id: 'A', revision: 5, raised_at: 3000 }]);
+      expect(checkpointOf(store)).to.equal(7);
+    });
+
     it('serves the same state from a checkpoint plus the history after it, as after a crash', async () => {
       const first = openStore({ checkpointEvery: 1_000_000 });
       await first.load();
