@@ -3,6 +3,8 @@ import { selects, selectsAll, type AlarmSelection, type PageRequest } from './fi
 import {
   alarmKey,
   scopeKey,
+  SEVERITIES,
+  STATUSES,
   type Alarm,
   type AlarmChange,
   type AlarmStatus,
@@ -82,9 +84,10 @@ class ScopeAlarms {
   put(alarm: Alarm): Alarm | undefined {
     this.ordered = undefined;
     this.changes += 1;
-    this.remove(this.activeById, alarm.id, alarm.source);
     const all = this.byId.get(alarm.id);
     const replaced = all?.get(alarm.source);
+    // Only an ACTIVATED alarm is in activeById; an ACTIVATED one replacing it is set below.
+    if (replaced?.status === 'ACTIVATED' && alarm.status !== 'ACTIVATED') this.remove(this.activeById, alarm.id, alarm.source);
     if (all) all.set(alarm.source, alarm);
     else this.byId.set(alarm.id, new Map([[alarm.source, alarm]]));
     if (!replaced) this.size += 1;
@@ -187,6 +190,11 @@ export interface IndexPage {
   /** The key of the page's last alarm, when more alarms match after it. */
   next?: ListKey;
 }
+
+/** The tally's `status|severity` keys, made once rather than per change. */
+const TALLY_KEYS = Object.fromEntries(
+  STATUSES.map((status) => [status, Object.fromEntries(SEVERITIES.map((severity) => [severity, `${status}|${severity}`]))]),
+) as Record<AlarmStatus, Record<Severity, string>>;
 
 /**
  * The in-memory view of the store, the only thing reads touch. It is changed only by `load` at
@@ -380,7 +388,7 @@ export class AlarmIndex {
   }
 
   private count(a: Alarm, delta: number): void {
-    const k = `${a.status}|${a.severity}`;
+    const k = TALLY_KEYS[a.status][a.severity];
     this.tally.set(k, (this.tally.get(k) ?? 0) + delta);
   }
 }

@@ -85,4 +85,32 @@ describe('AlarmIndex', () => {
       );
     });
   });
+
+  describe('#firstActive', () => {
+    it('follows an alarm through raise, clear, raise again, re-raise and removal', () => {
+      const index = new AlarmIndex();
+      let revision = 0;
+      const change = (status: 'ACTIVATED' | 'CLEARED', count = 1, removed = false): AlarmChange => {
+        revision += 1;
+        const alarm = makeAlarm({
+          ...SCOPE, id: 'A', source: 'x', status, severity: 'major', fieldsJson: '{}', count,
+          raisedAt: 1, updatedAt: revision, revision, ...(status === 'CLEARED' && { clearedAt: revision }),
+        });
+        return { action: removed ? 'purge' : 'raise', alarm, removed, at: revision };
+      };
+      const active = () => index.firstActive(SCOPE, ['A']);
+
+      index.apply([change('ACTIVATED')]);
+      expect(active()?.revision).to.equal(1);
+      index.apply([change('CLEARED')]);
+      expect(active()).to.equal(undefined);
+      index.apply([change('ACTIVATED')]);
+      expect(active()?.revision).to.equal(3);
+      index.apply([change('ACTIVATED', 2)]);
+      expect(active()).to.include({ revision: 4, count: 2 });
+      index.apply([change('ACTIVATED', 2, true)]);
+      expect(active()).to.equal(undefined);
+      expect(index.counts()).to.deep.equal([{ status: 'ACTIVATED', severity: 'major', count: 0 }, { status: 'CLEARED', severity: 'major', count: 0 }]);
+    });
+  });
 });
