@@ -145,6 +145,21 @@ export interface AlarmJson {
   expiresAt?: string;
 }
 
+let lastTime = NaN;
+let lastIso = '';
+
+/**
+ * A time as ISO 8601 text. The last one is remembered: the alarms of one write share their
+ * time, and most of an answer's times are the same few milliseconds.
+ */
+export function isoTime(ms: number): string {
+  if (ms !== lastTime) {
+    lastIso = new Date(ms).toISOString();
+    lastTime = ms;
+  }
+  return lastIso;
+}
+
 /**
  * The JSON text of an alarm, built from the stored `fieldsJson` without re-serializing it; the
  * one definition of the wire form (HTTP answers use it directly).
@@ -153,14 +168,14 @@ export function serializeAlarm(a: Alarm): string {
   return (
     `{"id":${JSON.stringify(a.id)},"status":"${a.status}","fields":${a.fieldsJson},` +
     `"source":${JSON.stringify(a.source)},"severity":"${a.severity}","count":${a.count},` +
-    `"raisedAt":"${new Date(a.raisedAt).toISOString()}","updatedAt":"${new Date(a.updatedAt).toISOString()}",` +
-    (a.clearedAt !== undefined ? `"clearedAt":"${new Date(a.clearedAt).toISOString()}",` : '') +
+    `"raisedAt":"${isoTime(a.raisedAt)}","updatedAt":"${isoTime(a.updatedAt)}",` +
+    (a.clearedAt !== undefined ? `"clearedAt":"${isoTime(a.clearedAt)}",` : '') +
     `"revision":${a.revision},` +
     (a.ackedAt !== undefined
-      ? `"acknowledged":true,"ackedBy":${JSON.stringify(a.ackedBy)},"ackedAt":"${new Date(a.ackedAt).toISOString()}",` +
+      ? `"acknowledged":true,"ackedBy":${JSON.stringify(a.ackedBy)},"ackedAt":"${isoTime(a.ackedAt)}",` +
         `"ackComment":${JSON.stringify(a.ackComment)}`
       : '"acknowledged":false') +
-    (a.expiresAt !== undefined ? `,"expiresAt":"${new Date(a.expiresAt).toISOString()}"` : '') +
+    (a.expiresAt !== undefined ? `,"expiresAt":"${isoTime(a.expiresAt)}"` : '') +
     '}'
   );
 }
@@ -175,8 +190,21 @@ export function alarmKey(id: string, source: string): string {
   return `${id}\u0000${source}`;
 }
 
+let lastDomain: string | undefined;
+let lastProject: string | undefined;
+let lastScopeKey = '';
+
+/**
+ * The key of a scope in maps. The last one is remembered: the changes of a write share their
+ * scope, and the same string each time is hashed once.
+ */
 export function scopeKey(scope: Scope): string {
-  return `${scope.domain}\u0000${scope.project}`;
+  if (scope.domain !== lastDomain || scope.project !== lastProject) {
+    lastScopeKey = `${scope.domain}\u0000${scope.project}`;
+    lastDomain = scope.domain;
+    lastProject = scope.project;
+  }
+  return lastScopeKey;
 }
 
 const fieldsSchema = z

@@ -54,6 +54,11 @@ function selects(selector: ClearSelector, a: Alarm): boolean {
   );
 }
 
+/** The key of an alarm among a batch's staged changes. */
+function stageKey(scope: Scope, id: string, source: string): string {
+  return `${scopeKey(scope)}\u0000${alarmKey(id, source)}`;
+}
+
 /** Changes of the writes of one batch, staged over the index until the commit succeeds. */
 class Stage {
   readonly changes: AlarmChange[] = [];
@@ -67,7 +72,11 @@ class Stage {
   }
 
   current(scope: Scope, id: string, source: string): Alarm | undefined {
-    const staged = this.entries.get(`${scopeKey(scope)}\u0000${alarmKey(id, source)}`);
+    return this.lookup(stageKey(scope, id, source), scope, id, source);
+  }
+
+  private lookup(key: string, scope: Scope, id: string, source: string): Alarm | undefined {
+    const staged = this.entries.get(key);
     if (staged) return staged.alarm ?? undefined;
     return this.index.get(scope, id, source);
   }
@@ -96,11 +105,12 @@ class Stage {
   }
 
   push(scope: Scope, action: ChangeAction, alarm: Alarm, removed: boolean, at: number): void {
-    const existed = this.current(scope, alarm.id, alarm.source) !== undefined;
+    const key = stageKey(scope, alarm.id, alarm.source);
+    const existed = this.lookup(key, scope, alarm.id, alarm.source) !== undefined;
     const delta = removed ? (existed ? -1 : 0) : existed ? 0 : 1;
     if (delta !== 0) this.added.set(scopeKey(scope), (this.added.get(scopeKey(scope)) ?? 0) + delta);
     this.changes.push({ action, alarm, removed, at });
-    this.entries.set(`${scopeKey(scope)}\u0000${alarmKey(alarm.id, alarm.source)}`, { scope, alarm: removed ? null : alarm });
+    this.entries.set(key, { scope, alarm: removed ? null : alarm });
     this.revision = alarm.revision;
   }
 }

@@ -1,7 +1,7 @@
 import type { IRouter, Request, Response } from 'express';
 import type { ServerResponse } from 'node:http';
 import { HistoryQuerySchema } from '../alarm/filter.js';
-import { describeIssues, serializeAlarm } from '../alarm/model.js';
+import { describeIssues, isoTime, serializeAlarm } from '../alarm/model.js';
 import type { HistoryEntry } from '../alarm/store.js';
 import type { AlarmCenter } from '../center.js';
 import { AlarmCenterError, Codes } from '../errors.js';
@@ -15,7 +15,7 @@ import type { CloseReason, WatchSink } from './watcher.js';
 function entryJson(e: HistoryEntry): string {
   return (
     `{"revision":${e.revision},"action":"${wireAction(e.action)}","alarm":${serializeAlarm(e.alarm)},` +
-    `"at":"${new Date(e.at).toISOString()}"}`
+    `"at":"${isoTime(e.at)}"}`
   );
 }
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { makeAlarm, toJson } from '../../../src/alarm/model.js';
+import { isoTime, makeAlarm, scopeKey, toJson } from '../../../src/alarm/model.js';
 
 const base = {
   domain: 'default',
@@ -60,5 +60,25 @@ describe('toJson', () => {
 
   it('escapes ids and sources as JSON strings', () => {
     expect(toJson(makeAlarm({ ...base, source: 'svc "a"\\b' })).source).to.equal('svc "a"\\b');
+  });
+});
+
+describe('isoTime', () => {
+  it('writes each time as ISO 8601, whatever time it wrote before', () => {
+    const times = [0, 1_700_000_000_123, 1_700_000_000_123, 1, 1_700_000_000_124, 0];
+    expect(times.map(isoTime)).to.deep.equal(times.map((t) => new Date(t).toISOString()));
+  });
+});
+
+describe('scopeKey', () => {
+  it('keys each scope by its domain and project, whatever scope it keyed before', () => {
+    const scopes = [
+      { domain: 'a', project: 'b' },
+      { domain: 'a', project: 'b' },
+      { domain: 'a', project: 'c' },
+      { domain: 'b', project: 'c' },
+      { domain: 'a', project: 'b' },
+    ];
+    expect(scopes.map(scopeKey)).to.deep.equal(['a\u0000b', 'a\u0000b', 'a\u0000c', 'b\u0000c', 'a\u0000b']);
   });
 });
