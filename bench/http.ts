@@ -326,8 +326,9 @@ function methodNotes(settings: HttpSettings, alertmanager: boolean): string[] {
       `time), all on 127.0.0.1. Latencies are autocannon's per-request times; "failed" counts connection errors, ` +
       `timeouts and unexpected non-2xx answers (the health probe's 400 unhealthy is expected).`,
     `Alarm Center runs as \`npm start\` runs it: durability full, log level info (one JSON line per request on ` +
-      `stdout, drained by the bench), metrics on; only the write rate limit is off (\`--write-rate-limit 0\`), ` +
-      `since its default of 10,000 writes/s per client is less than the one bench client sends.`,
+      `stdout, drained by the bench), metrics on; only the write rate limit and the alarm quota are off ` +
+      `(\`--write-rate-limit 0 --max-alarms-per-scope 0\`): their defaults, 10,000 writes/s per client and ` +
+      `1,000,000 alarms per project, are less than the one bench client sends in a measurement.`,
     ...(alertmanager ? [amNote] : []),
     `RSS is VmRSS of the server process right after start, right after the last load request was answered ` +
       `(${int(settings.healthAlarms)} items shaped like the single raise, in batches of ${int(LOAD_BATCH)}, ` +

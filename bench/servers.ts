@@ -74,13 +74,15 @@ async function startReady(
 /**
  * Starts Alarm Center's server as an operator runs it — default log level `info`, so every
  * request is logged to stdout (read and discarded by the bench) — but without the write rate
- * limit, on a port it picks itself,
+ * limit and the alarm quota, on a port it picks itself,
  * read from its `listening` log line, with its database in `dataDir`.
  */
 export function startAlarmCenter(dataDir: string): Promise<ChildServer> {
-  // The write rate limit (per client address) is off: the bench is one client sending more
-  // writes per second than the default limit lets one client send.
-  const args = [SERVER_MAIN, '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--write-rate-limit', '0'];
+  // The write rate limit (per client address) and the alarm quota (per project) are off: the
+  // bench is one client sending more writes per second, and more new alarms to one project in a
+  // measurement, than the defaults let one client send.
+  const limitsOff = ['--write-rate-limit', '0', '--max-alarms-per-scope', '0'];
+  const args = [SERVER_MAIN, '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...limitsOff];
   return startReady('Alarm Center', process.execPath, args, async (c) => {
     const url = await c.waitForLine(listeningUrl, READY_TIMEOUT_MS);
     c.discardStdout();
