@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,8 +12,10 @@ import type { Duplex } from 'node:stream';
 import type { Config } from './config.js';
 import { ConfigSchema, isLoopback } from './config.js';
 import { AlarmCenterError, Codes } from './errors.js';
+import { securityHeaderLines } from './http/access.js';
 import { TokenRegistry } from './http/auth.js';
 import { writeRawError } from './http/error-handler.js';
+import { REQUEST_ID_HEADER } from './http/observe.js';
 import type { InstanceInfo } from './health/routes.js';
 import { createSilentLogger } from './logger.js';
 import { attachWebSocketWatch } from './watch/websocket.js';
@@ -70,6 +73,8 @@ function drain(
   });
 }
 
+const SECURITY_HEADER_LINES = securityHeaderLines();
+
 /**
  * Answers a request Node could not parse (a head over the limit, malformed HTTP) with the
  * service-center error body instead of Node's bare status line, then closes the connection.
@@ -84,6 +89,8 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, headerLim
     err.code === 'HPE_HEADER_OVERFLOW'
       ? new AlarmCenterError(Codes.HeadersTooLarge, `headers: larger than the limit of ${headerLimit} bytes`)
       : new AlarmCenterError(Codes.InvalidParams, `request: malformed HTTP (${err.code ?? err.message})`),
+    // The request could not be read, so its id neither: the answer gets a new one.
+    [...SECURITY_HEADER_LINES, `${REQUEST_ID_HEADER}: ${crypto.randomUUID()}`],
   );
 }
 

@@ -257,6 +257,9 @@ describe('security', () => {
         errorMessage: 'Request header fields too large',
         detail: 'headers: larger than the limit of 2048 bytes',
       });
+      expect(res.headers['x-content-type-options']).to.equal('nosniff');
+      expect(res.headers['content-security-policy']).to.equal("default-src 'none';frame-ancestors 'none'");
+      expect(res.headers['x-request-id']).to.match(/^[0-9a-f-]{36}$/);
       await api().get('/livez').expect(200);
     });
   });
