@@ -70,9 +70,9 @@ export function createHotPath(options: HotPathOptions): (req: IncomingMessage, r
 
   const serve = async (req: IncomingMessage, res: ServerResponse, route: HotRoute, project: string, path: string) => {
     let principal: Principal | undefined;
-    observer.track(req, res, { route: () => route.template, token: () => principal?.name });
-    setSecurityHeaders(res);
     try {
+      observer.track(req, res, { route: () => route.template, token: () => principal?.name });
+      setSecurityHeaders(res);
       principal = principalOf(access, req, path);
       if (limiter.counts(req.method, path)) await limiter.admit(req, res, principal);
       refuseWhileStopping(center, path, res);
@@ -91,7 +91,8 @@ export function createHotPath(options: HotPathOptions): (req: IncomingMessage, r
       if (req.method !== route.method) continue;
       const project = route.match(url);
       if (project === undefined) continue;
-      void serve(req, res, route, project, pathOf(req));
+      // serve answers its own errors; should answering fail too, the connection is all that is left.
+      serve(req, res, route, project, pathOf(req)).catch(() => req.socket.destroy());
       return true;
     }
     return false;
