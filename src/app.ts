@@ -14,7 +14,7 @@ import type { AlarmCenter } from './center.js';
 import { addHealthRoutes, clusterHealth, type InstanceInfo } from './health/routes.js';
 import { authorization, securityHeaders, shutdownGuard, WriteLimiter, writeRateLimit, type AccessOptions } from './http/access.js';
 import { createErrorHandler, createErrorResponder, notFound } from './http/error-handler.js';
-import { createHotPath, hotUrl, type HotRoute } from './http/hot-path.js';
+import { createHotPath, type HotRoute } from './http/hot-path.js';
 import { createObserver } from './http/observe.js';
 import { scopeOfPath } from './http/scope.js';
 import { addWatchRoutes } from './watch/routes.js';
@@ -41,7 +41,6 @@ export interface HttpApp {
   close(): void;
 }
 
-const ALARMS_ROUTE = '/v4/:project/admin/alarms';
 
 /** Builds the app and its listener; it does not listen. */
 export function createApp(options: AppOptions): HttpApp {
@@ -92,9 +91,9 @@ export function createApp(options: AppOptions): HttpApp {
 
   const health = clusterHealth({ center, instance: options.instance });
   const routes: HotRoute[] = [
-    { method: 'POST', template: ALARMS_ROUTE, match: hotUrl(ALARMS_ROUTE), body: true, answer: (scope, body) => writeAlarms(center, scope, body) },
-    { method: 'GET', template: '/v4/:project/registry/health', match: hotUrl('/v4/:project/registry/health'), body: false, answer: health },
-    { method: 'GET', template: '/health', match: hotUrl('/health'), body: false, answer: health },
+    { method: 'POST', template: '/v4/:project/admin/alarms', body: true, answer: (scope, body) => writeAlarms(center, scope, body) },
+    { method: 'GET', template: '/v4/:project/registry/health', body: false, answer: health },
+    { method: 'GET', template: '/health', body: false, answer: health },
   ];
   const hot = createHotPath({ center, access: options.access, limiter, observer, json, respond, routes });
   return {

@@ -22,10 +22,11 @@ import { DEFAULT_DOMAIN, DEFAULT_PROJECT, DOMAIN_HEADER, scopeFromNames } from '
 /** One route of the hot path; `answer` returns the 200 answer's JSON text or throws a coded error. */
 export interface HotRoute {
   method: 'GET' | 'POST';
-  /** The route template, as express names it in metrics and logs. */
+  /**
+   * The route template, as express names it in metrics and logs; the hot path takes the URLs it
+   * names with a plain project and nothing after the path (see `hotUrl`).
+   */
   template: string;
-  /** The project the URL names, or undefined when the route does not take it. */
-  match(url: string): string | undefined;
   /** Whether the route reads a JSON body. */
   body: boolean;
   answer(scope: Scope, body: unknown): Promise<string>;
@@ -41,7 +42,11 @@ export interface HotPathOptions {
   routes: readonly HotRoute[];
 }
 
-/** A route matching exactly one URL, or `/v4/{project}/…` with a plain project name. */
+/**
+ * The URLs of a template the hot path takes, answering the project they name (the default one
+ * for a template without `:project`): the template's own path, with a project of neither `/`,
+ * `?`, `%` nor `#`, and no query.
+ */
 export function hotUrl(pattern: string): (url: string) => string | undefined {
   const at = pattern.indexOf(':project');
   if (at === -1) return (url) => (url === pattern ? DEFAULT_PROJECT : undefined);
@@ -66,7 +71,8 @@ function readBody(json: RequestHandler, req: IncomingMessage, res: ServerRespons
  * and leaves the request untouched for express.
  */
 export function createHotPath(options: HotPathOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const { center, access, limiter, observer, json, respond, routes } = options;
+  const { center, access, limiter, observer, json, respond } = options;
+  const routes = options.routes.map((route) => ({ route, match: hotUrl(route.template) }));
 
   const serve = async (req: IncomingMessage, res: ServerResponse, route: HotRoute, project: string, path: string) => {
     let principal: Principal | undefined;
@@ -87,9 +93,9 @@ export function createHotPath(options: HotPathOptions): (req: IncomingMessage, r
 
   return (req, res) => {
     const url = req.url ?? '';
-    for (const route of routes) {
+    for (const { route, match } of routes) {
       if (req.method !== route.method) continue;
-      const project = route.match(url);
+      const project = match(url);
       if (project === undefined) continue;
       // serve answers its own errors; should answering fail too, the connection is all that is left.
       serve(req, res, route, project, pathOf(req)).catch(() => req.socket.destroy());
