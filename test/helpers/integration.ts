@@ -12,6 +12,7 @@ import type { AlarmChange } from '../../src/alarm/model.js';
 import type { SqliteStore } from '../../src/alarm/sqlite-store.js';
 import type { AlarmCenter } from '../../src/center.js';
 import { ERROR_CATALOG, type ErrorCode } from '../../src/errors.js';
+import { startServer, type RunningServer } from '../../src/server.js';
 
 /**
  * Asserts service-center's error form: the status is the code divided by 1000, `errorCode` is a
@@ -50,6 +51,25 @@ export function tempDir(prefix: string): string {
 
 export function removeDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Runs the enclosing describe's tests on a server whose store is a file in a fresh folder (what
+ * `fillStore` needs), in place of the file's own server: `server` reads and replaces that one.
+ */
+export function onFileStore(name: string, server: { get(): RunningServer; set(next: RunningServer): void }): void {
+  let dir: string;
+
+  beforeEach(async () => {
+    await server.get().close();
+    dir = tempDir(name);
+    server.set(await startServer({ port: 0, dataDir: dir }));
+  });
+
+  afterEach(async () => {
+    await server.get().close();
+    removeDir(dir);
+  });
 }
 
 /**

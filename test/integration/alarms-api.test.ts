@@ -3,7 +3,7 @@ import net from 'node:net';
 import { expect } from 'chai';
 import request from 'supertest';
 import { startServer, type RunningServer } from '../../src/server.js';
-import { expectError, fillStore, holdCommits, removeDir, tempDir, waitFor } from '../helpers/integration.js';
+import { expectError, fillStore, holdCommits, onFileStore, waitFor } from '../helpers/integration.js';
 
 // 401002 (unauthorized) and 403001 (forbidden) are in the error catalog for service-center
 // compatibility, but this version has no authentication or authorization: no route answers
@@ -541,18 +541,7 @@ describe('alarms API', () => {
     });
 
     describe('when the store fails', () => {
-      let dir: string;
-
-      beforeEach(async () => {
-        await server.close();
-        dir = tempDir('alarms-api');
-        server = await startServer({ port: 0, dataDir: dir });
-      });
-
-      afterEach(async () => {
-        await server.close();
-        removeDir(dir);
-      });
+      onFileStore('alarms-api', { get: () => server, set: (s) => (server = s) });
 
       it('answers 503001, lists its own BackendConnectionRefuse alarm, is unhealthy, and recovers', async () => {
         await raise({ id: 'Before' });

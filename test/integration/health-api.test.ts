@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import { startServer, type RunningServer } from '../../src/server.js';
-import { expectError, fillStore, removeDir, tempDir, waitFor } from '../helpers/integration.js';
+import { expectError, fillStore, onFileStore, waitFor } from '../helpers/integration.js';
 
 const REFUSED = { id: 'BackendConnectionRefuse', source: 'etcd-1', fields: { detail: 'dial tcp 10.0.0.5:2379: connection refused' } };
 
@@ -176,18 +176,7 @@ describe('health API', () => {
     });
 
     describe('when the store fails', () => {
-      let dir: string;
-
-      beforeEach(async () => {
-        await server.close();
-        dir = tempDir('health-api');
-        server = await startServer({ port: 0, dataDir: dir });
-      });
-
-      afterEach(async () => {
-        await server.close();
-        removeDir(dir);
-      });
+      onFileStore('health-api', { get: () => server, set: (s) => (server = s) });
 
       it('keeps liveness at 200 while readiness fails on the store, and both pass once it recovers', async () => {
         const restore = await fillStore(server.center);

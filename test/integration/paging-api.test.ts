@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import { startServer, type RunningServer } from '../../src/server.js';
-import { expectError, fillStore, removeDir, tempDir, waitFor } from '../helpers/integration.js';
+import { expectError, fillStore, onFileStore, waitFor } from '../helpers/integration.js';
 
 const ALARMS = '/v4/p/admin/alarms';
 const HISTORY = `${ALARMS}/history`;
@@ -239,18 +239,7 @@ describe('filters and paging API', () => {
     });
 
     describe('when the store fails', () => {
-      let dir: string;
-
-      beforeEach(async () => {
-        await server.close();
-        dir = tempDir('paging-api');
-        server = await startServer({ port: 0, dataDir: dir });
-      });
-
-      afterEach(async () => {
-        await server.close();
-        removeDir(dir);
-      });
+      onFileStore('paging-api', { get: () => server, set: (s) => (server = s) });
 
       it("merges Alarm Center's own alarm into the (id, source) order, before a stored one with its key", async () => {
         await raise({ alarms: [{ id: 'A' }, { id: 'BackendConnectionRefuse', source: 'alarm-center' }, { id: 'C' }] });
