@@ -76,7 +76,8 @@ export function createApp(options: AppOptions): HttpApp {
   app.use(shutdownGuard(center));
 
   // Probes first: they are the most frequent requests and should cross the fewest layers.
-  addHealthRoutes(app, { center, instance: options.instance });
+  const health = clusterHealth({ center, instance: options.instance });
+  addHealthRoutes(app, { center, cluster: health });
   addAlarmRoutes(app, { center, json });
   addWatchRoutes(app, { center });
   app.get('/metrics', async (_req: Request, res: Response) => {
@@ -89,7 +90,6 @@ export function createApp(options: AppOptions): HttpApp {
   app.use(notFound);
   app.use(createErrorHandler(respond));
 
-  const health = clusterHealth({ center, instance: options.instance });
   const routes: HotRoute[] = [
     { method: 'POST', template: '/v4/:project/admin/alarms', body: true, answer: (scope, body) => writeAlarms(center, scope, body) },
     { method: 'GET', template: '/v4/:project/registry/health', body: false, answer: health },

@@ -18,10 +18,13 @@ export interface InstanceInfo {
   timestamp: string;
 }
 
+/** service-center's cluster health of a scope: the healthy answer's JSON text, or 400002. */
+export type ClusterHealth = (scope: Scope) => Promise<string>;
+
 export interface HealthRouterOptions {
   center: AlarmCenter;
-  /** Called per request, so the endpoint reflects the bound port. */
-  instance: () => InstanceInfo;
+  /** The cluster health the service-center routes answer (see `clusterHealth`). */
+  cluster: ClusterHealth;
 }
 
 function queryList(value: unknown): string[] {
@@ -57,7 +60,11 @@ function livenessRegistry(): HealthRegistry {
  * service-center's cluster health of a scope: the answer naming this instance when healthy,
  * 400002 with the unhealthy alarm's detail otherwise.
  */
-export function clusterHealth(options: HealthRouterOptions): (scope: Scope) => Promise<string> {
+export function clusterHealth(options: {
+  center: AlarmCenter;
+  /** Read at the first healthy answer, once the server listens, so the endpoint has its port. */
+  instance: () => InstanceInfo;
+}): ClusterHealth {
   const { center } = options;
   // The instance does not change once the server listens, so its answer is built once.
   let healthyBody: string | undefined;
@@ -78,9 +85,8 @@ export function addHealthRoutes(router: IRouter, options: HealthRouterOptions): 
   const { center } = options;
   const liveness = livenessRegistry();
 
-  const health = clusterHealth(options);
   const cluster = async (req: Request, res: Response) => {
-    sendJson(res, 200, await health(scopeOf(req)));
+    sendJson(res, 200, await options.cluster(scopeOf(req)));
   };
   router.get('/v4/:project/registry/health', cluster);
   router.get('/health', cluster);
