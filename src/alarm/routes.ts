@@ -2,7 +2,7 @@ import express, { type IRouter, type Request, type RequestHandler, type Response
 import { z } from 'zod';
 import type { AlarmCenter } from '../center.js';
 import { AlarmCenterError, Codes } from '../errors.js';
-import { sendJson } from '../http/error-handler.js';
+import { sendJson } from '../http/request.js';
 import { scopeOf } from '../http/scope.js';
 import { ListQuerySchema, selectsAll } from './filter.js';
 import {

@@ -2,7 +2,7 @@ import type { IRouter, Request, Response } from 'express';
 import type { AlarmCenter } from '../center.js';
 import { AlarmCenterError, Codes } from '../errors.js';
 import type { Scope } from '../alarm/model.js';
-import { sendJson } from '../http/error-handler.js';
+import { sendJson } from '../http/request.js';
 import { scopeOf } from '../http/scope.js';
 import type { HealthChecker, HealthReport, NamedResult } from './checker.js';
 import { HealthRegistry } from './registry.js';

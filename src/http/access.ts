@@ -159,4 +159,3 @@ export function shutdownGuard(center: AlarmCenter): RequestHandler {
     next();
   };
 }
-

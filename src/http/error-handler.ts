@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'winston';
 import { AlarmCenterError, Codes } from '../errors.js';
-import { pathOf } from './request.js';
+import { pathOf, sendJson } from './request.js';
 
 interface BodyParserError extends Error {
   type?: string;
@@ -33,14 +33,6 @@ export interface ErrorHandlerOptions {
   logger: Logger;
   /** Called for every 5xx answer with the request and the error (raises the InternalError alarm). */
   onServerError(req: IncomingMessage, error: AlarmCenterError): void;
-}
-
-/** Answers a JSON text with `status`, as express's `res.json` does. */
-export function sendJson(res: ServerResponse, status: number, body: string | Buffer): void {
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', typeof body === 'string' ? Buffer.byteLength(body) : body.length);
-  res.end(body);
 }
 
 /** Answers one error; the answer must not have started. */

@@ -14,9 +14,9 @@ import type { Scope } from '../alarm/model.js';
 import type { AlarmCenter } from '../center.js';
 import { principalOf, refuseWhileStopping, setSecurityHeaders, type AccessOptions, type WriteLimiter } from './access.js';
 import type { Principal } from './auth.js';
-import { sendJson, type ErrorResponder } from './error-handler.js';
+import type { ErrorResponder } from './error-handler.js';
 import type { Observer } from './observe.js';
-import { headerOf, pathOf } from './request.js';
+import { headerOf, pathOf, sendJson } from './request.js';
 import { DEFAULT_DOMAIN, DEFAULT_PROJECT, DOMAIN_HEADER, scopeFromNames } from './scope.js';
 
 /** One route of the hot path; `answer` returns the 200 answer's JSON text or throws a coded error. */

@@ -1,5 +1,8 @@
-/** What routing needs of a raw request, read the way express reads it. */
-import type { IncomingMessage } from 'node:http';
+/**
+ * What routing needs of a raw request, read the way express reads it, and a JSON answer written
+ * the way express writes it: for the hot path and express's routes alike.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** The path of a request's URL, without its query (express's `req.path`). */
 export function pathOf(req: IncomingMessage): string {
@@ -12,4 +15,12 @@ export function pathOf(req: IncomingMessage): string {
 export function headerOf(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** Answers a JSON text with `status`, as express's `res.json` does. */
+export function sendJson(res: ServerResponse, status: number, body: string | Buffer): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', typeof body === 'string' ? Buffer.byteLength(body) : body.length);
+  res.end(body);
 }
