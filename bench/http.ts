@@ -270,22 +270,20 @@ const memory: Comparison = {
     const startAm = (): Promise<ChildServer> => startAlertmanager(ctx.dir('am-memory'), ctx.settings.load.connections);
     const am = ctx.alertmanager ? await withServers({ am: startAm }, (s) => rssAround(s.am, n, loadAlerts)) : undefined;
     ctx.section.figures.memory = { items: n, holdSeconds: HOLD_SECONDS, alarmCenter: ac, alertmanager: am };
-    const perAlarm = (m: Memory, unit: string, held: boolean) =>
-      held
-        ? `${int(m.heldPerItem)} B/${unit} (${bytes(m.idle)} → ${bytes(m.held)})`
-        : `${int(m.perItem)} B/${unit} (${bytes(m.idle)} → ${bytes(m.loaded)})`;
+    const loaded = (m: Memory, unit: string) => `${int(m.perItem)} B/${unit} (${bytes(m.idle)} → ${bytes(m.loaded)})`;
+    const held = (m: Memory, unit: string) => `${int(m.heldPerItem)} B/${unit} (${bytes(m.idle)} → ${bytes(m.held)})`;
     const small = ac.heldPerItem <= 1024;
     if (!am) {
       return [
         withoutAlertmanager(RSS_IDLE, bytes(ac.idle)),
-        { ...withoutAlertmanager(RSS_LOADED, perAlarm(ac, 'alarm', false)), verdict: 'info' },
-        { ...withoutAlertmanager(RSS_PER_ALARM, perAlarm(ac, 'alarm', true)), verdict: verdict(small) },
+        { ...withoutAlertmanager(RSS_LOADED, loaded(ac, 'alarm')), verdict: 'info' },
+        { ...withoutAlertmanager(RSS_PER_ALARM, held(ac, 'alarm')), verdict: verdict(small) },
       ];
     }
     return [
       { ...RSS_IDLE, alarmCenter: bytes(ac.idle), comparison: bytes(am.idle), ratio: ac.idle / am.idle, verdict: 'info' },
-      { ...RSS_LOADED, alarmCenter: perAlarm(ac, 'alarm', false), comparison: perAlarm(am, 'alert', false), ratio: ac.perItem / am.perItem, verdict: 'info' },
-      ratioRow(RSS_PER_ALARM, perAlarm(ac, 'alarm', true), perAlarm(am, 'alert', true), ac.heldPerItem / am.heldPerItem, small),
+      { ...RSS_LOADED, alarmCenter: loaded(ac, 'alarm'), comparison: loaded(am, 'alert'), ratio: ac.perItem / am.perItem, verdict: 'info' },
+      ratioRow(RSS_PER_ALARM, held(ac, 'alarm'), held(am, 'alert'), ac.heldPerItem / am.heldPerItem, small),
     ];
   },
 };

@@ -16,7 +16,7 @@ import { principalOf, refuseWhileStopping, setSecurityHeaders, type AccessOption
 import type { Principal } from './auth.js';
 import type { ErrorResponder } from './error-handler.js';
 import type { Observer } from './observe.js';
-import { headerOf, pathOf, sendJson } from './request.js';
+import { headerOf, sendJson } from './request.js';
 import { DEFAULT_DOMAIN, DEFAULT_PROJECT, DOMAIN_HEADER, scopeFromNames } from './scope.js';
 
 /** One route of the hot path; `answer` returns the 200 answer's JSON text or throws a coded error. */
@@ -97,8 +97,9 @@ export function createHotPath(options: HotPathOptions): (req: IncomingMessage, r
       if (req.method !== route.method) continue;
       const project = match(url);
       if (project === undefined) continue;
-      // serve answers its own errors; should answering fail too, the connection is all that is left.
-      serve(req, res, route, project, pathOf(req)).catch(() => req.socket.destroy());
+      // A hot URL has no query, so it is the path. serve answers its own errors; should
+      // answering fail too, the connection is all that is left.
+      serve(req, res, route, project, url).catch(() => req.socket.destroy());
       return true;
     }
     return false;
