@@ -1,11 +1,11 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { FileIdentity } from './file-identity.js';
 import type { AlarmSelection } from './filter.js';
 import { REMOVING_ACTIONS, makeAlarm, type Alarm, type AlarmChange, type AlarmStatus, type Scope, type Severity } from './model.js';
 import { DEFAULT_MIGRATIONS_DIR, migrate, readMigrations, refuseNewerSchema, schemaVersion } from './sqlite-migrations.js';
+import { openDatabase, openFailure } from './sqlite-open.js';
 import { StoreError, type AlarmStore, type HistoryEntry, type HistoryPage, type HistoryQuery, type StoreSnapshot } from './store.js';
-import { WalCheckpointer } from './wal-checkpointer.js';
+import { DEFAULT_WAL_LIMIT_BYTES, WalCheckpointer } from './wal-checkpointer.js';
 import { WalFlusher } from './wal-flusher.js';
 
 export { DEFAULT_MIGRATIONS_DIR, readMigrations } from './sqlite-migrations.js';
@@ -23,6 +23,16 @@ export interface SqliteStoreOptions {
   migrationsDir?: string;
   /** History rows past the checkpoint that start the next checkpoint (default 20,000). */
   checkpointEvery?: number;
+  /**
+   * Most bytes the WAL file keeps (default 64 MiB): past it the next commit waits for a checkpoint
+   * and the WAL starts over, cut back to this size. Room for a few of the largest group commits
+   * (1,024 alarms of 16 KiB) without growing the file again after each restart of the WAL.
+   */
+  walLimitBytes?: number;
+  /** Milliseconds without a write after which the WAL file is truncated to nothing (default 1,000). */
+  walIdleMs?: number;
+  /** How often the database file is checked to still be the one at `file` (default 5,000 ms). */
+  fileCheckMs?: number;
 }
 
 /** A history row: an alarm's whole state after one change. */
@@ -106,6 +116,9 @@ function historyWhere(scope: Scope, s: AlarmSelection, upTo: number): { sql: str
   return { sql, values };
 }
 
+/** What a history row costs in the WAL besides its fields, roughly: its columns and index entries. */
+const ROW_BYTES = 256;
+
 const KEY = 'domain, project, id, source';
 const STATE = 'status, severity, fields, count, raised_at, updated_at, cleared_at, acked_by, acked_at, ack_comment, expires_at';
 
@@ -122,6 +135,13 @@ const STATE = 'status, severity, fields, count, raised_at, updated_at, cleared_a
  *   checkpoint. Small commits thus write a few pages instead of one page per alarm touched.
  * - Schema: migrations are applied in order at open; a database whose schema is newer than the
  *   code's migrations is refused before anything in it is changed.
+ * - WAL size: bounded near `walLimitBytes` while writes go on and truncated to nothing once they
+ *   stop (see WalCheckpointer); scheduled checkpoints of the alarms table go in steps for the same
+ *   reason.
+ * - The file: SQLite keeps writing to the file it opened even once that is deleted or replaced at
+ *   its path, and a restart would not find those writes. Each commit (one stat, about a
+ *   microsecond), each ping and a timer every `fileCheckMs` check that the path still leads to
+ *   it; once it does not, the store refuses writes until a restart.
  */
 export class SqliteStore implements AlarmStore {
   /** The open database; exposed for tests and tooling, not for other components. */
@@ -139,8 +159,18 @@ export class SqliteStore implements AlarmStore {
   private checkpointed = 0;
   private lastRevision = 0;
   private checkpointScheduled = false;
+  /** Revisions at which a scheduled checkpoint ends a step: one per `stepBytes` of history committed. */
+  private stepEnds: number[] = [];
+  private stepFill = 0;
+  private readonly stepBytes: number;
   private pruned = 0;
   private pruneStatements: { oldest: Database.Statement; remove: (upTo: number) => number } | undefined;
+  /** The file opened, to notice it deleted or replaced; none for an in-memory database. */
+  private readonly identity: FileIdentity | undefined;
+  private readonly fileCheck: NodeJS.Timeout | undefined;
+  /** Set once the file is found gone from its path; the store refuses writes from then on. */
+  private lost: StoreError | undefined;
+  private readonly failureListeners: ((error: Error) => void)[] = [];
 
   /** The schema version recorded in the database (0 when none). */
   static schemaVersion(db: Database.Database): number {
@@ -149,21 +179,24 @@ export class SqliteStore implements AlarmStore {
 
   constructor(options: SqliteStoreOptions) {
     const migrations = readMigrations(options.migrationsDir ?? DEFAULT_MIGRATIONS_DIR);
-    if (options.file !== ':memory:') fs.mkdirSync(path.dirname(options.file), { recursive: true });
     try {
-      this.db = new Database(options.file);
+      this.db = openDatabase(options.file);
     } catch (err) {
       throw storeError(err);
     }
+    const walLimitBytes = options.walLimitBytes ?? DEFAULT_WAL_LIMIT_BYTES;
+    this.stepBytes = walLimitBytes / 4;
     try {
       refuseNewerSchema(this.db, migrations.length);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('busy_timeout = 5000');
+      this.db.pragma(`journal_size_limit = ${walLimitBytes}`);
       migrate(this.db, migrations);
+      if (options.file !== ':memory:') this.identity = new FileIdentity(options.file);
     } catch (err) {
       this.db.close();
-      throw storeError(err);
+      throw openFailure(options.file, err) ?? storeError(err);
     }
     this.checkpointEvery = options.checkpointEvery ?? 20_000;
     this.flusher =
@@ -173,7 +206,8 @@ export class SqliteStore implements AlarmStore {
     if (options.file !== ':memory:') {
       // SQLite's own checkpoints would run inside commits, on the event loop.
       this.db.pragma('wal_autocheckpoint = 0');
-      this.walCheckpointer = new WalCheckpointer(options.file);
+      this.walCheckpointer = new WalCheckpointer(options.file, { limitBytes: walLimitBytes, idleMs: options.walIdleMs });
+      this.fileCheck = setInterval(() => this.checkFile(true), options.fileCheckMs ?? 5000).unref();
     }
     this.appendTx = this.prepareAppend();
     this.checkpointTx = this.prepareCheckpoint();
@@ -228,10 +262,42 @@ export class SqliteStore implements AlarmStore {
     });
   }
 
+  /**
+   * The store's failure once its file is no longer at its path, checked now. It lasts: the data
+   * written since went to a file no restart opens, so only a restart (which opens whatever is at
+   * the path then) may take writes again. `notify` tells the failure listeners when it is new.
+   */
+  private checkFile(notify: boolean): StoreError | undefined {
+    if (this.lost || !this.identity) return this.lost;
+    const how = this.identity.lost();
+    if (how === undefined) return undefined;
+    clearInterval(this.fileCheck);
+    this.lost = new StoreError(
+      `the database ${this.identity.file} was ${how} while in use; writes are refused until Alarm Center is restarted`,
+      { backendCode: 'DATABASE_FILE_LOST' },
+    );
+    for (const listener of notify ? this.failureListeners : []) {
+      try {
+        listener(this.lost);
+      } catch {
+        // A listener's failure is its own; this runs from a timer, where it would end the process.
+      }
+    }
+    return this.lost;
+  }
+
+  /** Hears of the file found deleted or replaced outside a commit (a commit reports it by rejecting). */
+  onFailure(listener: (error: Error) => void): void {
+    this.failureListeners.push(listener);
+  }
+
   /** Brings the alarms table up to the last committed revision. A failure only delays it. */
   checkpoint(): void {
-    if (this.lastRevision <= this.checkpointed || !this.db.open) return;
-    const upTo = this.lastRevision;
+    this.checkpointTo(this.lastRevision);
+  }
+
+  private checkpointTo(upTo: number): void {
+    if (upTo <= this.checkpointed || !this.db.open) return;
     this.checkpointTx(this.checkpointed, upTo);
     this.checkpointed = upTo;
   }
@@ -275,12 +341,22 @@ export class SqliteStore implements AlarmStore {
 
   async commitPipelined(changes: readonly AlarmChange[]): Promise<{ durable: Promise<void> }> {
     if (changes.length === 0) return { durable: Promise.resolve() };
+    const room = this.walCheckpointer?.room();
+    if (room) await room;
+    const lost = this.checkFile(false);
+    if (lost) throw lost;
     try {
       this.appendTx(changes);
     } catch (err) {
       throw storeError(err);
     }
     this.walCheckpointer?.committed();
+    for (const c of changes) {
+      this.stepFill += c.alarm.fieldsJson.length + ROW_BYTES;
+      if (this.stepFill < this.stepBytes) continue;
+      this.stepEnds.push(c.alarm.revision);
+      this.stepFill = 0;
+    }
     this.lastRevision = (changes[changes.length - 1] as AlarmChange).alarm.revision;
     if (this.lastRevision - this.checkpointed >= this.checkpointEvery) this.scheduleCheckpoint();
     if (!this.flusher) return { durable: Promise.resolve() };
@@ -291,18 +367,33 @@ export class SqliteStore implements AlarmStore {
     };
   }
 
-  /** Checkpoints between commits rather than inside one, so no commit waits for it. */
+  /**
+   * Checkpoints between commits rather than inside one, so no commit waits for it, and in steps of
+   * about a quarter of the WAL's limit of history, each its own transaction, with room for the WAL
+   * between them: one transaction of 20,000 alarms of 16 KiB would grow the WAL by 330 MiB at once.
+   */
   private scheduleCheckpoint(): void {
     if (this.checkpointScheduled) return;
     this.checkpointScheduled = true;
     setImmediate(() => {
-      this.checkpointScheduled = false;
+      void this.checkpointInSteps(this.lastRevision).finally(() => {
+        this.checkpointScheduled = false;
+      });
+    });
+  }
+
+  private async checkpointInSteps(upTo: number): Promise<void> {
+    while (this.checkpointed < upTo && this.db.open && !this.lost) {
+      while ((this.stepEnds[0] ?? Infinity) <= this.checkpointed) this.stepEnds.shift();
       try {
-        this.checkpoint();
+        this.checkpointTo(Math.min(upTo, this.stepEnds[0] ?? upTo));
       } catch {
         // The history still holds every change; the next commit schedules another attempt.
+        return;
       }
-    });
+      this.walCheckpointer?.committed();
+      await this.walCheckpointer?.room();
+    }
   }
 
   async history(scope: Scope, since: number, limit: number): Promise<HistoryEntry[]> {
@@ -338,6 +429,8 @@ export class SqliteStore implements AlarmStore {
   }
 
   pruneHistory(olderThan: number, keepLast: number, batch: number): number {
+    const lost = this.checkFile(true);
+    if (lost) throw lost;
     try {
       this.pruneStatements ??= this.preparePrune();
       const { oldest, remove } = this.pruneStatements;
@@ -383,6 +476,8 @@ export class SqliteStore implements AlarmStore {
   async ping(): Promise<void> {
     try {
       if (!this.db.open) throw new StoreError('database is closed');
+      const lost = this.checkFile(true);
+      if (lost) throw lost;
       this.db.exec('BEGIN IMMEDIATE; ROLLBACK');
     } catch (err) {
       throw storeError(err);
@@ -391,6 +486,7 @@ export class SqliteStore implements AlarmStore {
 
   /** Waits for pending syncs, checkpoints so the next start replays nothing, and closes. */
   async close(): Promise<void> {
+    clearInterval(this.fileCheck);
     if (this.flusher) {
       await this.flusher.idle();
       this.flusher.close();
@@ -398,7 +494,8 @@ export class SqliteStore implements AlarmStore {
     await this.walCheckpointer?.close();
     if (!this.db.open) return;
     try {
-      this.checkpoint();
+      // A lost file is no one's to bring up to date.
+      if (!this.lost) this.checkpoint();
     } finally {
       this.db.close();
     }

@@ -71,6 +71,11 @@ export interface AlarmStore {
   prunedRevision?(): number;
   /** Resolves when the store can take a write now; rejects with the reason otherwise. */
   ping(): Promise<void>;
+  /**
+   * Optional: calls `listener` when the store finds by itself, outside a commit, that it can take
+   * no more writes (SQLite: its file deleted or replaced); a failed commit reports it by rejecting.
+   */
+  onFailure?(listener: (error: Error) => void): void;
   close(): Promise<void>;
 }
 
