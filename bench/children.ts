@@ -19,6 +19,14 @@ export function rssBytes(pid: number): number {
   return Number(match[1]) * 1024;
 }
 
+/** Reads a process's peak resident set size so far (VmHWM), in bytes, from /proc. */
+export function peakRssBytes(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmHWM:\s+(\d+)\s+kB$/m.exec(status);
+  if (!match) throw new Error(`no VmHWM for process ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
 /** Finds the url in a winston JSON line whose message is `listening`. */
 export function listeningUrl(line: string): string | undefined {
   if (!line.startsWith('{')) return undefined;
@@ -88,6 +96,11 @@ export class ChildServer {
   /** Resident set size of the server process, in bytes. */
   rss(): number {
     return rssBytes(this.pid);
+  }
+
+  /** The highest resident set size the server process has had, in bytes. */
+  peakRss(): number {
+    return peakRssBytes(this.pid);
   }
 
   /** The last lines the server printed, for error messages. */

@@ -183,10 +183,10 @@ function startWithFdLimit(name: string, limit: string, command: string, args: re
 
 /**
  * Starts Alarm Center as servers.ts does (log level info, port 0, its own data dir), with the
- * fd limit raised and room for `watchers` watchers in the default domain.
+ * fd limit raised and room for `watchers` watchers in the default domain and in all.
  */
 async function startServer(dataDir: string, limit: string, watchers: number): Promise<ChildServer> {
-  const args = [SERVER_MAIN, '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--max-watchers-per-domain', String(watchers)];
+  const args = [SERVER_MAIN, '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--max-watchers-per-domain', String(watchers), '--max-watchers', String(watchers)];
   const server = await startWithFdLimit('Alarm Center', limit, process.execPath, args);
   try {
     server.url = await server.waitForLine(listeningUrl, READY_TIMEOUT_MS);

@@ -2,10 +2,10 @@
  * The benchmark program (`npm run bench`, after a build): part A measures Alarm Center embedded
  * in-process; part B measures its HTTP server against a bare express server and, when installed,
  * Prometheus Alertmanager; part C measures the fan-out of live-watch messages to WebSocket
- * watchers. It prints a markdown table and writes the same results as JSON to
- * `.bench/results.json`. Everything runs on 127.0.0.1 and every child process is stopped at the end.
+ * watchers; part D fills the limits over all domains and reads the server's memory. It prints a
+ * markdown table and writes the same results as JSON to `.bench/results.json`. Everything runs on 127.0.0.1 and every child process is stopped at the end.
  *
- * BENCH_ONLY runs only the parts it names, comma-separated: `in-process`, `http`, `fanout`
+ * BENCH_ONLY runs only the parts it names, comma-separated: `in-process`, `http`, `fanout`, `limits`
  * (e.g. `BENCH_ONLY=fanout npm run bench`). BENCH_SECONDS and BENCH_WARMUP_SECONDS set the
  * measured and warm-up seconds of each side of an HTTP comparison (defaults 10 and 2).
  * BENCH_FANOUT_WATCHERS, BENCH_FANOUT_CHANGES and BENCH_FANOUT_RATE set the fan-out's watchers,
@@ -19,6 +19,7 @@ import { killAllChildrenNow, stopAllChildren } from './children.js';
 import { runFanout, type FanoutSettings } from './fanout.js';
 import { runHttp, type HttpSettings } from './http.js';
 import { runInProcess, type InProcessSettings } from './in-process.js';
+import { runLimits, type LimitsSettings } from './limits.js';
 import { addSection, errorRow, formatTable, writeReport, type Report } from './report.js';
 
 const RESULTS = fileURLToPath(new URL('../.bench/results.json', import.meta.url));
@@ -32,6 +33,18 @@ const IN_PROCESS: InProcessSettings = {
   healthWarmup: 10_000,
 };
 
+/** The limits part: 15 KiB fields, 60 to a request (under the 1 MiB body limit), bounded in requests and time. */
+const LIMITS: LimitsSettings = {
+  fieldsBytes: 15 * 1024,
+  bigPerBatch: 60,
+  longPerBatch: 1000,
+  domains: 1000,
+  inFlight: 4,
+  heapMiB: 1024,
+  maxRequests: 20_000,
+  deadlineMs: 300_000,
+};
+
 /**
  * Changes per second of the fan-out. A 2-core machine saturates the server's event loop near 10/s
  * with 10,000 watchers (each change is 10,000 socket writes); half of that keeps the schedule, so
@@ -39,7 +52,7 @@ const IN_PROCESS: InProcessSettings = {
  */
 const FANOUT_RATE = 5;
 
-const PARTS = ['in-process', 'http', 'fanout'] as const;
+const PARTS = ['in-process', 'http', 'fanout', 'limits'] as const;
 type Part = (typeof PARTS)[number];
 
 function seconds(name: string, fallback: number): number {
@@ -97,7 +110,7 @@ function newReport(http: HttpSettings, fanout: FanoutSettings, parts: ReadonlySe
       memory: os.totalmem(),
       platform: `${os.platform()} ${os.release()}`,
     },
-    settings: { parts: [...parts], inProcess: IN_PROCESS, http, fanout },
+    settings: { parts: [...parts], inProcess: IN_PROCESS, http, fanout, limits: LIMITS },
     rows: [],
     notes: [],
     figures: {},
@@ -136,6 +149,10 @@ async function main(): Promise<number> {
     if (parts.has('fanout')) {
       progress('part C: fan-out');
       addSection(report, await runFanout(path.join(workDir, 'fanout'), fanout, (what) => progress(`part C: ${what}`)));
+    }
+    if (parts.has('limits')) {
+      progress('part D: limits over all domains');
+      addSection(report, await runLimits(path.join(workDir, 'limits'), LIMITS, (what) => progress(`part D: ${what}`)));
     }
   } finally {
     await stopAllChildren();

@@ -81,13 +81,26 @@ export function startAlarmCenter(dataDir: string): Promise<ChildServer> {
   // The write rate limit (per client address) and the alarm quota (per project) are off: the
   // bench is one client sending more writes per second, and more new alarms to one project in a
   // measurement, than the defaults let one client send.
-  const limitsOff = ['--write-rate-limit', '0', '--max-alarms-per-scope', '0'];
+  // The limit of alarms in all is off for the same reason: the loads fill servers to the limit.
+  const limitsOff = ['--write-rate-limit', '0', '--max-alarms-per-scope', '0', '--max-alarms', '0'];
   const args = [SERVER_MAIN, '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...limitsOff];
-  return startReady('Alarm Center', process.execPath, args, async (c) => {
-    const url = await c.waitForLine(listeningUrl, READY_TIMEOUT_MS);
-    c.discardStdout();
-    return url;
-  });
+  return startReady('Alarm Center', process.execPath, args, readyAlarmCenter);
+}
+
+/**
+ * Starts Alarm Center with every setting at its default, as `npm start` runs it, but with V8's
+ * heap capped at `heapMiB`: the server the limits part fills.
+ */
+export function startAlarmCenterAsShipped(dataDir: string, heapMiB: number): Promise<ChildServer> {
+  const args = [`--max-old-space-size=${heapMiB}`, SERVER_MAIN, '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir];
+  return startReady('Alarm Center', process.execPath, args, readyAlarmCenter);
+}
+
+/** Waits for Alarm Center's `listening` line; its later output is drained unread. */
+async function readyAlarmCenter(c: ChildServer): Promise<string> {
+  const url = await c.waitForLine(listeningUrl, READY_TIMEOUT_MS);
+  c.discardStdout();
+  return url;
 }
 
 /** Starts the bare express baseline on a free loopback port. */

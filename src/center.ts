@@ -69,6 +69,18 @@ export interface AlarmCenterOptions {
   maxWatchersPerDomain?: number;
   /** Most alarms per domain/project (0: no limit); a write past it is refused whole with 429002. */
   maxAlarmsPerScope?: number;
+  /** Most open watchers in all domains together (default 0: no limit); past it watches are refused with 429002. */
+  maxWatchers?: number;
+  /**
+   * Most alarms held in all scopes together, cleared ones included until removed (default 0: no
+   * limit); a write that would add alarms past it is refused whole with 429002.
+   */
+  maxAlarms?: number;
+  /**
+   * Most bytes of fields (the UTF-8 size of their JSON) held by all alarms together (default 0:
+   * no limit); a write that would add bytes past it is refused whole with 429002.
+   */
+  maxFieldsBytes?: number;
   /** Most ALARM_CHANGE events waiting for the watchers; past it their watchers resync. */
   watchFeedQueueSize?: number;
   /** History entries older than this many days are pruned (default 30; 0 keeps them). */
@@ -223,6 +235,7 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
     heartbeatMs: options.watchHeartbeatMs ?? 30_000,
     sendTimeoutMs: options.watchSendTimeoutMs ?? 5000,
     maxPerDomain: options.maxWatchersPerDomain ?? 0,
+    maxWatchers: options.maxWatchers ?? 0,
     clock: options.clock,
   });
   const subscriber = new AlarmSubscriber({
@@ -236,6 +249,8 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
       for (const c of changes) if (!c.removed) expirer.track(c.alarm);
     },
     maxAlarmsPerScope: options.maxAlarmsPerScope ?? 0,
+    maxAlarms: options.maxAlarms ?? 0,
+    maxFieldsBytes: options.maxFieldsBytes ?? 0,
   });
   bus.addSubscriber(subscriber);
   bus.start();

@@ -43,6 +43,19 @@ export function isLoopback(host: string): boolean {
   return LOOPBACK.test(host.replace(/^\[|\]$/g, ''));
 }
 
+/**
+ * Defaults of the limits over all domains, chosen so that a process with 1 GiB of memory survives
+ * filling all of them at once, whatever domains, projects, ids, sources and acknowledgements
+ * clients make up (measured by `BENCH_ONLY=limits npm run bench`): an idle watcher holds about
+ * 10 KiB (20,000: ~190 MiB); an alarm 0.3–1 KiB, but up to ~4.7 KiB with the longest id, source
+ * and acknowledgement texts in two-byte characters (50,000: ~235 MiB); a counted byte of fields
+ * up to 2.1 bytes, when V8 keeps the text at two bytes a character (64 MiB: ~140 MiB). With ~85
+ * MiB at idle that is ~650 MiB held at worst, leaving room for the garbage of the requests.
+ */
+const MAX_WATCHERS_DEFAULT = 20_000;
+const MAX_ALARMS_DEFAULT = 50_000;
+const MAX_FIELDS_BYTES_DEFAULT = 64 * 1024 * 1024;
+
 const SettingsSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: intFrom(0, 65535).default(30100),
@@ -66,7 +79,11 @@ const SettingsSchema = z.strictObject({
   writeRateLimit: intFrom(0, 10_000_000).default(10_000),
   maxWatchersPerDomain: intFrom(0, 10_000_000).default(20_000),
   maxAlarmsPerScope: intFrom(0, 100_000_000).default(1_000_000),
+  maxWatchers: intFrom(0, 10_000_000).default(MAX_WATCHERS_DEFAULT),
+  maxAlarms: intFrom(0, 100_000_000).default(MAX_ALARMS_DEFAULT),
+  maxFieldsBytes: intFrom(0, 64 * 1024 * 1024 * 1024).default(MAX_FIELDS_BYTES_DEFAULT),
   headerLimitBytes: intFrom(1024, 1024 * 1024).default(16 * 1024),
+  requestTimeoutMs: intFrom(100, 600_000).default(15_000),
   historyRetentionDays: intFrom(0, 36_500).default(30),
   historyMaxEntries: intFrom(0, 1_000_000_000).default(0),
   clearedRetentionSeconds: intFrom(0, 3_153_600_000).default(0),
@@ -154,7 +171,31 @@ export const SETTINGS: { key: Key; env: string; flag: string; doc: string; kind?
     flag: 'max-alarms-per-scope',
     doc: 'alarms per domain/project; 0 is no limit',
   },
+  {
+    key: 'maxWatchers',
+    env: 'ALARM_CENTER_MAX_WATCHERS',
+    flag: 'max-watchers',
+    doc: 'open watchers in all domains; 0 is no limit',
+  },
+  {
+    key: 'maxAlarms',
+    env: 'ALARM_CENTER_MAX_ALARMS',
+    flag: 'max-alarms',
+    doc: 'alarms held in all domains and projects; 0 is no limit',
+  },
+  {
+    key: 'maxFieldsBytes',
+    env: 'ALARM_CENTER_MAX_FIELDS_BYTES',
+    flag: 'max-fields-bytes',
+    doc: 'bytes of alarm fields held in all; 0 is no limit',
+  },
   { key: 'headerLimitBytes', env: 'ALARM_CENTER_HEADER_LIMIT_BYTES', flag: 'header-limit-bytes', doc: 'largest request head' },
+  {
+    key: 'requestTimeoutMs',
+    env: 'ALARM_CENTER_REQUEST_TIMEOUT_MS',
+    flag: 'request-timeout-ms',
+    doc: 'a request whose head and body take longer is answered 408001 and closed',
+  },
   {
     key: 'historyRetentionDays',
     env: 'ALARM_CENTER_HISTORY_RETENTION_DAYS',

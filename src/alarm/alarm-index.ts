@@ -191,6 +191,20 @@ export interface IndexPage {
   next?: ListKey;
 }
 
+/**
+ * The bytes an alarm's fields count against `maxFieldsBytes`: the UTF-8 size of their JSON text,
+ * the measure of the 16 KiB limit of one alarm's fields.
+ */
+export function fieldsBytesOf(alarm: Alarm): number {
+  return Buffer.byteLength(alarm.fieldsJson);
+}
+
+/** How many bytes of fields `next` holds more than `old` (either may be absent); 0 for shared text. */
+export function fieldsBytesDelta(old: Alarm | undefined, next: Alarm | undefined): number {
+  if (old && next && old.fieldsJson === next.fieldsJson) return 0;
+  return (next ? fieldsBytesOf(next) : 0) - (old ? fieldsBytesOf(old) : 0);
+}
+
 /** The tally's `status|severity` keys, made once rather than per change. */
 const TALLY_KEYS = Object.fromEntries(
   STATUSES.map((status) => [status, Object.fromEntries(SEVERITIES.map((severity) => [severity, `${status}|${severity}`]))]),
@@ -205,6 +219,10 @@ export class AlarmIndex {
   private readonly scopes = new Map<string, ScopeAlarms>();
   private readonly system = new Map<string, Alarm>();
   private readonly tally = new Map<string, number>();
+  /** Stored alarms held in every scope (system alarms aside): what `maxAlarms` bounds. */
+  size = 0;
+  /** Bytes of fields the stored alarms hold, by `fieldsBytesOf`: what `maxFieldsBytes` bounds. */
+  fieldsBytes = 0;
   /** Revision of the last committed change. */
   revision = 0;
   /** Grows with every change the index shows, system alarms included; keys caches of reads. */
@@ -375,6 +393,8 @@ export class AlarmIndex {
     }
     const old = s.put(a);
     if (old) this.count(old, -1);
+    else this.size += 1;
+    this.fieldsBytes += fieldsBytesDelta(old, a);
     this.count(a, 1);
   }
 
@@ -384,6 +404,8 @@ export class AlarmIndex {
     const old = s?.delete(a.id, a.source);
     if (!s || !old) return;
     this.count(old, -1);
+    this.size -= 1;
+    this.fieldsBytes -= fieldsBytesOf(old);
     if (s.size === 0) this.scopes.delete(sk);
   }
 

@@ -2,15 +2,23 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AlarmIndex } from './alarm-index.js';
 import type { ChangeAction } from './model.js';
 
+/** The alarm limits a write can be refused by (429002), named as their settings. */
+export type AlarmLimit = 'maxAlarmsPerScope' | 'maxAlarms' | 'maxFieldsBytes';
+
 /** What the alarm component reports. */
 export interface AlarmMetrics {
   changed(action: ChangeAction, n: number): void;
   storeFailed(code: string): void;
+  /** A write was refused whole because it would pass `limit`. */
+  refused(limit: AlarmLimit): void;
 }
 
-export const noopAlarmMetrics: AlarmMetrics = { changed() {}, storeFailed() {} };
+export const noopAlarmMetrics: AlarmMetrics = { changed() {}, storeFailed() {}, refused() {} };
 
-/** Alarms by status and severity (read from the index at scrape time) and changes by action. */
+/**
+ * Alarms by status and severity (read from the index at scrape time), the bytes of fields held,
+ * changes by action, and writes refused by a limit.
+ */
 export function createAlarmMetrics(registry: Registry, index: AlarmIndex, prefix = 'alarm_center_'): AlarmMetrics {
   const registers = [registry];
   new Gauge({
@@ -31,6 +39,20 @@ export function createAlarmMetrics(registry: Registry, index: AlarmIndex, prefix
       this.set(index.revision);
     },
   });
+  new Gauge({
+    name: `${prefix}alarm_fields_bytes`,
+    help: 'Bytes of fields (their JSON text) the stored alarms hold in memory, bounded by maxFieldsBytes.',
+    registers,
+    collect() {
+      this.set(index.fieldsBytes);
+    },
+  });
+  const refusals = new Counter({
+    name: `${prefix}alarm_quota_refusals_total`,
+    help: 'Writes refused whole with 429002, by the limit they would pass (maxAlarmsPerScope, maxAlarms, maxFieldsBytes).',
+    labelNames: ['limit'],
+    registers,
+  });
   const changes = new Counter({
     name: `${prefix}alarm_changes_total`,
     help: 'Committed alarm changes, by action.',
@@ -49,6 +71,9 @@ export function createAlarmMetrics(registry: Registry, index: AlarmIndex, prefix
     },
     storeFailed(code) {
       failures.inc({ code });
+    },
+    refused(limit) {
+      refusals.inc({ limit });
     },
   };
 }

@@ -2,9 +2,9 @@ import type { Logger } from 'winston';
 import { AlarmCenterError, Codes } from '../errors.js';
 import type { BusEvent } from '../event/event.js';
 import type { Subscriber } from '../event/subscriber.js';
-import type { AlarmIndex } from './alarm-index.js';
+import { fieldsBytesDelta, type AlarmIndex } from './alarm-index.js';
 import { ALARM, ALARM_SUBJECT, type AlarmOp, type AlarmWrite, type ClearSelector } from './event.js';
-import type { AlarmMetrics } from './metrics.js';
+import type { AlarmLimit, AlarmMetrics } from './metrics.js';
 import {
   AlarmIds,
   DEFAULT_SEVERITY,
@@ -33,11 +33,28 @@ export interface AlarmSubscriberOptions {
   onDurable?: (changes: readonly AlarmChange[]) => void;
   /** Most alarms one domain/project may hold; 0 is no limit. A write past it is refused whole. */
   maxAlarmsPerScope?: number;
+  /** Most alarms all scopes together may hold; 0 is no limit. A write past it is refused whole. */
+  maxAlarms?: number;
+  /**
+   * Most bytes of fields (`fieldsBytesOf`) all alarms together may hold; 0 is no limit. A write
+   * that would add bytes past it is refused whole.
+   */
+  maxFieldsBytes?: number;
 }
 
 interface Staged {
   scope: Scope;
   alarm: Alarm | null;
+}
+
+/** Where a Stage stood before a write was planned, to take the write back out whole. */
+interface StageMark {
+  changes: number;
+  revision: number;
+  alarms: number;
+  fieldsBytes: number;
+  scopeKey: string;
+  scopeAdded: number | undefined;
 }
 
 /** The state without its acknowledgement: what a clear, or an unack, leaves. */
@@ -65,7 +82,13 @@ class Stage {
   readonly entries = new Map<string, Staged>();
   /** Alarms the batch added to (or, when negative, removed from) each scope so far. */
   readonly added = new Map<string, number>();
+  /** Alarms the batch added to (or, when negative, removed from) all scopes so far. */
+  alarms = 0;
+  /** Bytes of fields the batch added to (or, when negative, freed from) all alarms so far. */
+  fieldsBytes = 0;
   revision: number;
+  /** The entries the current write replaced, key then previous value, for `rollback`. */
+  private readonly undo: [string, Staged | undefined][] = [];
 
   constructor(private readonly index: AlarmIndex) {
     this.revision = index.revision;
@@ -106,12 +129,45 @@ class Stage {
 
   push(scope: Scope, action: ChangeAction, alarm: Alarm, removed: boolean, at: number): void {
     const key = stageKey(scope, alarm.id, alarm.source);
-    const existed = this.lookup(key, scope, alarm.id, alarm.source) !== undefined;
-    const delta = removed ? (existed ? -1 : 0) : existed ? 0 : 1;
+    const old = this.lookup(key, scope, alarm.id, alarm.source);
+    const delta = removed ? (old ? -1 : 0) : old ? 0 : 1;
     if (delta !== 0) this.added.set(scopeKey(scope), (this.added.get(scopeKey(scope)) ?? 0) + delta);
+    this.alarms += delta;
+    this.fieldsBytes += fieldsBytesDelta(old, removed ? undefined : alarm);
     this.changes.push({ action, alarm, removed, at });
+    this.undo.push([key, this.entries.get(key)]);
     this.entries.set(key, { scope, alarm: removed ? null : alarm });
     this.revision = alarm.revision;
+  }
+
+  /** Marks where the stage stands before a write of `scope` is planned; `rollback` returns here. */
+  mark(scope: Scope): StageMark {
+    this.undo.length = 0;
+    const sk = scopeKey(scope);
+    return {
+      changes: this.changes.length,
+      revision: this.revision,
+      alarms: this.alarms,
+      fieldsBytes: this.fieldsBytes,
+      scopeKey: sk,
+      scopeAdded: this.added.get(sk),
+    };
+  }
+
+  /** Takes back every change staged since `mark`: the write leaves nothing in the batch. */
+  rollback(mark: StageMark): void {
+    for (let i = this.undo.length - 1; i >= 0; i -= 1) {
+      const [key, previous] = this.undo[i] as [string, Staged | undefined];
+      if (previous) this.entries.set(key, previous);
+      else this.entries.delete(key);
+    }
+    this.undo.length = 0;
+    this.changes.length = mark.changes;
+    this.revision = mark.revision;
+    this.alarms = mark.alarms;
+    this.fieldsBytes = mark.fieldsBytes;
+    if (mark.scopeAdded === undefined) this.added.delete(mark.scopeKey);
+    else this.added.set(mark.scopeKey, mark.scopeAdded);
   }
 }
 
@@ -134,6 +190,8 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
   private readonly clock: () => number;
   private readonly onDurable: ((changes: readonly AlarmChange[]) => void) | undefined;
   private readonly maxAlarmsPerScope: number;
+  private readonly maxAlarms: number;
+  private readonly maxFieldsBytes: number;
   /** The store's last failure, until a commit succeeds. */
   storeFailure: StoreFailure | undefined;
 
@@ -145,6 +203,10 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
     this.clock = options.clock ?? Date.now;
     this.onDurable = options.onDurable;
     this.maxAlarmsPerScope = options.maxAlarmsPerScope ?? 0;
+    this.maxAlarms = options.maxAlarms ?? 0;
+    this.maxFieldsBytes = options.maxFieldsBytes ?? 0;
+    // A failure the store finds without a write (its file deleted) is reported as a commit's would be.
+    this.store.onFailure?.((error) => this.onStoreFailure(error));
   }
 
   onMessage(event: BusEvent<AlarmWrite>): Promise<void> {
@@ -161,7 +223,17 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
         write.outcome = { ok: false, error: refusal };
         continue;
       }
-      accepted.push({ write, alarms: this.plan(stage, write), revision: stage.revision });
+      // The global limits are checked on the planned changes, so clear-alls, removals and fields
+      // replaced by a re-raise count exactly; a write past one is taken back out whole.
+      const mark = stage.mark(write.scope);
+      const alarms = this.plan(stage, write);
+      const over = this.overGlobalLimits(stage, mark);
+      if (over) {
+        stage.rollback(mark);
+        write.outcome = { ok: false, error: over };
+        continue;
+      }
+      accepted.push({ write, alarms, revision: stage.revision });
     }
     if (accepted.length === 0) return;
     let durable: Promise<void>;
@@ -239,10 +311,31 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
     }
     if (held + fresh.size <= max) return undefined;
     const { domain, project } = write.scope;
+    this.metrics.refused('maxAlarmsPerScope');
     return new AlarmCenterError(
       Codes.QuotaExceeded,
       `domain ${domain}, project ${project} holds ${held} alarms; ${fresh.size} more would pass the limit of ${max}`,
     );
+  }
+
+  /**
+   * 429002 when the write staged since `mark` adds alarms past `maxAlarms` or bytes of fields past
+   * `maxFieldsBytes` in all scopes. A write that adds nothing (a clear, a smaller re-raise) passes
+   * even when the index is over a limit (lowered since the alarms were stored), so it can shrink.
+   */
+  private overGlobalLimits(stage: Stage, mark: StageMark): Error | undefined {
+    const over = (limit: AlarmLimit, detail: string) => {
+      this.metrics.refused(limit);
+      return new AlarmCenterError(Codes.QuotaExceeded, detail);
+    };
+    if (this.maxAlarms > 0 && stage.alarms > mark.alarms && this.index.size + stage.alarms > this.maxAlarms) {
+      return over('maxAlarms', `alarms: more than ${this.maxAlarms} alarms in all (maxAlarms)`);
+    }
+    const max = this.maxFieldsBytes;
+    if (max > 0 && stage.fieldsBytes > mark.fieldsBytes && this.index.fieldsBytes + stage.fieldsBytes > max) {
+      return over('maxFieldsBytes', `fields: more than ${max} bytes of fields in all alarms (maxFieldsBytes)`);
+    }
+    return undefined;
   }
 
   /** Stages the write's changes; returns the alarms it leaves (raises and clears, in order). */

@@ -8,6 +8,10 @@ export interface BusMetrics {
   handled(event: BusEvent, ok: boolean): void;
   dropped(event: BusEvent): void;
   noSubscriber(event: BusEvent): void;
+  /**
+   * Subscribers of a domain and scheme attached (delta > 0) or removed (delta < 0). A domain is
+   * any `x-domain-name` a client sends, so its series exists only while it has subscribers.
+   */
   subscribers(domain: string, scheme: string, delta: number): void;
   /**
    * Messages a subscriber holds in its own queue (a watcher, by scheme as `source`): taken in
@@ -97,6 +101,9 @@ export function createBusMetrics(registry: Registry, prefix = 'alarm_center_'): 
     labelNames: ['type'],
     registers,
   });
+  // Subscribers per domain and scheme, so the series is removed when the last one goes: label
+  // values stay bounded by the subscribers open, however many domains came and went.
+  const attached = new Map<string, number>();
   const micros = (e: BusEvent) => (Date.now() - e.createdAt) * 1000;
   // The per-event metrics of one type, resolved once: a label lookup per event would cost more
   // than the observation itself on the hot ALARM path.
@@ -161,7 +168,15 @@ export function createBusMetrics(registry: Registry, prefix = 'alarm_center_'): 
       pending.dec({ source: event.type });
     },
     subscribers(domain, scheme, delta) {
-      subscriberGauge.inc({ domain, scheme }, delta);
+      const key = `${domain}\u0000${scheme}`;
+      const left = (attached.get(key) ?? 0) + delta;
+      if (left > 0) {
+        attached.set(key, left);
+        subscriberGauge.inc({ domain, scheme }, delta);
+        return;
+      }
+      attached.delete(key);
+      subscriberGauge.remove({ domain, scheme });
     },
     pending(source, delta) {
       of(source).pending.inc(delta);

@@ -20,6 +20,8 @@ export interface WatchHubOptions {
   sendTimeoutMs: number;
   /** Most open watchers per domain; 0 is no limit. */
   maxPerDomain?: number;
+  /** Most open watchers in all domains together; 0 is no limit. */
+  maxWatchers?: number;
   clock?: () => number;
 }
 
@@ -64,14 +66,21 @@ export class WatchHub {
 
   /**
    * Throws what opening a watcher of the scope would throw: 503001 once closed, 429002 when its
-   * domain has as many watchers as allowed. Transports call it before their handshake.
+   * domain, or all domains together, have as many watchers as allowed. Transports call it before
+   * their handshake. The total bounds memory whatever domain names clients make up.
    */
   admit(scope: Scope): void {
     if (this.closed) throw new AlarmCenterError(Codes.Unavailable, 'Alarm Center is shutting down');
     const max = this.options.maxPerDomain ?? 0;
     const open = this.perDomain.get(scope.domain) ?? 0;
     if (max > 0 && open >= max) {
+      this.options.metrics.refused('maxWatchersPerDomain');
       throw new AlarmCenterError(Codes.QuotaExceeded, `domain ${scope.domain} has ${open} watchers open, the most allowed`);
+    }
+    const total = this.options.maxWatchers ?? 0;
+    if (total > 0 && this.watchers.size >= total) {
+      this.options.metrics.refused('maxWatchers');
+      throw new AlarmCenterError(Codes.QuotaExceeded, `watchers: more than ${total} watchers open in all (maxWatchers)`);
     }
   }
 

@@ -6,6 +6,9 @@ import type { WatchMessage } from './message.js';
 /** Why a watcher was closed by the server rather than by its peer. */
 export type TerminationReason = 'heartbeat' | 'send-timeout';
 
+/** The watcher limits an open can be refused by (429002), named as their settings. */
+export type WatchLimit = 'maxWatchersPerDomain' | 'maxWatchers';
+
 /** What watchers report. Counts go to the bus's `notify_*` families, as service-center's websocket does. */
 export interface WatchMetrics {
   queued(scheme: string, n: number): void;
@@ -17,6 +20,8 @@ export interface WatchMetrics {
   dropped(scheme: string, n: number): void;
   resynced(scheme: string): void;
   terminated(scheme: string, reason: TerminationReason): void;
+  /** A watch was refused because it would pass `limit`. */
+  refused(limit: WatchLimit): void;
 }
 
 export const noopWatchMetrics: WatchMetrics = {
@@ -26,12 +31,13 @@ export const noopWatchMetrics: WatchMetrics = {
   dropped() {},
   resynced() {},
   terminated() {},
+  refused() {},
 };
 
 /**
  * Watch metrics: pending and published message counts in the bus's `notify_*` families (source =
  * scheme), commit-to-write latency per message as a histogram (a summary per message per watcher
- * would cost more than the write), and the loss and termination counters.
+ * would cost more than the write), and the loss, termination and refusal counters.
  */
 export function createWatchMetrics(registry: Registry, bus: BusMetrics = noopBusMetrics, prefix = 'alarm_center_'): WatchMetrics {
   const registers = [registry];
@@ -58,6 +64,12 @@ export function createWatchMetrics(registry: Registry, bus: BusMetrics = noopBus
     name: `${prefix}watch_terminated_total`,
     help: 'Watchers closed by the server: silent peers (heartbeat) and stalled sends (send-timeout).',
     labelNames: ['scheme', 'reason'],
+    registers,
+  });
+  const refusals = new Counter({
+    name: `${prefix}watch_quota_refusals_total`,
+    help: 'Watches refused with 429002, by the limit they would pass (maxWatchersPerDomain, maxWatchers).',
+    labelNames: ['limit'],
     registers,
   });
   const histograms = new Map<string, ReturnType<typeof delivery.labels>>();
@@ -91,6 +103,9 @@ export function createWatchMetrics(registry: Registry, bus: BusMetrics = noopBus
     },
     terminated(scheme, reason) {
       terminated.inc({ scheme, reason });
+    },
+    refused(limit) {
+      refusals.inc({ limit });
     },
   };
 }

@@ -30,6 +30,13 @@ describe('loadConfig', () => {
     expect(config.logLevel).to.equal('debug');
   });
 
+  it('takes the limits over all domains from their defaults, environment variables and flags', () => {
+    expect(loadConfig([], {}).config).to.include({ maxWatchers: 20_000, maxAlarms: 50_000, maxFieldsBytes: 64 * 1024 * 1024 });
+    const env = { ALARM_CENTER_MAX_WATCHERS: '5', ALARM_CENTER_MAX_FIELDS_BYTES: '1048576' };
+    expect(loadConfig(['--max-alarms', '0'], env).config).to.include({ maxWatchers: 5, maxAlarms: 0, maxFieldsBytes: 1_048_576 });
+    expect(() => loadConfig(['--max-fields-bytes', '1.5'], {})).to.throw(ConfigError, /maxFieldsBytes \(from --max-fields-bytes\)/);
+  });
+
   it('splits comma-separated alarm ids from the environment', () => {
     const { config } = loadConfig([], { ALARM_CENTER_UNHEALTHY_ALARM_IDS: 'BackendConnectionRefuse, DiskFull' });
     expect(config.unhealthyAlarmIds).to.deep.equal(['BackendConnectionRefuse', 'DiskFull']);

@@ -113,4 +113,31 @@ describe('AlarmIndex', () => {
       expect(index.counts()).to.deep.equal([{ status: 'ACTIVATED', severity: 'major', count: 0 }, { status: 'CLEARED', severity: 'major', count: 0 }]);
     });
   });
+
+  describe('#size and #fieldsBytes', () => {
+    it('follow the stored alarms of every scope through raises, fields replaced, removals and system alarms', () => {
+      const index = new AlarmIndex();
+      let revision = 0;
+      const alarm = (project: string, id: string, fieldsJson: string) => {
+        revision += 1;
+        return makeAlarm({
+          domain: 'd', project, id, source: '', status: 'ACTIVATED', severity: 'major', fieldsJson, count: 1,
+          raisedAt: revision, updatedAt: revision, revision,
+        });
+      };
+      const put = (a: Alarm): AlarmChange => ({ action: 'raise', alarm: a, removed: false, at: a.updatedAt });
+      const a = alarm('p', 'A', '{"detail":"€"}');
+      const b = alarm('q', 'A', '{}');
+
+      index.apply([put(a), put(b)]);
+      expect([index.size, index.fieldsBytes]).to.deep.equal([2, 16 + 2]);
+      index.apply([put(alarm('q', 'A', '{"detail":"longer"}'))]);
+      expect([index.size, index.fieldsBytes]).to.deep.equal([2, 16 + 19]);
+      index.setSystem(alarm('', 'BackendConnectionRefuse', '{"detail":"not counted"}'));
+      index.apply([{ action: 'purge', alarm: a, removed: true, at: revision }]);
+      expect([index.size, index.fieldsBytes]).to.deep.equal([1, 19]);
+      index.apply([{ action: 'purge', alarm: a, removed: true, at: revision }]);
+      expect([index.size, index.fieldsBytes], 'removing an alarm no longer held changes nothing').to.deep.equal([1, 19]);
+    });
+  });
 });

@@ -89,6 +89,28 @@ describe('createBusMetrics', () => {
     expect(await sample(registry, 'alarm_center_notify_pending_total', { source: 'T' })).to.equal(0);
   });
 
+  it('removes the subscriber series of a domain and scheme when its last subscriber goes', async () => {
+    const { registry, service } = newWorld();
+    service.register('W', { queueSize: 10, overflow: 'reject' });
+    const watcher = (id: string, domain: string) => ({ ...subscriber(id, 'W'), domain, scheme: 'SSE' });
+    const a = watcher('a', 'made-up-1');
+    const b = watcher('b', 'made-up-1');
+    const c = watcher('c', 'made-up-2');
+    for (const w of [a, b, c]) service.addSubscriber(w);
+    const series = () => registry.getSingleMetricAsString('alarm_center_notify_subscriber_total');
+    expect(await series()).to.contain('{domain="made-up-1",scheme="SSE"} 2');
+
+    service.removeSubscriber(a);
+    expect(await series()).to.contain('{domain="made-up-1",scheme="SSE"} 1');
+    service.removeSubscriber(b);
+    service.removeSubscriber(c);
+
+    const text = await series();
+    expect(text).not.to.contain('made-up-1');
+    expect(text).not.to.contain('made-up-2');
+    expect(text).to.contain('{domain="",scheme="internal"} 1');
+  });
+
   it('keeps two registries apart', async () => {
     const one = newWorld();
     const two = newWorld();

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
+import { Registry } from 'prom-client';
 import { createAlarmCenter } from '../../../src/center.js';
+import { AlarmCenterError } from '../../../src/errors.js';
 
 const SCOPE = { domain: 'default', project: 'fan' };
 
@@ -25,5 +27,36 @@ describe('WatchHub', () => {
     } finally {
       await center.close();
     }
+  });
+
+  describe('#admit', () => {
+    it('refuses a watcher past maxWatchers with 429002 whatever domains the watchers name, until one closes', async () => {
+      const registry = new Registry();
+      const center = await createAlarmCenter({ dataDir: ':memory:', registry, maxWatchers: 3, maxWatchersPerDomain: 1000 });
+      try {
+        const handles = [0, 1, 2].map((n) => center.watch({ domain: `made-up-${n}`, project: 'p' }, { onMessage: () => undefined }));
+
+        const err = (() => {
+          try {
+            center.watch({ domain: 'made-up-3', project: 'p' }, { onMessage: () => undefined });
+          } catch (e) {
+            return e;
+          }
+          return expect.fail('the fourth watcher was opened');
+        })();
+
+        expect(err).to.be.instanceOf(AlarmCenterError);
+        expect(err).to.include({ code: '429002', detail: 'watchers: more than 3 watchers open in all (maxWatchers)' });
+        expect(center.watchHub.size).to.equal(3);
+        expect(await registry.getSingleMetricAsString('alarm_center_watch_quota_refusals_total')).to.contain(
+          'alarm_center_watch_quota_refusals_total{limit="maxWatchers"} 1',
+        );
+        handles[0]?.close();
+        center.watch({ domain: 'made-up-3', project: 'p' }, { onMessage: () => undefined });
+        expect(center.watchHub.size).to.equal(3);
+      } finally {
+        await center.close();
+      }
+    });
   });
 });

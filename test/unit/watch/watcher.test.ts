@@ -65,6 +65,7 @@ function counting(): WatchMetrics & { counts: Record<string, number> } {
     dropped: (_s, n) => void (counts.dropped = (counts.dropped ?? 0) + n),
     resynced: () => void (counts.resynced = (counts.resynced ?? 0) + 1),
     terminated: () => undefined,
+    refused: () => undefined,
   };
 }
 
