@@ -5,19 +5,23 @@
  * (see server.ts), so tests can mount it on port 0.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import express, { type Request, type Response } from 'express';
+import querystring from 'node:querystring';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'winston';
 import { AlarmIds, SELF_SOURCE } from './alarm/model.js';
-import { addAlarmRoutes, jsonBody, writeAlarms } from './alarm/routes.js';
+import { AlarmCenterError, Codes } from './errors.js';
 import type { AlarmCenter } from './center.js';
-import { addHealthRoutes, clusterHealth, type InstanceInfo } from './health/routes.js';
-import { authorization, securityHeaders, shutdownGuard, WriteLimiter, writeRateLimit, type AccessOptions } from './http/access.js';
-import { createErrorHandler, createErrorResponder, notFound } from './http/error-handler.js';
-import { createHotPath, type HotRoute } from './http/hot-path.js';
+import { WriteLimiter, type AccessOptions } from './http/access.js';
+import { createErrorHandler, createErrorResponder, notFound, type ErrorResponder } from './http/error-handler.js';
+import { createHotPath } from './http/hot-path.js';
 import { createObserver } from './http/observe.js';
-import { scopeOfPath } from './http/scope.js';
-import { addWatchRoutes } from './watch/routes.js';
+import { contextOf, createPipeline, type Pipeline } from './http/pipeline.js';
+import { RouteTable, expressRoute, type Route } from './http/route-table.js';
+import { alarmRoutes, jsonBody } from './http/routes/alarms.js';
+import { clusterHealth, healthRoutes, type InstanceInfo } from './http/routes/health.js';
+import { watchRoutes } from './http/routes/watch.js';
+import { DEFAULT_DOMAIN, DEFAULT_PROJECT } from './http/scope.js';
 
 export interface AppOptions {
   center: AlarmCenter;
@@ -35,12 +39,45 @@ export interface HttpApp {
   app: express.Express;
   /** The server's request listener: the hot path, then express for everything else. */
   listener: RequestListener;
-  /** The routes the hot path answers before express (express serves them too). */
-  hotRoutes: readonly HotRoute[];
+  /** Every route; express's routes, the hot path and authorization are derived from it. */
+  table: RouteTable;
+  /** The request pipeline, which WebSocket upgrades run too. */
+  pipeline: Pipeline;
+  /** The one place errors become answers. */
+  respond: ErrorResponder;
   /** Stops the app's timers (the rate limit's window). */
   close(): void;
 }
 
+/** `/metrics` and `/openapi.yaml`. */
+function metaRoutes(registry: Registry, openapi: string): Route[] {
+  const base = { method: 'GET', counted: false, scope: 'none', body: false } as const;
+  return [
+    expressRoute({
+      ...base,
+      template: '/metrics',
+      access: 'probe',
+      whileStopping: true,
+      async handle({ res }) {
+        res.type(registry.contentType).send(await registry.metrics());
+      },
+    }),
+    expressRoute({
+      ...base,
+      template: '/openapi.yaml',
+      access: 'open',
+      whileStopping: false,
+      handle({ res }) {
+        res.type('application/yaml').send(openapi);
+      },
+    }),
+  ];
+}
+
+/** express's query parser: every parameter (the pipeline has refused more than the limit). */
+function parseQuery(text: string): querystring.ParsedUrlQuery {
+  return querystring.parse(text, '&', '=', { maxKeys: 0 });
+}
 
 /** Builds the app and its listener; it does not listen. */
 export function createApp(options: AppOptions): HttpApp {
@@ -49,13 +86,23 @@ export function createApp(options: AppOptions): HttpApp {
   const observer = createObserver({ registry, logger: httpLogger });
   const limiter = new WriteLimiter(options.access.writeRateLimit);
   const json = jsonBody(options.bodyLimitBytes);
+  const health = clusterHealth({ center, instance: options.instance });
+  const table = new RouteTable([
+    // Probes first: they are the most frequent requests.
+    ...healthRoutes({ center, cluster: health }),
+    ...alarmRoutes(center),
+    ...watchRoutes(center),
+    ...metaRoutes(registry, options.openapi),
+  ]);
+  const pipeline = createPipeline({ table, access: options.access, limiter, observer, json, stopping: () => center.state === 'stopping' });
   const respond = createErrorResponder({
     logger: httpLogger,
     onServerError(req, error) {
       // As service-center's error handler does: every 5xx answer raises InternalError.
       if (center.state === 'stopping') return;
+      const scope = pipeline.stateOf(req)?.scope ?? { domain: DEFAULT_DOMAIN, project: DEFAULT_PROJECT };
       center
-        .raise(scopeOfPath(req), {
+        .raise(scope, {
           id: AlarmIds.InternalError,
           source: SELF_SOURCE,
           severity: 'major',
@@ -64,44 +111,37 @@ export function createApp(options: AppOptions): HttpApp {
         .catch((err: unknown) => httpLogger.warn('InternalError alarm not raised', { error: String(err) }));
     },
   });
+
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('query parser', 'simple');
-
-  app.use(observer.middleware);
-  app.use(securityHeaders());
-  app.use(authorization(options.access));
-  app.use(writeRateLimit(limiter));
-  app.use(shutdownGuard(center));
-
-  // Probes first: they are the most frequent requests and should cross the fewest layers.
-  const health = clusterHealth({ center, instance: options.instance });
-  addHealthRoutes(app, { center, cluster: health });
-  addAlarmRoutes(app, { center, json });
-  addWatchRoutes(app, { center });
-  app.get('/metrics', async (_req: Request, res: Response) => {
-    res.type(registry.contentType).send(await registry.metrics());
+  app.set('query parser', parseQuery);
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    pipeline.run(req, res).then(() => next(), next);
   });
-  app.get('/openapi.yaml', (_req: Request, res: Response) => {
-    res.type('application/yaml').send(options.openapi);
-  });
-
+  for (const route of table.routes) {
+    const method = route.method.toLowerCase() as 'get' | 'post' | 'delete';
+    app[method](route.template, (req: Request, _res: Response) => {
+      const state = pipeline.stateOf(req);
+      // The pipeline authorized the route it matched; only that route's handler may answer.
+      if (state?.route !== route) throw new AlarmCenterError(Codes.NotFound, `no route for ${req.method} ${req.path}`);
+      return route.handle(contextOf<Request, Response>(state));
+    });
+  }
   app.use(notFound);
   app.use(createErrorHandler(respond));
 
-  const routes: HotRoute[] = [
-    { method: 'POST', template: '/v4/:project/admin/alarms', body: true, answer: (scope, body) => writeAlarms(center, scope, body) },
-    { method: 'GET', template: '/v4/:project/registry/health', body: false, answer: health },
-    { method: 'GET', template: '/health', body: false, answer: health },
-  ];
-  const hot = createHotPath({ center, access: options.access, limiter, observer, json, respond, routes });
+  const hot = createHotPath({ table, pipeline, respond });
   return {
     app,
     listener(req: IncomingMessage, res: ServerResponse) {
       if (!hot(req, res)) app(req, res);
     },
-    hotRoutes: routes,
+    table,
+    pipeline,
+    respond,
     close: () => limiter.close(),
   };
 }

@@ -16,9 +16,9 @@ import { securityHeaderLines } from './http/access.js';
 import { TokenRegistry } from './http/auth.js';
 import { writeRawError } from './http/error-handler.js';
 import { REQUEST_ID_HEADER } from './http/observe.js';
-import type { InstanceInfo } from './health/routes.js';
+import type { InstanceInfo } from './http/routes/health.js';
 import { createSilentLogger } from './logger.js';
-import { attachWebSocketWatch } from './watch/websocket.js';
+import { attachWebSocketWatch } from './http/routes/watch-socket.js';
 
 /** The package's own files, found from this module whether it runs from src/ or dist/. */
 const PACKAGE_JSON = new URL('../package.json', import.meta.url);
@@ -75,23 +75,25 @@ function drain(
 
 const SECURITY_HEADER_LINES = securityHeaderLines();
 
+/** Errors that say the peer is gone or its request can never complete: nothing is left to answer. */
+const PEER_GONE = new Set(['ECONNRESET', 'EPIPE', 'HPE_INVALID_EOF_STATE']);
+
 /**
- * Answers a request Node could not parse (a head over the limit, malformed HTTP) with the
- * service-center error body instead of Node's bare status line, then closes the connection.
+ * Answers a request Node could not parse (a head over the limit, malformed HTTP, a head or body
+ * that did not arrive in time) with the service-center error body instead of Node's bare status
+ * line, then closes the connection; a connection whose peer is gone is closed at once.
  */
-function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, headerLimit: number): void {
-  if (!socket.writable || err.code === 'ECONNRESET') {
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, limits: { headerBytes: number; timeoutMs: number }): void {
+  if (!socket.writable || PEER_GONE.has(err.code ?? '')) {
     socket.destroy();
     return;
   }
-  writeRawError(
-    socket,
-    err.code === 'HPE_HEADER_OVERFLOW'
-      ? new AlarmCenterError(Codes.HeadersTooLarge, `headers: larger than the limit of ${headerLimit} bytes`)
-      : new AlarmCenterError(Codes.InvalidParams, `request: malformed HTTP (${err.code ?? err.message})`),
-    // The request could not be read, so its id neither: the answer gets a new one.
-    [...SECURITY_HEADER_LINES, `${REQUEST_ID_HEADER}: ${crypto.randomUUID()}`],
-  );
+  let error: AlarmCenterError;
+  if (err.code === 'HPE_HEADER_OVERFLOW') error = new AlarmCenterError(Codes.HeadersTooLarge, `headers: larger than the limit of ${limits.headerBytes} bytes`);
+  else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') error = new AlarmCenterError(Codes.RequestTimeout, `request: not received within ${limits.timeoutMs} ms`);
+  else error = new AlarmCenterError(Codes.InvalidParams, `request: malformed HTTP (${err.code ?? err.message})`);
+  // The request could not be read, so its id neither: the answer gets a new one.
+  writeRawError(socket, error, [...SECURITY_HEADER_LINES, `${REQUEST_ID_HEADER}: ${crypto.randomUUID()}`]);
 }
 
 /** Builds everything from the settings and listens; resolves once the port is bound. */
@@ -111,6 +113,9 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
     watchSendTimeoutMs: config.watchSendTimeoutMs,
     maxWatchersPerDomain: config.maxWatchersPerDomain,
     maxAlarmsPerScope: config.maxAlarmsPerScope,
+    maxWatchers: config.maxWatchers,
+    maxAlarms: config.maxAlarms,
+    maxFieldsBytes: config.maxFieldsBytes,
     historyRetentionDays: config.historyRetentionDays,
     historyMaxEntries: config.historyMaxEntries,
     clearedRetentionSeconds: config.clearedRetentionSeconds,
@@ -146,17 +151,45 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
     openapi: fs.readFileSync(OPENAPI_FILE, 'utf8'),
     access,
   });
-  const server = http.createServer({ maxHeaderSize: config.headerLimitBytes }, front.listener);
+  const server = http.createServer(
+    {
+      maxHeaderSize: config.headerLimitBytes,
+      // A head or body that stalls is cut off: the whole request must arrive within the timeout.
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: Math.min(60_000, config.requestTimeoutMs),
+      // How often Node looks for requests past the timeout: a few times within it.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.requestTimeoutMs / 4))),
+    },
+    front.listener,
+  );
   server.keepAliveTimeout = 65_000;
+  const limits = { headerBytes: config.headerLimitBytes, timeoutMs: config.requestTimeoutMs };
   // The latest answer of each connection: a malformed request after it is refused once that answer
   // is written, so answers keep the order of the requests (a client pipelining them reads them so).
   const latest = new WeakMap<Duplex, http.ServerResponse>();
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     const pending = latest.get(socket);
-    if (pending && !pending.writableFinished) pending.once('close', () => answerClientError(err, socket, config.headerLimitBytes));
-    else answerClientError(err, socket, config.headerLimitBytes);
+    if (!pending || pending.writableFinished) {
+      answerClientError(err, socket, limits);
+      return;
+    }
+    if (pending.req.complete) {
+      // The error is the next request's: it is answered after the one before it.
+      pending.once('close', () => answerClientError(err, socket, limits));
+      return;
+    }
+    // The error is the pending request's own: its body stalled or was cut off. It is answered if
+    // it can still be, and the connection is closed, which ends its handler's wait for the body.
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && !pending.headersSent && socket.writable) {
+      pending.setHeader('Connection', 'close');
+      pending.once('finish', () => socket.destroy());
+      front.respond(pending.req, pending, new AlarmCenterError(Codes.RequestTimeout, `request: body not received within ${limits.timeoutMs} ms`));
+      setTimeout(() => socket.destroy(), 5000).unref();
+      return;
+    }
+    socket.destroy();
   });
-  attachWebSocketWatch(server, { center, logger: logger.child({ component: 'watch' }), access });
+  attachWebSocketWatch(server, { center, logger: logger.child({ component: 'watch' }), pipeline: front.pipeline, respond: front.respond });
   const inFlight = new Set<http.ServerResponse>();
   // Connections that have not sent a request yet; upgraded ones belong to their watcher.
   const silent = new Set<net.Socket>();

@@ -207,7 +207,23 @@ export function scopeKey(scope: Scope): string {
   return lastScopeKey;
 }
 
-const fieldsSchema = z
+/**
+ * The path of the first key `__proto__` in a JSON value, or undefined. JSON.parse keeps such a
+ * key as data, but copying the object (as validation does) drops it or, through an assignment,
+ * sets the copy's prototype: it is refused rather than silently lost.
+ */
+function protoKeyPath(value: unknown, seen = new Set<object>()): string[] | undefined {
+  if (typeof value !== 'object' || value === null || seen.has(value)) return undefined;
+  seen.add(value);
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__') return [key];
+    const below = protoKeyPath((value as Record<string, unknown>)[key], seen);
+    if (below) return [key, ...below];
+  }
+  return undefined;
+}
+
+const recordSchema = z
   .record(z.string(), z.unknown())
   .superRefine((value, ctx) => {
     let size: number;
@@ -221,6 +237,15 @@ const fieldsSchema = z
       ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_FIELDS_BYTES} bytes as JSON, got ${size}` });
     }
   });
+
+/** An alarm's `fields`: a JSON object of at most MAX_FIELDS_BYTES, with no key `__proto__` at any depth. */
+const fieldsSchema = z
+  .unknown()
+  .superRefine((value, ctx) => {
+    const at = protoKeyPath(value);
+    if (at) ctx.addIssue({ code: 'custom', path: at, message: 'a key named __proto__ is refused: it would not be kept as sent' });
+  })
+  .pipe(recordSchema) as unknown as typeof recordSchema;
 
 /** A UTF-16 surrogate without its pair: no UTF-8 text, so the store could not keep it as sent. */
 const LONE_SURROGATE = /\p{Cs}/u;

@@ -5,7 +5,6 @@
  * matched shows in the timing. Tokens are never logged: the request log names the token's `name`.
  */
 import crypto from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import type { Scope } from '../alarm/model.js';
 import { AlarmCenterError, Codes } from '../errors.js';
 
@@ -115,32 +114,4 @@ function covers(pattern: string, scope: Scope): boolean {
   const domain = pattern.slice(0, slash);
   const project = pattern.slice(slash + 1);
   return (domain === '*' || domain === scope.domain) && (project === '*' || project === scope.project);
-}
-
-const ALARMS_ROUTE = /^\/v4\/[^/]+\/admin\/alarms(\/[^/]+)?\/?$/;
-const ACK_ROUTE = /^\/v4\/[^/]+\/admin\/alarms\/[^/]+\/(ack|unack)\/?$/;
-const BULK_CLEAR_ROUTE = /^\/v4\/[^/]+\/admin\/alarms\/clear\/?$/;
-const PROBES = /^\/(health|livez|readyz|metrics)(\/|$)|^\/v4\/[^/]+\/registry\/health\/?$/;
-
-/**
- * The role a request needs: reads (lists, history, watch) need `read`; raises, clears, acks and
- * unacks need `write`; clearing all of a project, or in bulk by selector, needs `admin`. Probes and `/metrics` are open unless
- * `probesOpen` is false; the API description is always open; anything else needs `read`, so an
- * unauthenticated caller learns nothing about which paths exist.
- */
-export function requirementOf(method: string, path: string, probesOpen: boolean): Requirement {
-  if (path === '/openapi.yaml') return 'open';
-  if (PROBES.test(path)) return probesOpen ? 'open' : 'read';
-  if (method === 'POST' && BULK_CLEAR_ROUTE.test(path)) return 'admin';
-  if (method === 'POST' && ACK_ROUTE.test(path)) return 'write';
-  const alarms = ALARMS_ROUTE.exec(path);
-  if (alarms && method === 'DELETE' && alarms[1] === undefined) return 'admin';
-  if (alarms && (method === 'POST' || method === 'DELETE')) return 'write';
-  return 'read';
-}
-
-/** The Authorization header of a raw request (WebSocket upgrades do not pass through express). */
-export function authorizationOf(req: IncomingMessage): string | undefined {
-  const h = req.headers.authorization;
-  return typeof h === 'string' ? h : undefined;
 }

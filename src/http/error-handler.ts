@@ -36,14 +36,25 @@ export interface ErrorHandlerOptions {
 }
 
 /** Answers one error; the answer must not have started. */
-export type ErrorResponder = (req: IncomingMessage, res: ServerResponse, err: unknown) => void;
+export interface ErrorResponder {
+  (req: IncomingMessage, res: ServerResponse, err: unknown): void;
+  /**
+   * Answers on a raw connection (a refused WebSocket upgrade), with the headers set on `res` (a
+   * detached answer the pipeline wrote to), then closes it; `res` then finishes with the status.
+   */
+  raw(req: IncomingMessage, res: ServerResponse, socket: Duplex, err: unknown): void;
+}
+
+/** How long an answer written straight to a connection may take to flush before the connection is cut. */
+const RAW_ANSWER_GRACE_MS = 5000;
 
 /**
  * The one place errors become answers: service-center's body with `errorCode` as a string, the
  * status derived from the code. Only 5xx answers are logged.
  */
 export function createErrorResponder(options: ErrorHandlerOptions): ErrorResponder {
-  return (req, res, err) => {
+  /** The coded form of an error, logged and reported when it is a 5xx, its headers set on `res`. */
+  const prepare = (req: IncomingMessage, res: ServerResponse, err: unknown): AlarmCenterError => {
     let coded: AlarmCenterError;
     if (err instanceof AlarmCenterError) coded = err;
     else coded = fromBodyParser(err as BodyParserError) ?? new AlarmCenterError(Codes.Internal, (err as Error)?.message ?? String(err), { cause: err });
@@ -60,8 +71,22 @@ export function createErrorResponder(options: ErrorHandlerOptions): ErrorRespond
     if (coded.code === Codes.TooManyRequests && !res.hasHeader('Retry-After')) res.setHeader('Retry-After', '1');
     if (coded.code === Codes.Unavailable) res.setHeader('Retry-After', '5');
     if (coded.code === Codes.Unauthorized) res.setHeader('WWW-Authenticate', 'Bearer realm="alarm-center"');
+    return coded;
+  };
+  const respond = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
+    const coded = prepare(req, res, err);
     sendJson(res, coded.status, JSON.stringify(coded.toBody()));
   };
+  respond.raw = (req: IncomingMessage, res: ServerResponse, socket: Duplex, err: unknown): void => {
+    const coded = prepare(req, res, err);
+    const headers = Object.entries(res.getHeaders())
+      .filter(([name]) => name !== 'connection' && name !== 'content-type' && name !== 'content-length')
+      .map(([name, value]) => `${name}: ${Array.isArray(value) ? value.join(', ') : String(value)}`);
+    writeRawError(socket, coded, headers);
+    res.statusCode = coded.status;
+    res.emit('finish');
+  };
+  return respond;
 }
 
 /** The error responder as express's last middleware. */
@@ -82,6 +107,11 @@ export function createErrorHandler(respond: ErrorResponder): ErrorRequestHandler
  */
 export function writeRawError(socket: Duplex, error: AlarmCenterError, headers: readonly string[] = []): void {
   const body = JSON.stringify(error.toBody());
+  // Ending only half-closes: a peer that never closes its side would hold the socket for good.
+  const cut = setTimeout(() => socket.destroy(), RAW_ANSWER_GRACE_MS);
+  cut.unref();
+  socket.once('close', () => clearTimeout(cut));
+  socket.on('error', () => socket.destroy());
   socket.end(
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\n` +
       'Content-Type: application/json\r\n' +
@@ -89,10 +119,14 @@ export function writeRawError(socket: Duplex, error: AlarmCenterError, headers: 
       headers.map((h) => `${h}\r\n`).join('') +
       'Connection: close\r\n\r\n' +
       body,
+    () => socket.destroy(),
   );
 }
 
-/** Answers any request no route took: 404002. */
+/**
+ * Answers any request that reached express's end without a route: the pipeline routes every
+ * request first, so this is only reached should express and the route table ever disagree.
+ */
 export const notFound: RequestHandler = (req, _res, next) => {
   next(new AlarmCenterError(Codes.NotFound, `no route for ${req.method} ${req.path}`));
 };

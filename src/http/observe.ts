@@ -1,15 +1,8 @@
 import crypto from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'winston';
 import { pathOf } from './request.js';
-
-/** The route template a request matched (`/v4/:project/admin/alarms`), or `unmatched`. */
-export function routeOf(req: Request): string {
-  const path = (req.route as { path?: unknown } | undefined)?.path;
-  return typeof path === 'string' ? `${req.baseUrl}${path}` : 'unmatched';
-}
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 /** A caller's request id is echoed when it is a plausible id; otherwise one is made up. */
@@ -31,12 +24,10 @@ export interface Routed {
 /**
  * Request observability: the `x-request-id` (echoed or made up), a duration histogram by method,
  * route and status code, and one log line per request (method, route, status, duration, request
- * id, and the token's name when one was used) on `finish`. `track` serves requests answered
- * outside express; `middleware` is the same for express.
+ * id, and the token's name when one was used) on `finish`; the request pipeline's first step.
  */
 export interface Observer {
   track(req: IncomingMessage, res: ServerResponse, routed: Routed): void;
-  middleware: RequestHandler;
 }
 
 export function createObserver(options: { registry: Registry; logger: Logger; prefix?: string }): Observer {
@@ -80,14 +71,5 @@ export function createObserver(options: { registry: Registry; logger: Logger; pr
       });
     });
   };
-  return {
-    track,
-    middleware(req: Request, res: Response, next: NextFunction) {
-      track(req, res, {
-        route: () => routeOf(req),
-        token: () => (res.locals.principal as { name?: string } | undefined)?.name,
-      });
-      next();
-    },
-  };
+  return { track };
 }

@@ -5,7 +5,8 @@ import request from 'supertest';
 import { HistoryQuerySchema, ListQuerySchema } from '../../src/alarm/filter.js';
 import type { Config } from '../../src/config.js';
 import { ERROR_CATALOG, httpStatusOf, type ErrorCode } from '../../src/errors.js';
-import { ROLES, hashToken, requirementOf, type TokenSpec } from '../../src/http/auth.js';
+import { ROLES, hashToken, type TokenSpec } from '../../src/http/auth.js';
+import { requirementOfRoute, specKeys } from '../../src/http/route-table.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import {
   HTTP_METHODS,
@@ -351,8 +352,22 @@ describe('openapi.yaml', function () {
   });
 
   describe('security', function () {
-    /** A concrete path of a template, for the access layer's route matching. */
+    /** A concrete path of a template, for the route table's matching. */
     const sample = (path: string) => path.replace('{project}', 'p').replace('{id}', 'A').replace('{check}', 'store');
+    let running: RunningServer;
+    /** The requirement the route table makes of a request. */
+    const requirementOf = (method: string, path: string, probesOpen: boolean) => {
+      const found = running.app.table.match(method, path);
+      return found ? requirementOfRoute(found.route.access, probesOpen) : 'no route';
+    };
+
+    before(async function () {
+      running = await startServer({ port: 0, dataDir: ':memory:' });
+    });
+
+    after(async function () {
+      await running.close();
+    });
 
     it('declares a bearer scheme and names only its roles in requirements', function () {
       expect(objAt(objAt(doc.components, 'securitySchemes'), 'bearer')).to.include({ type: 'http', scheme: 'bearer' });
@@ -416,9 +431,13 @@ describe('openapi.yaml', function () {
     });
 
     it('serves in express every route the hot path answers first, so the others fall back to it', function () {
-      const hot = running.app.hotRoutes.map((r) => `${r.method} ${r.template.replace(/:(\w+)/g, '{$1}')}`);
+      const hot = specKeys(running.app.table.routes.filter((r) => r.fast));
       expect(hot).to.have.length.above(0);
       expect(served).to.include.members(hot);
+    });
+
+    it("derives express's routes from the route table, in its order", function () {
+      expect(served).to.deep.equal(specKeys(running.app.table.routes));
     });
 
     it('documents no route the app does not serve', function () {

@@ -1,11 +1,12 @@
-import type { IRouter, Request, Response } from 'express';
-import type { AlarmCenter } from '../center.js';
-import { AlarmCenterError, Codes } from '../errors.js';
-import type { Scope } from '../alarm/model.js';
-import { sendJson } from '../http/request.js';
-import { scopeOf } from '../http/scope.js';
-import type { HealthChecker, HealthReport, NamedResult } from './checker.js';
-import { HealthRegistry } from './registry.js';
+/** Health routes: service-center's cluster health and Kubernetes-style liveness and readiness probes. */
+import type { Request, Response } from 'express';
+import type { AlarmCenter } from '../../center.js';
+import { AlarmCenterError, Codes } from '../../errors.js';
+import type { Scope } from '../../alarm/model.js';
+import type { HealthChecker, HealthReport, NamedResult } from '../../health/checker.js';
+import { HealthRegistry } from '../../health/registry.js';
+import { sendJson } from '../request.js';
+import { expressRoute, fastRoute, type Route } from '../route-table.js';
 
 /** How this instance describes itself in a healthy service-center health answer. */
 export interface InstanceInfo {
@@ -77,33 +78,65 @@ export function clusterHealth(options: {
   };
 }
 
+const probe = { method: 'GET', access: 'probe', counted: false, body: false } as const;
+
 /**
- * Adds the health endpoints to `router`: service-center's cluster health (`/v4/:project/registry/health`, `/health`)
- * and Kubernetes-style `/livez` and `/readyz` probes with `?verbose`, `?exclude=` and per-check paths.
+ * The health routes of the route table: service-center's cluster health
+ * (`/v4/:project/registry/health`, `/health`, both on the fast path and not served while
+ * stopping) and Kubernetes-style `/livez` and `/readyz` probes with `?verbose`, `?exclude=` and
+ * per-check paths, served to the end.
  */
-export function addHealthRoutes(router: IRouter, options: HealthRouterOptions): void {
+export function healthRoutes(options: HealthRouterOptions): Route[] {
   const { center } = options;
   const liveness = livenessRegistry();
-
-  const cluster = async (req: Request, res: Response) => {
-    sendJson(res, 200, await options.cluster(scopeOf(req)));
-  };
-  router.get('/v4/:project/registry/health', cluster);
-  router.get('/health', cluster);
-
+  const routes: Route[] = [
+    fastRoute({
+      ...probe,
+      template: '/v4/:project/registry/health',
+      whileStopping: false,
+      scope: 'path',
+      async handle({ res, scope }) {
+        sendJson(res, 200, await options.cluster(scope));
+      },
+    }),
+    fastRoute({
+      ...probe,
+      template: '/health',
+      whileStopping: false,
+      scope: 'default',
+      async handle({ res, scope }) {
+        sendJson(res, 200, await options.cluster(scope));
+      },
+    }),
+  ];
   const probes: [string, HealthRegistry][] = [
     ['livez', liveness],
     ['readyz', center.readiness],
   ];
-  for (const [probe, registry] of probes) {
-    router.get(`/${probe}`, async (req: Request, res: Response) => {
-      sendProbe(req, res, probe, await registry.run(undefined, queryList(req.query.exclude)));
-    });
-    router.get(`/${probe}/:check`, async (req: Request, res: Response) => {
-      const name = String(req.params.check);
-      const result = await registry.runNamed(name);
-      if (!result) throw new AlarmCenterError(Codes.NotFound, `no ${probe} check named ${name}; known: ${registry.names().join(', ')}`);
-      sendProbe(req, res, probe, { healthy: result.healthy, results: [result] });
-    });
+  for (const [name, registry] of probes) {
+    routes.push(
+      expressRoute({
+        ...probe,
+        template: `/${name}`,
+        whileStopping: true,
+        scope: 'none',
+        async handle({ req, res }) {
+          sendProbe(req, res, name, await registry.run(undefined, queryList(req.query.exclude)));
+        },
+      }),
+      expressRoute({
+        ...probe,
+        template: `/${name}/:check`,
+        whileStopping: true,
+        scope: 'none',
+        async handle({ req, res, params }) {
+          const check = params.check as string;
+          const result = await registry.runNamed(check);
+          if (!result) throw new AlarmCenterError(Codes.NotFound, `no ${name} check named ${check}; known: ${registry.names().join(', ')}`);
+          sendProbe(req, res, name, { healthy: result.healthy, results: [result] });
+        },
+      }),
+    );
   }
+  return routes;
 }

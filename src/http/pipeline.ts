@@ -1,0 +1,168 @@
+/**
+ * The request pipeline: the steps every request goes through, in one ordered list — observe
+ * (request id, latency metric, log line), security headers, routing by the route table,
+ * authorization, the write limit, the shutdown guard, the body, the scope. express runs it
+ * through an adapter middleware, the fast path runs it directly, and WebSocket upgrades run it
+ * against a detached answer whose headers and status the raw handshake writes; so a step cannot
+ * exist on one path and not on another.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Request, RequestHandler, Response } from 'express';
+import type { Scope } from '../alarm/model.js';
+import { AlarmCenterError, Codes } from '../errors.js';
+import { setSecurityHeaders, type AccessOptions, type WriteLimiter } from './access.js';
+import type { Principal } from './auth.js';
+import type { Observer } from './observe.js';
+import { headerOf } from './request.js';
+import { checkQuerySize, decodeParams, requirementOfRoute, splitTarget, type Route, type RouteContext, type RouteTable } from './route-table.js';
+import { DEFAULT_DOMAIN, DEFAULT_PROJECT, DOMAIN_HEADER, scopeFromNames } from './scope.js';
+
+/** What the pipeline knows of one request; filled step by step. */
+export interface RequestState {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** Set for a WebSocket upgrade: only routes that take one match. */
+  readonly upgrade: boolean;
+  path: string;
+  query: string | undefined;
+  route: Route | undefined;
+  params: Record<string, string>;
+  /** The scope as named, before validation: what authorization compares with a token's scopes. */
+  named: Scope | undefined;
+  scope: Scope | undefined;
+  principal: Principal | undefined;
+  body: unknown;
+}
+
+type Step = (state: RequestState) => void | Promise<void>;
+
+export interface PipelineOptions {
+  table: RouteTable;
+  access: AccessOptions;
+  limiter: WriteLimiter;
+  observer: Observer;
+  json: RequestHandler;
+  /** Whether the service is shutting down. */
+  stopping(): boolean;
+}
+
+/** The pipeline of one app. */
+export interface Pipeline {
+  /** Runs every step for a request; rejects with the coded error of the step that refused it. */
+  run(req: IncomingMessage, res: ServerResponse, upgrade?: boolean): Promise<RequestState>;
+  /** The state of a request the pipeline ran, for its handler and the error answer. */
+  stateOf(req: IncomingMessage): RequestState | undefined;
+  /** The steps' names in order, for tests and docs. */
+  readonly steps: readonly string[];
+}
+
+/** Reads the JSON body with the app's body parser; resolves with `req.body`. */
+function readBody(json: RequestHandler, req: IncomingMessage, res: ServerResponse): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    json(req as Request, res as Response, (err?: unknown) => (err ? reject(err) : resolve((req as Request).body)));
+  });
+}
+
+export function createPipeline(options: PipelineOptions): Pipeline {
+  const { table, access, limiter, observer, json } = options;
+  const states = new WeakMap<IncomingMessage, RequestState>();
+
+  const steps: [string, Step][] = [
+    [
+      'observe',
+      (s) =>
+        observer.track(s.req, s.res, {
+          route: () => s.route?.template ?? 'unmatched',
+          token: () => s.principal?.name,
+        }),
+    ],
+    ['security-headers', (s) => setSecurityHeaders(s.res)],
+    [
+      'route',
+      (s) => {
+        const found = table.match(s.req.method, s.path);
+        if (!found || (s.upgrade && !found.route.websocket)) {
+          const what = s.upgrade ? 'WebSocket route' : 'route';
+          throw new AlarmCenterError(Codes.NotFound, `no ${what} for ${s.req.method ?? ''} ${s.path}`);
+        }
+        s.route = found.route;
+        checkQuerySize(s.query);
+        s.params = decodeParams(found.raw);
+        const domain = headerOf(s.req, DOMAIN_HEADER) ?? DEFAULT_DOMAIN;
+        if (found.route.scope === 'path') s.named = { domain, project: s.params.project as string };
+        else if (found.route.scope === 'default') s.named = { domain, project: DEFAULT_PROJECT };
+      },
+    ],
+    [
+      'authorize',
+      (s) => {
+        const route = s.route as Route;
+        if (!access.tokens.enabled) return;
+        const need = requirementOfRoute(route.access, access.probesOpen);
+        s.principal = access.tokens.authorize(headerOf(s.req, 'authorization'), need, s.named);
+      },
+    ],
+    ['write-limit', (s) => (s.route?.counted ? limiter.admit(s.req, s.res, s.principal) : undefined)],
+    [
+      'shutdown-guard',
+      (s) => {
+        if (s.route?.whileStopping || !options.stopping()) return;
+        s.res.setHeader('Connection', 'close');
+        throw new AlarmCenterError(Codes.Unavailable, 'Alarm Center is shutting down');
+      },
+    ],
+    [
+      'body',
+      async (s) => {
+        if (s.route?.body) s.body = await readBody(json, s.req, s.res);
+      },
+    ],
+    [
+      'scope',
+      (s) => {
+        if (s.named) s.scope = scopeFromNames(s.named.domain, s.named.project);
+      },
+    ],
+  ];
+
+  return {
+    steps: steps.map(([name]) => name),
+    stateOf: (req) => states.get(req),
+    async run(req, res, upgrade = false) {
+      const { path, query } = splitTarget(req.url ?? '/');
+      const state: RequestState = {
+        req,
+        res,
+        upgrade,
+        path,
+        query,
+        route: undefined,
+        params: {},
+        named: undefined,
+        scope: undefined,
+        principal: undefined,
+        body: undefined,
+      };
+      states.set(req, state);
+      for (const [, step] of steps) {
+        const pending = step(state);
+        // Only the steps with work to wait for cost a turn of the event loop.
+        if (pending) await pending;
+      }
+      return state;
+    },
+  };
+}
+
+/** The context a route's handler is given, from the pipeline's state of its request. */
+export function contextOf<Req extends IncomingMessage, Res extends ServerResponse>(state: RequestState): RouteContext<Req, Res> {
+  return {
+    req: state.req as Req,
+    res: state.res as Res,
+    params: state.params,
+    // Unscoped routes never read it.
+    scope: state.scope as Scope,
+    body: state.body,
+    principal: state.principal,
+  };
+}

@@ -1,0 +1,216 @@
+/** The service-center admin API: list, raise/clear, clear-all, clear-one, bulk clear, ack and unack. */
+import type { ServerResponse } from 'node:http';
+import express, { type Request, type RequestHandler } from 'express';
+import { z } from 'zod';
+import type { AlarmCenter } from '../../center.js';
+import { AlarmCenterError, Codes } from '../../errors.js';
+import { sendJson } from '../request.js';
+import { expressRoute, fastRoute, type Route, type RouteContext } from '../route-table.js';
+import { ListQuerySchema, selectsAll } from '../../alarm/filter.js';
+import {
+  AckInputSchema,
+  AlarmBatchSchema,
+  ClearSelectorSchema,
+  AlarmInputSchema,
+  MAX_SOURCE_LENGTH,
+  describeIssues,
+  scopeKey,
+  serializeAlarm,
+  type Alarm,
+  type Scope,
+  type ValidAlarmInput,
+} from '../../alarm/model.js';
+import type { ListResult } from '../../alarm/service.js';
+
+function invalid(error: z.ZodError, root: string): AlarmCenterError {
+  return new AlarmCenterError(Codes.InvalidParams, describeIssues(error, root));
+}
+
+/** Reads the POST body: one AlarmInput, or `{"alarms":[…]}` with at most 1,000 of them. */
+function parseWrite(body: unknown): ValidAlarmInput[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new AlarmCenterError(
+      Codes.InvalidParams,
+      'body: must be a JSON object (one alarm, or {"alarms":[…]}) sent as application/json',
+    );
+  }
+  if ('alarms' in body) {
+    const r = AlarmBatchSchema.safeParse(body);
+    if (!r.success) throw invalid(r.error, '');
+    return r.data.alarms;
+  }
+  const r = AlarmInputSchema.safeParse(body);
+  if (!r.success) throw invalid(r.error, '');
+  return [r.data];
+}
+
+const ClearOneQuerySchema = z.strictObject({ source: z.string().max(MAX_SOURCE_LENGTH).default('') });
+
+/** The JSON text of `{"alarms":[…],"revision":N}`, and of `"total"` and `"next"` when given. */
+function alarmsBody(alarms: readonly Alarm[], revision: number, page?: Pick<ListResult, 'total' | 'next'>): string {
+  let body = '{"alarms":[';
+  for (let i = 0; i < alarms.length; i += 1) {
+    if (i > 0) body += ',';
+    body += serializeAlarm(alarms[i] as Alarm);
+  }
+  body += `],"revision":${revision}`;
+  if (page?.total !== undefined) body += `,"total":${page.total}`;
+  if (page?.next !== undefined) body += `,"next":${JSON.stringify(page.next)}`;
+  return `${body}}`;
+}
+
+/**
+ * Unfiltered list answers of recently listed scopes, as bytes, valid while the index version
+ * they were built at stands: listing many alarms repeatedly costs one build per change, and
+ * memory only for scopes someone lists.
+ */
+class ListCache {
+  private readonly entries = new Map<string, { version: number; body: Buffer }>();
+
+  constructor(private readonly capacity: number) {}
+
+  get(key: string, version: number, build: () => string): Buffer {
+    const hit = this.entries.get(key);
+    if (hit && hit.version === version) return hit.body;
+    const body = Buffer.from(build());
+    this.entries.delete(key);
+    this.entries.set(key, { version, body });
+    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as string);
+    return body;
+  }
+}
+
+/** Answers `{"alarm":{…}}`. */
+function sendAlarm(res: ServerResponse, alarm: Alarm): void {
+  sendJson(res, 200, `{"alarm":${serializeAlarm(alarm)}}`);
+}
+
+/** The JSON body parser of every route that reads one (body-parser, as express.json). */
+export function jsonBody(limitBytes: number): RequestHandler {
+  return express.json({ limit: limitBytes, type: ['application/json', 'application/*+json'] });
+}
+
+/**
+ * Raise or clear by POST: one AlarmInput or a batch, applied in one write; answers the stored
+ * alarms and the revision once durable.
+ */
+export async function writeAlarms(center: AlarmCenter, scope: Scope, body: unknown): Promise<string> {
+  const { alarms, revision } = await center.service.apply(scope, parseWrite(body));
+  return alarmsBody(alarms, revision);
+}
+
+/** The alarm a `/alarms/:id?source=` route names; 400001 naming `id` or the query. */
+function alarmKeyOf(ctx: RouteContext<Request>): { id: string; source: string } {
+  const id = AlarmInputSchema.shape.id.safeParse(ctx.params.id);
+  if (!id.success) throw invalid(id.error, 'id');
+  const q = ClearOneQuerySchema.safeParse(ctx.req.query);
+  if (!q.success) throw invalid(q.error, 'query');
+  return { id: id.data, source: q.data.source };
+}
+
+const write = { access: 'write', counted: true, whileStopping: false, scope: 'path' } as const;
+
+/** The alarm routes of the route table. */
+export function alarmRoutes(center: AlarmCenter): Route[] {
+  const cache = new ListCache(16);
+  const base = '/v4/:project/admin/alarms';
+  return [
+    expressRoute({
+      method: 'GET',
+      template: base,
+      access: 'read',
+      counted: false,
+      whileStopping: false,
+      scope: 'path',
+      body: false,
+      handle({ req, res, scope }) {
+        const q = ListQuerySchema.safeParse(req.query);
+        if (!q.success) throw invalid(q.error, 'query');
+        const { selection, page } = q.data;
+        if (page) {
+          const r = center.service.page(scope, selection, page);
+          sendJson(res, 200, alarmsBody(r.alarms, r.revision, r));
+          return;
+        }
+        if (!selectsAll(selection)) {
+          const { alarms, revision } = center.service.list(scope, selection);
+          sendJson(res, 200, alarmsBody(alarms, revision));
+          return;
+        }
+        sendJson(res, 200, cache.get(scopeKey(scope), center.index.version, () => {
+          const { alarms, revision } = center.service.list(scope);
+          return alarmsBody(alarms, revision);
+        }));
+      },
+    }),
+    fastRoute({
+      method: 'POST',
+      template: base,
+      ...write,
+      body: true,
+      async handle({ res, scope, body }) {
+        sendJson(res, 200, await writeAlarms(center, scope, body));
+      },
+    }),
+    expressRoute({
+      method: 'DELETE',
+      template: base,
+      ...write,
+      access: 'admin',
+      body: false,
+      async handle({ res, scope }) {
+        await center.service.clearAll(scope);
+        res.status(200).end();
+      },
+    }),
+    expressRoute({
+      method: 'POST',
+      template: `${base}/clear`,
+      ...write,
+      access: 'admin',
+      body: true,
+      async handle({ res, scope, body }) {
+        const selector = ClearSelectorSchema.safeParse(body ?? {});
+        if (!selector.success) throw invalid(selector.error, 'body');
+        const { alarms, revision } = await center.service.clearMatching(scope, selector.data);
+        sendJson(res, 200, `{"count":${alarms.length},"revision":${revision}}`);
+      },
+    }),
+    expressRoute({
+      method: 'POST',
+      template: `${base}/:id/ack`,
+      ...write,
+      body: true,
+      async handle(ctx) {
+        const { id, source } = alarmKeyOf(ctx);
+        const body = AckInputSchema.safeParse(ctx.body ?? {});
+        if (!body.success) throw invalid(body.error, 'body');
+        sendAlarm(ctx.res, await center.service.ack(ctx.scope, id, source, body.data.by, body.data.comment));
+      },
+    }),
+    expressRoute({
+      method: 'POST',
+      template: `${base}/:id/unack`,
+      ...write,
+      body: true,
+      async handle(ctx) {
+        const { id, source } = alarmKeyOf(ctx);
+        const body = ctx.body;
+        if (body !== undefined && (typeof body !== 'object' || body === null || Object.keys(body as object).length > 0)) {
+          throw new AlarmCenterError(Codes.InvalidParams, 'body: unack takes no body (or an empty object)');
+        }
+        sendAlarm(ctx.res, await center.service.unack(ctx.scope, id, source));
+      },
+    }),
+    expressRoute({
+      method: 'DELETE',
+      template: `${base}/:id`,
+      ...write,
+      body: false,
+      async handle(ctx) {
+        const { id, source } = alarmKeyOf(ctx);
+        sendAlarm(ctx.res, await center.service.clear(ctx.scope, id, source));
+      },
+    }),
+  ];
+}
