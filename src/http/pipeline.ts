@@ -113,9 +113,13 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     ],
     [
       'body',
-      async (s) => {
-        if (s.route?.body) s.body = await readBody(json, s.req, s.res);
-      },
+      // Only a route that reads a body waits for it: the others pass without a turn of the event loop.
+      (s) =>
+        s.route?.body
+          ? readBody(json, s.req, s.res).then((body) => {
+              s.body = body;
+            })
+          : undefined,
     ],
     [
       'scope',
