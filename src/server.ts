@@ -14,7 +14,7 @@ import { ConfigSchema, isLoopback } from './config.js';
 import { AlarmCenterError, Codes } from './errors.js';
 import { securityHeaderLines } from './http/access.js';
 import { TokenRegistry } from './http/auth.js';
-import { writeRawError } from './http/error-handler.js';
+import { cutUnlessClosed, writeRawError } from './http/error-handler.js';
 import { REQUEST_ID_HEADER } from './http/observe.js';
 import type { InstanceInfo } from './http/routes/health.js';
 import { createSilentLogger } from './logger.js';
@@ -184,7 +184,7 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
       pending.setHeader('Connection', 'close');
       pending.once('finish', () => socket.destroy());
       front.respond(pending.req, pending, new AlarmCenterError(Codes.RequestTimeout, `request: body not received within ${limits.timeoutMs} ms`));
-      setTimeout(() => socket.destroy(), 5000).unref();
+      cutUnlessClosed(socket);
       return;
     }
     socket.destroy();

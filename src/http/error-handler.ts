@@ -45,8 +45,18 @@ export interface ErrorResponder {
   raw(req: IncomingMessage, res: ServerResponse, socket: Duplex, err: unknown): void;
 }
 
-/** How long an answer written straight to a connection may take to flush before the connection is cut. */
-const RAW_ANSWER_GRACE_MS = 5000;
+/** How long a last answer may take to flush before its connection is cut. */
+const LAST_ANSWER_GRACE_MS = 5000;
+
+/**
+ * Cuts a connection whose last answer is being written, should the flush not finish in time:
+ * ending only half-closes, and a peer that never reads or closes would hold the socket for good.
+ */
+export function cutUnlessClosed(socket: Duplex): void {
+  const cut = setTimeout(() => socket.destroy(), LAST_ANSWER_GRACE_MS);
+  cut.unref();
+  socket.once('close', () => clearTimeout(cut));
+}
 
 /**
  * The one place errors become answers: service-center's body with `errorCode` as a string, the
@@ -107,10 +117,7 @@ export function createErrorHandler(respond: ErrorResponder): ErrorRequestHandler
  */
 export function writeRawError(socket: Duplex, error: AlarmCenterError, headers: readonly string[] = []): void {
   const body = JSON.stringify(error.toBody());
-  // Ending only half-closes: a peer that never closes its side would hold the socket for good.
-  const cut = setTimeout(() => socket.destroy(), RAW_ANSWER_GRACE_MS);
-  cut.unref();
-  socket.once('close', () => clearTimeout(cut));
+  cutUnlessClosed(socket);
   socket.on('error', () => socket.destroy());
   socket.end(
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\n` +

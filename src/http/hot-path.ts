@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorResponder } from './error-handler.js';
 import { contextOf, type Pipeline } from './pipeline.js';
-import type { RouteTable } from './route-table.js';
+import type { FastRoute, RouteMatch, RouteTable } from './route-table.js';
 
 export interface HotPathOptions {
   table: RouteTable;
@@ -24,11 +24,10 @@ export interface HotPathOptions {
 export function createHotPath(options: HotPathOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { table, pipeline, respond } = options;
 
-  const serve = async (req: IncomingMessage, res: ServerResponse) => {
+  const serve = async (req: IncomingMessage, res: ServerResponse, match: RouteMatch, route: FastRoute) => {
     try {
-      const state = await pipeline.run(req, res);
-      // The pipeline routed the same URL to the same fast route.
-      await (state.route as { handle(ctx: ReturnType<typeof contextOf>): Promise<void> | void }).handle(contextOf(state));
+      const state = await pipeline.run(req, res, { match });
+      await route.handle(contextOf(state));
     } catch (err) {
       if (res.headersSent) req.socket.destroy();
       else respond(req, res, err);
@@ -38,10 +37,10 @@ export function createHotPath(options: HotPathOptions): (req: IncomingMessage, r
   return (req, res) => {
     const url = req.url ?? '';
     if (url.indexOf('?') !== -1) return false;
-    const found = table.match(req.method, url);
-    if (!found?.route.fast) return false;
+    const match = table.match(req.method, url);
+    if (!match?.route.fast) return false;
     // serve answers its own errors; should answering fail too, the connection is all that is left.
-    serve(req, res).catch(() => req.socket.destroy());
+    serve(req, res, match, match.route).catch(() => req.socket.destroy());
     return true;
   };
 }

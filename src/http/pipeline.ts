@@ -13,8 +13,16 @@ import { AlarmCenterError, Codes } from '../errors.js';
 import { setSecurityHeaders, type AccessOptions, type WriteLimiter } from './access.js';
 import type { Principal } from './auth.js';
 import type { Observer } from './observe.js';
-import { headerOf } from './request.js';
-import { checkQuerySize, decodeParams, requirementOfRoute, splitTarget, type Route, type RouteContext, type RouteTable } from './route-table.js';
+import { headerOf, splitTarget } from './request.js';
+import {
+  checkQuerySize,
+  decodeParams,
+  requirementOfRoute,
+  type Route,
+  type RouteContext,
+  type RouteMatch,
+  type RouteTable,
+} from './route-table.js';
 import { DEFAULT_DOMAIN, DEFAULT_PROJECT, DOMAIN_HEADER, scopeFromNames } from './scope.js';
 
 /** What the pipeline knows of one request; filled step by step. */
@@ -23,6 +31,8 @@ export interface RequestState {
   readonly res: ServerResponse;
   /** Set for a WebSocket upgrade: only routes that take one match. */
   readonly upgrade: boolean;
+  /** The route the caller already matched (the fast path), or none yet. */
+  match: RouteMatch | undefined;
   path: string;
   query: string | undefined;
   route: Route | undefined;
@@ -48,8 +58,12 @@ export interface PipelineOptions {
 
 /** The pipeline of one app. */
 export interface Pipeline {
-  /** Runs every step for a request; rejects with the coded error of the step that refused it. */
-  run(req: IncomingMessage, res: ServerResponse, upgrade?: boolean): Promise<RequestState>;
+  /**
+   * Runs every step for a request; rejects with the coded error of the step that refused it.
+   * `match` is the request's route when the caller matched it already; `upgrade` marks a
+   * WebSocket upgrade.
+   */
+  run(req: IncomingMessage, res: ServerResponse, options?: { upgrade?: boolean; match?: RouteMatch }): Promise<RequestState>;
   /** The state of a request the pipeline ran, for its handler and the error answer. */
   stateOf(req: IncomingMessage): RequestState | undefined;
   /** The steps' names in order, for tests and docs. */
@@ -80,7 +94,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     [
       'route',
       (s) => {
-        const found = table.match(s.req.method, s.path);
+        const found = s.match ?? table.match(s.req.method, s.path);
         if (!found || (s.upgrade && !found.route.websocket)) {
           const what = s.upgrade ? 'WebSocket route' : 'route';
           throw new AlarmCenterError(Codes.NotFound, `no ${what} for ${s.req.method ?? ''} ${s.path}`);
@@ -132,12 +146,13 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   return {
     steps: steps.map(([name]) => name),
     stateOf: (req) => states.get(req),
-    async run(req, res, upgrade = false) {
+    async run(req, res, options = {}) {
       const { path, query } = splitTarget(req.url ?? '/');
       const state: RequestState = {
         req,
         res,
-        upgrade,
+        upgrade: options.upgrade ?? false,
+        match: options.match,
         path,
         query,
         route: undefined,

@@ -4,11 +4,15 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
+/** Splits a request target into its path and query (without the `?`), as express reads them. */
+export function splitTarget(url: string): { path: string; query: string | undefined } {
+  const at = url.indexOf('?');
+  return at === -1 ? { path: url, query: undefined } : { path: url.slice(0, at), query: url.slice(at + 1) };
+}
+
 /** The path of a request's URL, without its query (express's `req.path`). */
 export function pathOf(req: IncomingMessage): string {
-  const url = req.url ?? '/';
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
+  return splitTarget(req.url ?? '/').path;
 }
 
 /** A header of a request (express's `req.get`): repeated headers joined by a comma. */

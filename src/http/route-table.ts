@@ -132,11 +132,6 @@ export class RouteTable {
     }
     return undefined;
   }
-
-  /** Whether some method serves this path (for the wording of a 404). */
-  has(path: string): boolean {
-    return ['GET', 'POST', 'DELETE'].some((m) => this.match(m, path) !== undefined);
-  }
 }
 
 function matchSegments(segments: Compiled['segments'], parts: string[]): Record<string, string> | undefined {
@@ -170,12 +165,6 @@ export function decodeParams(raw: Readonly<Record<string, string>>): Record<stri
     }
   }
   return out;
-}
-
-/** Splits a request target into its path and query (without the `?`), as express reads them. */
-export function splitTarget(url: string): { path: string; query: string | undefined } {
-  const at = url.indexOf('?');
-  return at === -1 ? { path: url, query: undefined } : { path: url.slice(0, at), query: url.slice(at + 1) };
 }
 
 /** Refuses a query of more than MAX_QUERY_PARAMETERS parameters with 400001 naming the limit. */

@@ -6,7 +6,7 @@ import type { Scope } from '../../alarm/model.js';
 import type { HealthChecker, HealthReport, NamedResult } from '../../health/checker.js';
 import { HealthRegistry } from '../../health/registry.js';
 import { sendJson } from '../request.js';
-import { expressRoute, fastRoute, type Route } from '../route-table.js';
+import { expressRoute, fastRoute, type Route, type RouteContext } from '../route-table.js';
 
 /** How this instance describes itself in a healthy service-center health answer. */
 export interface InstanceInfo {
@@ -89,25 +89,17 @@ const probe = { method: 'GET', access: 'probe', counted: false, body: false } as
 export function healthRoutes(options: HealthRouterOptions): Route[] {
   const { center } = options;
   const liveness = livenessRegistry();
+  // service-center's two forms of the cluster health probe answer alike.
+  const cluster = {
+    ...probe,
+    whileStopping: false,
+    async handle({ res, scope }: RouteContext) {
+      sendJson(res, 200, await options.cluster(scope));
+    },
+  };
   const routes: Route[] = [
-    fastRoute({
-      ...probe,
-      template: '/v4/:project/registry/health',
-      whileStopping: false,
-      scope: 'path',
-      async handle({ res, scope }) {
-        sendJson(res, 200, await options.cluster(scope));
-      },
-    }),
-    fastRoute({
-      ...probe,
-      template: '/health',
-      whileStopping: false,
-      scope: 'default',
-      async handle({ res, scope }) {
-        sendJson(res, 200, await options.cluster(scope));
-      },
-    }),
+    fastRoute({ ...cluster, template: '/v4/:project/registry/health', scope: 'path' }),
+    fastRoute({ ...cluster, template: '/health', scope: 'default' }),
   ];
   const probes: [string, HealthRegistry][] = [
     ['livez', liveness],

@@ -123,7 +123,7 @@ export function attachWebSocketWatch(
     socket.on('error', (err) => logger.debug('watch socket error', { error: err.message }));
     const res = new http.ServerResponse(req);
     pipeline
-      .run(req, res, true)
+      .run(req, res, { upgrade: true })
       .then(() => accept(req, res, socket, head))
       .catch((err: unknown) => respond.raw(req, res, socket, err));
   });
