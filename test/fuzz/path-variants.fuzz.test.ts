@@ -8,19 +8,10 @@
 import http from 'node:http';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { hashToken, type TokenSpec } from '../../src/http/auth.js';
 import { decodeParams } from '../../src/http/route-table.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { CREDENTIALS, SPECS, authorization, bodyOf, canonicalPath, errorCodeOf, resetP1 } from '../helpers/route-variants.js';
 import { describeRequest, send, type FuzzRequest } from './client.js';
-
-const TOKENS = { read: 'f-read', write: 'f-write', admin: 'f-admin', other: 'f-other' };
-const SPECS: TokenSpec[] = [
-  { name: 'reader', role: 'read', sha256: hashToken(TOKENS.read) },
-  { name: 'writer', role: 'write', sha256: hashToken(TOKENS.write) },
-  { name: 'boss', role: 'admin', sha256: hashToken(TOKENS.admin) },
-  { name: 'p2-only', role: 'admin', sha256: hashToken(TOKENS.other), scopes: ['default/p2'] },
-];
-const P1 = { domain: 'default', project: 'p1' };
 
 /** One change to a path's text. */
 type Mutation =
@@ -88,33 +79,30 @@ describe('route paths under generated variants', function () {
     await server.close();
   });
 
-  async function reset(): Promise<number> {
-    await server.center.clearAll(P1);
-    await server.center.raise(P1, { id: 'A', fields: { detail: 'x' } });
-    return server.center.index.revision;
-  }
+  const reset = () => resetP1(server);
 
   it('answers a variant as its route, or 404002 with nothing changed, for every credential and transport', async () => {
     const routes = server.app.table.routes;
     const arbitrary = fc.record({
       route: fc.constantFrom(...routes),
       mutations: fc.array(mutation, { minLength: 1, maxLength: 3 }),
-      credential: fc.constantFrom<keyof typeof TOKENS | 'none'>('none', 'read', 'write', 'admin', 'other'),
+      credential: fc.constantFrom(...CREDENTIALS),
       transport: fc.constantFrom('fast', 'express', 'event-stream'),
     });
     let same = 0;
     let none = 0;
     await fc.assert(
       fc.asyncProperty(arbitrary, async ({ route, mutations, credential, transport }) => {
-        const path = route.template.replace(':project', 'p1').replace(':id', 'A').replace(':check', 'ping');
+        const path = canonicalPath(route);
         const variant = mutations.reduce(mutate, path);
         const found = server.app.table.match(route.method, variant);
         // A variant that is another route, or this route with other arguments (`/livez/Ping`), is tested as that.
         if (found && found.route !== route) return;
         if (found && JSON.stringify(safeDecode(found.raw)) !== JSON.stringify(safeDecode(server.app.table.match(route.method, path)?.raw ?? {}))) return;
-        const headers: Record<string, string> = credential === 'none' ? {} : { authorization: `Bearer ${TOKENS[credential]}` };
+        const headers: Record<string, string> = { ...authorization(credential) };
         if (transport === 'event-stream') headers.accept = 'text/event-stream';
-        const body = route.method === 'POST' ? Buffer.from(route.template.endsWith('/clear') ? '{"ids":["A"]}' : route.template.endsWith('/ack') ? '{"by":"ops"}' : '{"id":"B"}') : undefined;
+        const text = bodyOf(route);
+        const body = text === undefined ? undefined : Buffer.from(text);
         if (body) headers['content-type'] = 'application/json';
         const suffix = transport === 'express' ? '?' : '';
         const request = (p: string): FuzzRequest => ({ method: route.method, path: p + suffix, headers, body });
@@ -124,13 +112,12 @@ describe('route paths under generated variants', function () {
         const before = await reset();
         const got = await send(server.port, agent, request(variant));
         const what = `${describeRequest(request(variant))} (variant of ${path})`;
-        const codeOf = (text: string) => (text.startsWith('{') ? (JSON.parse(text) as { errorCode?: string }).errorCode : undefined);
         if (found) {
           same += 1;
-          expect([got.status, codeOf(got.text)], what).to.deep.equal([expected.status, codeOf(expected.text)]);
+          expect([got.status, errorCodeOf(got.text)], what).to.deep.equal([expected.status, errorCodeOf(expected.text)]);
         } else {
           none += 1;
-          expect([got.status, codeOf(got.text)], what).to.deep.equal([404, '404002']);
+          expect([got.status, errorCodeOf(got.text)], what).to.deep.equal([404, '404002']);
           expect(server.center.index.revision, `${what} changes nothing`).to.equal(before);
         }
       }),

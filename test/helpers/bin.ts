@@ -6,6 +6,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -105,6 +106,46 @@ export class Bin {
   }
 }
 
+
+/** What a test group that runs the bin has: processes and data folders cleaned up after each test. */
+export interface BinGroup {
+  /** Starts the bin; it is killed after the test if still running. */
+  run(args: string[], env?: Record<string, string>): Bin;
+  /** A fresh data folder, removed after the test. */
+  dataDir(): string;
+}
+
+/**
+ * Mocha hooks for the enclosing describe: the bin is built once, and after each test every bin
+ * the test started is killed (if still running) and every folder it asked for removed.
+ */
+export function binGroup(prefix: string): BinGroup {
+  const started: Bin[] = [];
+  const dirs: string[] = [];
+  before(function () {
+    this.timeout(180_000);
+    ensureBuilt();
+  });
+  afterEach(async () => {
+    for (const bin of started.splice(0)) {
+      if (bin.running) bin.child.kill('SIGKILL');
+      await bin.exited;
+    }
+    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    run(args, env = {}) {
+      const bin = new Bin(args, env);
+      started.push(bin);
+      return bin;
+    },
+    dataDir() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `alarm-center-${prefix}-`));
+      dirs.push(dir);
+      return dir;
+    },
+  };
+}
 
 /** POSTs JSON over `agent`; resolves with the status, headers and body text. */
 export function postJson(agent: http.Agent, url: string, body: unknown): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {

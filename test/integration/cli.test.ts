@@ -2,38 +2,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { expect } from 'chai';
-import { Bin, ensureBuilt, postJson } from '../helpers/bin.js';
-import { removeDir, tempDir } from '../helpers/integration.js';
+import { binGroup, postJson } from '../helpers/bin.js';
 
 describe('alarm-center (the bin)', function () {
   this.timeout(30_000);
-  const started: Bin[] = [];
-  const dirs: string[] = [];
-
-  function run(args: string[], env: Record<string, string> = {}): Bin {
-    const bin = new Bin(args, env);
-    started.push(bin);
-    return bin;
-  }
-
-  function dataDir(): string {
-    const dir = tempDir('cli');
-    dirs.push(dir);
-    return dir;
-  }
-
-  before(function () {
-    this.timeout(180_000);
-    ensureBuilt();
-  });
-
-  afterEach(async () => {
-    for (const bin of started.splice(0)) {
-      if (bin.running) bin.child.kill('SIGKILL');
-      await bin.exited;
-    }
-    for (const dir of dirs.splice(0)) removeDir(dir);
-  });
+  const { run, dataDir } = binGroup('cli');
 
   const post = (url: string, body: unknown) =>
     fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -241,6 +214,19 @@ describe('alarm-center (the bin)', function () {
       } finally {
         agent.destroy();
       }
+    });
+  });
+
+  it('stops start-up with exit 1 and a line naming the database path and the reason when the data folder cannot be opened', async () => {
+    const plain = path.join(dataDir(), 'plain');
+    fs.writeFileSync(plain, 'a regular file, not a folder');
+
+    const bin = run([], { ALARM_CENTER_PORT: '0', ALARM_CENTER_DATA_DIR: plain });
+
+    expect(await bin.exited, bin.stderr).to.equal(1);
+    expect(bin.lines.find((l) => l.message === 'start failed')).to.include({
+      level: 'error',
+      error: `cannot open the database ${path.join(plain, 'alarms.db')}: not a directory`,
     });
   });
 });

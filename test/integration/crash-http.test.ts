@@ -3,8 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { DB_FILE, createAlarmCenter } from '../../src/center.js';
-import { Bin, ensureBuilt, postJson } from '../helpers/bin.js';
-import { removeDir, tempDir } from '../helpers/integration.js';
+import { binGroup, postJson } from '../helpers/bin.js';
 
 const SCOPE = { domain: 'default', project: 'crash-http' };
 const CLIENTS = 6;
@@ -59,26 +58,11 @@ async function client(url: string, c: number, acks: Ack[], onAck: () => void): P
 
 describe('a crash over HTTP (kill -9 under concurrent raises and clears)', function () {
   this.timeout(60_000);
-  let dir: string;
-  let bin: Bin | undefined;
-
-  before(function () {
-    this.timeout(180_000);
-    ensureBuilt();
-  });
-
-  beforeEach(() => {
-    dir = tempDir('crash-http');
-  });
-
-  afterEach(async () => {
-    if (bin?.running) bin.child.kill('SIGKILL');
-    await bin?.exited;
-    removeDir(dir);
-  });
+  const bins = binGroup('crash-http');
 
   it('keeps every acknowledged change, in a database that passes integrity_check', async () => {
-    bin = new Bin(['--port', '0', '--data-dir', dir]);
+    const dir = bins.dataDir();
+    const bin = bins.run(['--port', '0', '--data-dir', dir]);
     const url = `${await bin.url()}/v4/${SCOPE.project}/admin/alarms`;
     const acks: Ack[] = [];
     // A random moment: after somewhere between 100 and 1,000 acknowledged writes.

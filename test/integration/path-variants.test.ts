@@ -9,33 +9,9 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { expect } from 'chai';
-import { hashToken, type TokenSpec } from '../../src/http/auth.js';
 import type { Route } from '../../src/http/route-table.js';
 import { startServer, type RunningServer } from '../../src/server.js';
-
-const TOKENS = { read: 'v-read-1', write: 'v-write-2', admin: 'v-admin-3', other: 'v-other-4' };
-const SPECS: TokenSpec[] = [
-  { name: 'reader', role: 'read', sha256: hashToken(TOKENS.read) },
-  { name: 'writer', role: 'write', sha256: hashToken(TOKENS.write) },
-  { name: 'boss', role: 'admin', sha256: hashToken(TOKENS.admin) },
-  // An admin of another project: every scoped route of p1 is forbidden to it.
-  { name: 'p2-only', role: 'admin', sha256: hashToken(TOKENS.other), scopes: ['default/p2'] },
-];
-const CREDENTIALS = ['none', 'bad', 'read', 'write', 'admin', 'other'] as const;
-type Credential = (typeof CREDENTIALS)[number];
-
-const P1 = { domain: 'default', project: 'p1' };
-
-function authorization(c: Credential): Record<string, string> {
-  if (c === 'none') return {};
-  if (c === 'bad') return { authorization: 'Bearer not-a-token' };
-  return { authorization: `Bearer ${TOKENS[c]}` };
-}
-
-/** The concrete path of a route's template. */
-function canonical(route: Route): string {
-  return route.template.replace(':project', 'p1').replace(':id', 'A').replace(':check', 'ping');
-}
+import { CREDENTIALS, P1, SPECS, authorization, bodyOf, canonicalPath as canonical, errorCodeOf as codeOf, resetP1 } from '../helpers/route-variants.js';
 
 /** A variant of a path: `same` when it names the same route, otherwise it names none. */
 interface Variant {
@@ -102,20 +78,6 @@ function send(port: number, method: string, target: string, headers: Record<stri
   });
 }
 
-function codeOf(text: string): string | undefined {
-  try {
-    return (JSON.parse(text) as { errorCode?: string }).errorCode;
-  } catch {
-    return undefined;
-  }
-}
-
-const BODIES: Record<string, string> = {
-  'POST /v4/:project/admin/alarms': '{"id":"B"}',
-  'POST /v4/:project/admin/alarms/clear': '{"ids":["A"]}',
-  'POST /v4/:project/admin/alarms/:id/ack': '{"by":"ops"}',
-};
-
 describe('path variants of every route', function () {
   this.timeout(120_000);
 
@@ -130,11 +92,7 @@ describe('path variants of every route', function () {
       after(() => server.close());
 
       /** The same alarms before every request: A ACTIVATED in default/p1. */
-      async function reset(): Promise<number> {
-        await server.center.clearAll(P1);
-        await server.center.raise(P1, { id: 'A', fields: { detail: 'x' } });
-        return server.center.index.revision;
-      }
+      const reset = () => resetP1(server);
 
       const kinds: { name: string; suffix: string; headers: Record<string, string> }[] = [
         { name: 'HTTP on the fast path', suffix: '', headers: {} },
@@ -152,7 +110,7 @@ describe('path variants of every route', function () {
         expect(routes.length).to.be.above(10);
         let compared = 0;
         for (const route of routes) {
-          const body = BODIES[`${route.method} ${route.template}`];
+          const body = bodyOf(route);
           for (const kind of kinds) {
             if (kind.name !== 'HTTP on the fast path' && kind.name !== 'HTTP through express' && route.method !== 'GET') continue;
             for (const c of CREDENTIALS) {

@@ -5,12 +5,11 @@
  * throughout. Descriptors are read from the server process's /proc entry.
  */
 import fs from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { expect } from 'chai';
-import { Bin, ensureBuilt } from '../helpers/bin.js';
+import request from 'supertest';
+import { binGroup } from '../helpers/bin.js';
+import { waitFor } from '../helpers/integration.js';
 
 const TIMEOUT_MS = 1500;
 const CONNECTIONS = 200;
@@ -26,30 +25,6 @@ function socketsOf(pid: number): number {
     }
   }
   return n;
-}
-
-/** Polls `check` until it holds or the deadline passes; resolves with its last value. */
-async function until<T>(what: string, read: () => T | Promise<T>, check: (v: T) => boolean, deadlineMs: number): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await read();
-    if (check(value)) return value;
-    if (Date.now() > end) throw new Error(`${what}: still ${JSON.stringify(value)} after ${deadlineMs} ms`);
-    await new Promise((resolve) => setImmediate(resolve));
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-function get(port: number, urlPath: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: urlPath, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('error', reject);
-  });
 }
 
 /** A raw connection that sends `bytes` and records what comes back and when the server closed. */
@@ -75,40 +50,37 @@ const HEAD = (extra: string) => `POST /v4/p/admin/alarms HTTP/1.1\r\nHost: local
 
 describe('requests that never finish', function () {
   this.timeout(60_000);
-  let bin: Bin;
-  let dir: string;
+  const bins = binGroup('stalled');
+  let url: string;
   let port: number;
   let pid: number;
   let baseline: number;
-
-  before(() => ensureBuilt());
+  const livez = async () => (await request(url).get('/livez')).status;
+  const stored = async () => (await request(url).get('/v4/p/admin/alarms')).body.alarms as unknown[];
+  /** Waits until the server holds no more sockets than before the test. */
+  const socketsBack = (what: string, timeoutMs: number) => waitFor(what, () => socketsOf(pid) <= baseline, timeoutMs);
 
   beforeEach(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ac-stall-'));
-    bin = new Bin(['--port', '0', '--data-dir', dir, '--request-timeout-ms', String(TIMEOUT_MS)]);
-    port = Number(new URL(await bin.url()).port);
+    const bin = bins.run(['--port', '0', '--data-dir', bins.dataDir(), '--request-timeout-ms', String(TIMEOUT_MS)]);
+    url = await bin.url();
+    port = Number(new URL(url).port);
     pid = bin.child.pid as number;
-    expect((await get(port, '/livez')).status).to.equal(200);
+    expect(await livez()).to.equal(200);
     baseline = socketsOf(pid);
-  });
-
-  afterEach(async () => {
-    await bin.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it(`frees the sockets of ${CONNECTIONS} uploads cut off halfway, and stores nothing`, async () => {
     const clients: RawClient[] = [];
     for (let i = 0; i < CONNECTIONS; i += 1) clients.push(new RawClient(port, `${HEAD('Content-Length: 1000\r\n')}{"id":"A${i}",`));
     await Promise.all(clients.map((c) => c.connected));
-    await until('server sockets while the uploads hang', () => socketsOf(pid), (n) => n >= baseline + CONNECTIONS / 2, 10_000);
+    await waitFor('the server to hold the hanging uploads', () => socketsOf(pid) >= baseline + CONNECTIONS / 2, 10_000);
     // Half leave with a FIN, half with a reset: the attacker is gone either way.
     clients.forEach((c, i) => (i % 2 === 0 ? c.socket.end() : c.socket.resetAndDestroy()));
-    expect((await get(port, '/livez')).status, '/livez while they go').to.equal(200);
+    expect(await livez(), '/livez while they go').to.equal(200);
 
-    await until('server sockets after the uploads were cut off', () => socketsOf(pid), (n) => n <= baseline, 5000);
-    expect((await get(port, '/livez')).status).to.equal(200);
-    expect(JSON.parse((await get(port, '/v4/p/admin/alarms')).text).alarms).to.deep.equal([]);
+    await socketsBack('server sockets after the uploads were cut off', 5000);
+    expect(await livez()).to.equal(200);
+    expect(await stored()).to.deep.equal([]);
   });
 
   it(`answers ${CONNECTIONS} stalled chunked bodies 408001 within the timeout and closes them`, async () => {
@@ -116,19 +88,19 @@ describe('requests that never finish', function () {
     const clients: RawClient[] = [];
     for (let i = 0; i < CONNECTIONS; i += 1) clients.push(new RawClient(port, `${HEAD('Transfer-Encoding: chunked\r\n')}5\r\n{"id"\r\n`));
     await Promise.all(clients.map((c) => c.connected));
-    expect((await get(port, '/livez')).status, '/livez while the bodies stall').to.equal(200);
+    expect(await livez(), '/livez while the bodies stall').to.equal(200);
 
     // The clients stay: only the server can end these connections.
-    await until('stalled connections the server closed', () => clients.filter((c) => c.serverClosed).length, (n) => n === CONNECTIONS, TIMEOUT_MS + 8000);
+    await waitFor('the server to close every stalled connection', () => clients.every((c) => c.serverClosed), TIMEOUT_MS + 8000);
     const elapsed = Date.now() - started;
     for (const c of clients) {
       expect(c.received, 'the answer to a stalled body').to.match(/^HTTP\/1\.1 408 /);
       expect(c.received).to.include('"errorCode":"408001"');
     }
     expect(elapsed, 'closed after the timeout, not before').to.be.at.least(TIMEOUT_MS);
-    await until('server sockets after the stalled bodies', () => socketsOf(pid), (n) => n <= baseline, 5000);
-    expect((await get(port, '/livez')).status).to.equal(200);
-    expect(JSON.parse((await get(port, '/v4/p/admin/alarms')).text).alarms).to.deep.equal([]);
+    await socketsBack('server sockets after the stalled bodies', 5000);
+    expect(await livez()).to.equal(200);
+    expect(await stored()).to.deep.equal([]);
     for (const c of clients) c.socket.destroy();
   });
 
@@ -136,9 +108,9 @@ describe('requests that never finish', function () {
     const clients = Array.from({ length: 20 }, () => new RawClient(port, 'GET /livez HTTP/1.1\r\nHost: localhost\r\n'));
     await Promise.all(clients.map((c) => c.connected));
 
-    await until('stalled heads the server closed', () => clients.filter((c) => c.serverClosed).length, (n) => n === clients.length, TIMEOUT_MS + 8000);
+    await waitFor('the server to close every stalled head', () => clients.every((c) => c.serverClosed), TIMEOUT_MS + 8000);
     for (const c of clients) expect(c.received).to.match(/^HTTP\/1\.1 408 /).and.to.include('"errorCode":"408001"');
-    await until('server sockets after the stalled heads', () => socketsOf(pid), (n) => n <= baseline, 5000);
+    await socketsBack('server sockets after the stalled heads', 5000);
     for (const c of clients) c.socket.destroy();
   });
 });
