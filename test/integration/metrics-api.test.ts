@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { expect } from 'chai';
 import request from 'supertest';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { WsClient } from '../helpers/watch.js';
 
 interface Sample {
   name: string;
@@ -167,6 +168,19 @@ describe('GET /metrics', () => {
     expect(valueOf(samples, `${name}_bucket`, { ...post, status_code: '200', le: '+Inf' })).to.equal(2);
     const unmatched = samples.find((s) => s.name === `${name}_count` && s.labels.status_code === '404');
     expect(unmatched?.labels.route, 'an unmatched path is not a label value').not.to.equal('/nowhere');
+  });
+
+  it('observes WebSocket upgrades under the watch route, accepted (101) and refused', async () => {
+    const ws = await WsClient.open(server.url, '/v4/p/admin/alarms/watch');
+    ws.ws.terminate();
+    const refused = await api().get('/v4/p/admin/alarms/watch?since=x').set({ connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' });
+    expect(refused.status).to.equal(400);
+
+    const { samples } = await scrape();
+    const name = 'alarm_center_http_request_duration_seconds_count';
+    const watch = { method: 'GET', route: '/v4/:project/admin/alarms/watch' };
+    expect(valueOf(samples, name, { ...watch, status_code: '101' })).to.equal(1);
+    expect(valueOf(samples, name, { ...watch, status_code: '400' })).to.equal(1);
   });
 
   it('includes the process default metrics', async () => {
