@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import util from 'node:util';
 import Database from 'better-sqlite3';
+import { DataLock, LOCK_FILE } from './data-lock.js';
 import { StoreError } from './store.js';
 
 /** SQLite's codes for a database it cannot open or write at all, as opposed to one that failed while in use. */
@@ -49,12 +50,44 @@ export function openFailure(file: string, err: unknown): StoreError | undefined 
   return new StoreError(`cannot open the database ${full}: ${reason}`, { cause: err, backendCode: code });
 }
 
-/** Opens (creating when missing) the database file and its folder; a failure names the path and the reason. */
-export function openDatabase(file: string): Database.Database {
+/**
+ * The error for a folder lock that cannot be taken for a reason other than its holder: it names
+ * the database when the folder is at fault, the lock file otherwise.
+ */
+function lockFailure(file: string, err: unknown): StoreError | undefined {
+  if (diagnose(path.resolve(file)) !== undefined) return openFailure(file, err);
+  return openFailure(path.join(path.dirname(file), LOCK_FILE), err);
+}
+
+/** An open database, and for a file the lock of its folder, which its closer releases after it. */
+export interface OpenedDatabase {
+  db: Database.Database;
+  lock: DataLock | undefined;
+}
+
+/**
+ * Opens (creating when missing) the database file and its folder, once it holds the folder's lock
+ * (see DataLock) so that nothing touches a database another Alarm Center uses. A failure names
+ * the path and the reason, or the folder and its holder, and leaves the folder unlocked.
+ */
+export function openDatabase(file: string): OpenedDatabase {
+  const inFolder = file !== ':memory:';
   try {
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
-    return new Database(file);
+    if (inFolder) fs.mkdirSync(path.dirname(file), { recursive: true });
   } catch (err) {
+    throw openFailure(file, err) ?? err;
+  }
+  let lock: DataLock | undefined;
+  try {
+    if (inFolder) lock = DataLock.acquire(path.dirname(file));
+  } catch (err) {
+    if (err instanceof StoreError) throw err;
+    throw lockFailure(file, err) ?? err;
+  }
+  try {
+    return { db: new Database(file), lock };
+  } catch (err) {
+    lock?.release();
     throw openFailure(file, err) ?? err;
   }
 }

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { DataLock } from './data-lock.js';
 import { FileIdentity } from './file-identity.js';
 import type { AlarmSelection } from './filter.js';
 import { REMOVING_ACTIONS, makeAlarm, type Alarm, type AlarmChange, type AlarmStatus, type Scope, type Severity } from './model.js';
@@ -142,10 +143,15 @@ const STATE = 'status, severity, fields, count, raised_at, updated_at, cleared_a
  *   its path, and a restart would not find those writes. Each commit (one stat, about a
  *   microsecond), each ping and a timer every `fileCheckMs` check that the path still leads to
  *   it; once it does not, the store refuses writes until a restart.
+ * - The folder: the store holds its folder's lock (see DataLock) from before it opens the file
+ *   until it is closed, so a second store on the folder, in this process or another, is refused
+ *   at once instead of writing revisions the first one also writes.
  */
 export class SqliteStore implements AlarmStore {
   /** The open database; exposed for tests and tooling, not for other components. */
   readonly db: Database.Database;
+  /** The data folder's lock, held from before the file is opened until it is closed; none for an in-memory database. */
+  private readonly lock: DataLock | undefined;
   /** Flushes the WAL for durability `full`; none for `process` or an in-memory database. */
   readonly flusher: WalFlusher | undefined;
   /** Checkpoints the WAL off the event loop; none for an in-memory database. */
@@ -180,7 +186,7 @@ export class SqliteStore implements AlarmStore {
   constructor(options: SqliteStoreOptions) {
     const migrations = readMigrations(options.migrationsDir ?? DEFAULT_MIGRATIONS_DIR);
     try {
-      this.db = openDatabase(options.file);
+      ({ db: this.db, lock: this.lock } = openDatabase(options.file));
     } catch (err) {
       throw storeError(err);
     }
@@ -196,6 +202,7 @@ export class SqliteStore implements AlarmStore {
       if (options.file !== ':memory:') this.identity = new FileIdentity(options.file);
     } catch (err) {
       this.db.close();
+      this.lock?.release();
       throw openFailure(options.file, err) ?? storeError(err);
     }
     this.checkpointEvery = options.checkpointEvery ?? 20_000;
@@ -484,7 +491,7 @@ export class SqliteStore implements AlarmStore {
     }
   }
 
-  /** Waits for pending syncs, checkpoints so the next start replays nothing, and closes. */
+  /** Waits for pending syncs, checkpoints so the next start replays nothing, closes, and releases the folder. */
   async close(): Promise<void> {
     clearInterval(this.fileCheck);
     if (this.flusher) {
@@ -492,12 +499,13 @@ export class SqliteStore implements AlarmStore {
       this.flusher.close();
     }
     await this.walCheckpointer?.close();
-    if (!this.db.open) return;
     try {
       // A lost file is no one's to bring up to date.
-      if (!this.lost) this.checkpoint();
+      if (this.db.open && !this.lost) this.checkpoint();
     } finally {
       this.db.close();
+      // Last: the next Alarm Center may open the folder once nothing here writes it.
+      this.lock?.release();
     }
   }
 }

@@ -277,9 +277,12 @@ describe('SqliteStore', () => {
       await first.commit([change(alarm('A', 4), 'clear-all', true), change(alarm('C', 5, { count: 2 }), 'reraise')]);
       await first.commit([change(alarm('A', 6, { raisedAt: 3000, updatedAt: 3000 }))]);
 
-      // A second store on the same file while the first never closed: nothing after the checkpoint was
-      // written to the alarms table, so this is what a restart after kill -9 sees.
-      const second = openStore();
+      // The files as kill -9 leaves them, copied while the first store never closed (it holds its
+      // folder): nothing after the checkpoint was written to the alarms table.
+      const crashed = path.join(dir, 'crashed');
+      fs.mkdirSync(crashed);
+      for (const name of ['alarms.db', 'alarms.db-wal']) fs.copyFileSync(path.join(dir, name), path.join(crashed, name));
+      const second = openStore({ file: path.join(crashed, 'alarms.db') });
       const snapshot = await second.load();
 
       expect(snapshot.revision).to.equal(6);
