@@ -1,40 +1,17 @@
 /**
- * Settings: one zod schema, filled from defaults, then a config file (`--config FILE`, JSON or
- * YAML), then `ALARM_CENTER_*` environment variables, then command-line flags; later sources win.
- * A bad setting stops start-up with a message naming the setting and where it came from.
- * This is the only module that reads the environment.
+ * Settings: the schema of the settings table (`settings.ts`), filled from defaults, then a config
+ * file (`--config FILE`, JSON or YAML), then `ALARM_CENTER_*` environment variables, then
+ * command-line flags; later sources win. A bad setting stops start-up with a message naming the
+ * setting and where it came from. This is the only module that reads the environment.
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { ID_PATTERN, NAME_PATTERN } from './alarm/model.js';
-import { ROLES, parseTokenList } from './http/auth.js';
-import { LOG_LEVELS } from './logger.js';
+import { parseTokenList } from './http/auth.js';
+import { SETTINGS, SETTING_TABLE, SettingsSchema, defaultText, flagArg, type SettingRow } from './settings.js';
 
-const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-
-/** A yes/no setting: a boolean in a config file, `true`/`false` (or 1/0) from the environment. */
-const booleanish = z.union([
-  z.boolean(),
-  z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
-]);
-
-const scopePattern = z
-  .string()
-  .refine((v) => {
-    const [domain, project, ...rest] = v.split('/');
-    const part = (p: string | undefined) => p !== undefined && (p === '*' || NAME_PATTERN.test(p));
-    return rest.length === 0 && part(domain) && part(project);
-  }, 'must be domain/project, either part possibly *');
-
-/** A token of the config file: only its SHA-256 digest is written there. */
-const TokenSpecSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must match [A-Za-z0-9._:-]{1,64}').optional(),
-  role: z.enum(ROLES),
-  sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be the hex SHA-256 of the token (64 hex digits)'),
-  scopes: z.array(scopePattern).min(1).optional(),
-});
+export { EMBEDDED_SETTING_KEYS, SETTINGS, type EmbeddedSettings } from './settings.js';
 
 const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|localhost|::ffff:127(\.\d{1,3}){3})$/i;
 
@@ -42,52 +19,6 @@ const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|localhost|::ffff:127(\.\d{1,3}){3})$/i
 export function isLoopback(host: string): boolean {
   return LOOPBACK.test(host.replace(/^\[|\]$/g, ''));
 }
-
-/**
- * Defaults of the limits over all domains, chosen so that a process with 1 GiB of memory survives
- * filling all of them at once, whatever domains, projects, ids, sources and acknowledgements
- * clients make up (measured by `BENCH_ONLY=limits npm run bench`): an idle watcher holds about
- * 10 KiB (20,000: ~190 MiB); an alarm 0.3–1 KiB, but up to ~4.7 KiB with the longest id, source
- * and acknowledgement texts in two-byte characters (50,000: ~235 MiB); a counted byte of fields
- * up to 2.1 bytes, when V8 keeps the text at two bytes a character (64 MiB: ~140 MiB). With ~85
- * MiB at idle that is ~650 MiB held at worst, leaving room for the garbage of the requests.
- */
-const MAX_WATCHERS_DEFAULT = 20_000;
-const MAX_ALARMS_DEFAULT = 50_000;
-const MAX_FIELDS_BYTES_DEFAULT = 64 * 1024 * 1024;
-
-const SettingsSchema = z.strictObject({
-  host: z.string().min(1).default('127.0.0.1'),
-  port: intFrom(0, 65535).default(30100),
-  dataDir: z.string().min(1).default('./data'),
-  logLevel: z.enum(LOG_LEVELS).default('info'),
-  durability: z.enum(['full', 'process']).default('full'),
-  queueSize: intFrom(1, 1_000_000).default(10_000),
-  maxBatch: intFrom(1, 100_000).default(1024),
-  unhealthyAlarmIds: z
-    .array(z.string().regex(ID_PATTERN, 'must be alarm ids matching [A-Za-z0-9._:-]{1,128}'))
-    .min(1)
-    .default(['BackendConnectionRefuse']),
-  bodyLimitBytes: intFrom(1024, 64 * 1024 * 1024).default(1024 * 1024),
-  shutdownTimeoutMs: intFrom(0, 600_000).default(10_000),
-  watchQueueSize: intFrom(1, 1_000_000).default(5000),
-  watchHeartbeatMs: intFrom(10, 3_600_000).default(30_000),
-  watchSendTimeoutMs: intFrom(10, 600_000).default(5000),
-  tokens: z.array(TokenSpecSchema).default([]),
-  insecure: booleanish.default(false),
-  probesOpen: booleanish.default(true),
-  writeRateLimit: intFrom(0, 10_000_000).default(10_000),
-  maxWatchersPerDomain: intFrom(0, 10_000_000).default(20_000),
-  maxAlarmsPerScope: intFrom(0, 100_000_000).default(1_000_000),
-  maxWatchers: intFrom(0, 10_000_000).default(MAX_WATCHERS_DEFAULT),
-  maxAlarms: intFrom(0, 100_000_000).default(MAX_ALARMS_DEFAULT),
-  maxFieldsBytes: intFrom(0, 64 * 1024 * 1024 * 1024).default(MAX_FIELDS_BYTES_DEFAULT),
-  headerLimitBytes: intFrom(1024, 1024 * 1024).default(16 * 1024),
-  requestTimeoutMs: intFrom(100, 600_000).default(15_000),
-  historyRetentionDays: intFrom(0, 36_500).default(30),
-  historyMaxEntries: intFrom(0, 1_000_000_000).default(0),
-  clearedRetentionSeconds: intFrom(0, 3_153_600_000).default(0),
-});
 
 /**
  * Every setting, with the safe default: listening beyond this machine without tokens would let
@@ -107,117 +38,15 @@ export const ConfigSchema = SettingsSchema.superRefine((c, ctx) => {
 
 export type Config = z.output<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;
-type Key = keyof Config;
-
-/** Every setting with its environment variable and flag, for docs and the parser. */
-export const SETTINGS: { key: Key; env: string; flag: string; doc: string; kind?: 'list' | 'boolean' }[] = [
-  { key: 'host', env: 'ALARM_CENTER_HOST', flag: 'host', doc: 'address to listen on' },
-  { key: 'port', env: 'ALARM_CENTER_PORT', flag: 'port', doc: 'TCP port; 0 picks a free one' },
-  { key: 'dataDir', env: 'ALARM_CENTER_DATA_DIR', flag: 'data-dir', doc: 'folder of the SQLite database' },
-  { key: 'logLevel', env: 'ALARM_CENTER_LOG_LEVEL', flag: 'log-level', doc: 'error, warn, info or debug' },
-  { key: 'durability', env: 'ALARM_CENTER_DURABILITY', flag: 'durability', doc: 'full (power cut) or process (crash)' },
-  { key: 'queueSize', env: 'ALARM_CENTER_QUEUE_SIZE', flag: 'queue-size', doc: 'most writes waiting; past it 429001' },
-  { key: 'maxBatch', env: 'ALARM_CENTER_MAX_BATCH', flag: 'max-batch', doc: 'most writes per transaction' },
-  {
-    key: 'unhealthyAlarmIds',
-    env: 'ALARM_CENTER_UNHEALTHY_ALARM_IDS',
-    flag: 'unhealthy-alarm-ids',
-    doc: 'comma-separated alarm ids that make the cluster unhealthy',
-    kind: 'list',
-  },
-  { key: 'bodyLimitBytes', env: 'ALARM_CENTER_BODY_LIMIT_BYTES', flag: 'body-limit-bytes', doc: 'largest request body' },
-  {
-    key: 'shutdownTimeoutMs',
-    env: 'ALARM_CENTER_SHUTDOWN_TIMEOUT_MS',
-    flag: 'shutdown-timeout-ms',
-    doc: 'how long shutdown waits for requests in flight',
-  },
-  {
-    key: 'watchQueueSize',
-    env: 'ALARM_CENTER_WATCH_QUEUE_SIZE',
-    flag: 'watch-queue-size',
-    doc: 'most messages waiting per watcher; past it RESYNC',
-  },
-  {
-    key: 'watchHeartbeatMs',
-    env: 'ALARM_CENTER_WATCH_HEARTBEAT_MS',
-    flag: 'watch-heartbeat-ms',
-    doc: 'ping (WebSocket) or comment (SSE) interval of watchers',
-  },
-  {
-    key: 'watchSendTimeoutMs',
-    env: 'ALARM_CENTER_WATCH_SEND_TIMEOUT_MS',
-    flag: 'watch-send-timeout-ms',
-    doc: 'a watcher whose writes stall this long is closed',
-  },
-  {
-    key: 'insecure',
-    env: 'ALARM_CENTER_INSECURE',
-    flag: 'insecure',
-    doc: 'allow a non-loopback host without tokens',
-    kind: 'boolean',
-  },
-  { key: 'probesOpen', env: 'ALARM_CENTER_PROBES_OPEN', flag: 'probes-open', doc: 'probes and /metrics need no token (true/false)' },
-  { key: 'writeRateLimit', env: 'ALARM_CENTER_WRITE_RATE_LIMIT', flag: 'write-rate-limit', doc: 'writes per second per token or address; 0 is off' },
-  {
-    key: 'maxWatchersPerDomain',
-    env: 'ALARM_CENTER_MAX_WATCHERS_PER_DOMAIN',
-    flag: 'max-watchers-per-domain',
-    doc: 'open watchers per domain; 0 is no limit',
-  },
-  {
-    key: 'maxAlarmsPerScope',
-    env: 'ALARM_CENTER_MAX_ALARMS_PER_SCOPE',
-    flag: 'max-alarms-per-scope',
-    doc: 'alarms per domain/project; 0 is no limit',
-  },
-  {
-    key: 'maxWatchers',
-    env: 'ALARM_CENTER_MAX_WATCHERS',
-    flag: 'max-watchers',
-    doc: 'open watchers in all domains; 0 is no limit',
-  },
-  {
-    key: 'maxAlarms',
-    env: 'ALARM_CENTER_MAX_ALARMS',
-    flag: 'max-alarms',
-    doc: 'alarms held in all domains and projects; 0 is no limit',
-  },
-  {
-    key: 'maxFieldsBytes',
-    env: 'ALARM_CENTER_MAX_FIELDS_BYTES',
-    flag: 'max-fields-bytes',
-    doc: 'bytes of alarm fields held in all; 0 is no limit',
-  },
-  { key: 'headerLimitBytes', env: 'ALARM_CENTER_HEADER_LIMIT_BYTES', flag: 'header-limit-bytes', doc: 'largest request head' },
-  {
-    key: 'requestTimeoutMs',
-    env: 'ALARM_CENTER_REQUEST_TIMEOUT_MS',
-    flag: 'request-timeout-ms',
-    doc: 'a request whose head and body take longer is answered 408001 and closed',
-  },
-  {
-    key: 'historyRetentionDays',
-    env: 'ALARM_CENTER_HISTORY_RETENTION_DAYS',
-    flag: 'history-retention-days',
-    doc: 'history older than this is pruned; 0 keeps it',
-  },
-  {
-    key: 'historyMaxEntries',
-    env: 'ALARM_CENTER_HISTORY_MAX_ENTRIES',
-    flag: 'history-max-entries',
-    doc: 'most history entries kept; 0 is no limit',
-  },
-  {
-    key: 'clearedRetentionSeconds',
-    env: 'ALARM_CENTER_CLEARED_RETENTION_SECONDS',
-    flag: 'cleared-retention-seconds',
-    doc: 'CLEARED alarms leave the list after this; 0 keeps them',
-  },
-];
 
 /** The environment variable of tokens, `role:TOKEN,…`; there is no flag: a command line is visible to every user. */
-export const TOKENS_ENV = 'ALARM_CENTER_TOKENS';
+export const TOKENS_ENV = SETTING_TABLE.tokens.env;
+
+/** The environment variable naming a config file, as `--config` does. */
+export const CONFIG_ENV = 'ALARM_CENTER_CONFIG';
+
+/** The line printed after a bad setting. */
+export const HELP_HINT = 'Run alarm-center --help for the settings.';
 
 /** A setting that failed validation; the message names it and its source. */
 export class ConfigError extends Error {
@@ -227,10 +56,14 @@ export class ConfigError extends Error {
   }
 }
 
-/** What the command line asked for besides settings. */
+/** What the command line asked for: help, the version, or to run with `config`. */
 export interface CliRequest {
   help: boolean;
+  version: boolean;
+  /** The settings; only the defaults when `help` or `version` is asked, which read nothing else. */
   config: Config;
+  /** The config file read, or null when none was. */
+  configFile: string | null;
 }
 
 function splitList(value: string): string[] {
@@ -260,6 +93,16 @@ function readConfigFile(file: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
+const SECRET = new Set<string>(SETTINGS.filter((s) => s.kind === 'tokens').map((s) => s.key));
+
+/** ` (got "…")` for a plain value of a setting that is no secret; nothing otherwise. */
+function got(key: string, issue: z.core.$ZodIssue, input: Record<string, unknown>): string {
+  const value = input[key];
+  if (SECRET.has(key) || issue.path.length !== 1 || issue.code === 'custom') return '';
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') return '';
+  return ` (got ${JSON.stringify(value)})`;
+}
+
 /** Validates merged settings; `sources` says where each came from, for the error message. */
 export function validateConfig(input: Record<string, unknown>, sources: Partial<Record<string, string>> = {}): Config {
   const r = ConfigSchema.safeParse(input);
@@ -268,73 +111,147 @@ export function validateConfig(input: Record<string, unknown>, sources: Partial<
     const key = String(issue.path[0] ?? '');
     const from = sources[key] ? ` (from ${sources[key]})` : '';
     if (issue.code === 'unrecognized_keys') return `unknown setting(s) ${issue.keys.join(', ')}${from}`;
-    return `invalid setting ${issue.path.join('.')}${from}: ${issue.message}`;
+    return `invalid setting ${issue.path.join('.')}${from}: ${issue.message}${got(key, issue, input)}`;
   });
   throw new ConfigError(lines.join('; '));
 }
 
-/**
- * Builds the configuration from the command line and the environment.
- * Throws ConfigError on an unknown flag, an unreadable config file or an invalid setting.
- */
-export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): CliRequest {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
-    config: { type: 'string', short: 'c' },
-    help: { type: 'boolean', short: 'h' },
-  };
-  for (const s of SETTINGS) options[s.flag] = { type: s.kind === 'boolean' ? 'boolean' : 'string' };
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
+type FlagOptions = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+
+const FLAG_OPTIONS: FlagOptions = {
+  config: { type: 'string', short: 'c' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+  ...Object.fromEntries(
+    SETTINGS.filter((s) => s.flag !== null).map((s) => [s.flag, { type: s.kind === 'switch' ? 'boolean' : 'string' }]),
+  ),
+};
+
+/** `--port -1` as `--port=-1`: after a flag that takes a value, a negative number is that value. */
+function joinNegativeValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    if (name !== undefined && FLAG_OPTIONS[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i += 1;
+    } else out.push(arg);
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  return out;
+}
+
+/** parseArgs' complaint as one line: which flag, and what is wrong with it. */
+function flagError(err: unknown): ConfigError {
+  const { code, message } = err as { code?: string; message: string };
+  const named = /'([^' ]+)/.exec(message)?.[1] ?? '';
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return new ConfigError(`unknown flag ${named}`);
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return new ConfigError(`unexpected argument ${JSON.stringify(named)}: settings are given as --flag VALUE`);
+  if (/does not take an argument/.test(message)) return new ConfigError(`${named}: takes no value`);
+  if (/argument missing/.test(message)) return new ConfigError(`${named}: needs a value`);
+  if (/ambiguous/.test(message)) return new ConfigError(`${named}: needs a value; one starting with - is written ${named}=-…`);
+  return new ConfigError(message.split('\n')[0] as string);
+}
+
+function parseFlags(argv: readonly string[]): Record<string, string | boolean | undefined> {
+  try {
+    return parseArgs({ args: joinNegativeValues(argv), options: FLAG_OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw flagError(err);
+  }
+}
+
+/** The value a setting's text (from the environment or a flag) stands for. */
+function fromText(s: SettingRow, text: string): unknown {
+  return s.kind === 'list' ? splitList(text) : text;
+}
+
+/**
+ * Builds the configuration from the command line and the environment; `terminal` says whether
+ * stdout is a terminal, for the defaults that depend on it. Help and the version read nothing
+ * else. Throws ConfigError on a bad flag, an unreadable config file or an invalid setting.
+ */
+export function loadConfig(
+  argv: string[] = process.argv.slice(2),
+  env: NodeJS.ProcessEnv = process.env,
+  terminal: boolean = process.stdout.isTTY === true,
+): CliRequest {
+  const values = parseFlags(argv);
+  const help = values.help === true;
+  const version = values.version === true;
+  if (help || version) return { help, version, config: ConfigSchema.parse({}), configFile: null };
   const merged: Record<string, unknown> = {};
   const sources: Record<string, string> = {};
-  const configFile = (values.config as string | undefined) ?? env.ALARM_CENTER_CONFIG;
+  if (terminal) for (const s of SETTINGS) if (s.onTerminal !== undefined) merged[s.key] = s.onTerminal;
+  const configFile = (values.config as string | undefined) || env[CONFIG_ENV] || null;
   if (configFile) {
     for (const [k, v] of Object.entries(readConfigFile(configFile))) {
       merged[k] = v;
       sources[k] = `config file ${configFile}`;
     }
   }
-  const fromTokensEnv = env[TOKENS_ENV];
-  if (fromTokensEnv !== undefined && fromTokensEnv !== '') {
-    try {
-      // Tokens from the environment join those of the config file, hashed before anything else sees them.
-      merged.tokens = [...((merged.tokens as unknown[] | undefined) ?? []), ...parseTokenList(fromTokensEnv)];
-    } catch (err) {
-      throw new ConfigError(`invalid setting tokens (from ${TOKENS_ENV}): ${(err as Error).message}`);
-    }
-  }
   for (const s of SETTINGS) {
     const fromEnv = env[s.env];
     if (fromEnv !== undefined && fromEnv !== '') {
-      merged[s.key] = s.kind === 'list' ? splitList(fromEnv) : fromEnv;
-      sources[s.key] = s.env;
+      if (s.kind === 'tokens') {
+        // Tokens from the environment join those of the config file, hashed before anything else sees them.
+        merged[s.key] = [...((merged[s.key] as unknown[] | undefined) ?? []), ...tokensFrom(s, fromEnv)];
+        sources[s.key] ??= s.env;
+      } else {
+        merged[s.key] = fromText(s, fromEnv);
+        sources[s.key] = s.env;
+      }
     }
-    const fromFlag = values[s.flag];
-    if (typeof fromFlag === 'string') {
-      merged[s.key] = s.kind === 'list' ? splitList(fromFlag) : fromFlag;
-      sources[s.key] = `--${s.flag}`;
-    } else if (fromFlag === true) {
-      merged[s.key] = true;
-      sources[s.key] = `--${s.flag}`;
-    }
+    const fromFlag = s.flag === null ? undefined : values[s.flag];
+    if (fromFlag === undefined) continue;
+    merged[s.key] = typeof fromFlag === 'string' ? fromText(s, fromFlag) : fromFlag;
+    sources[s.key] = `--${s.flag}`;
   }
-  return { help: values.help === true, config: validateConfig(merged, sources) };
+  return { help, version, config: validateConfig(merged, sources), configFile };
 }
 
-/** The text of `alarm-center --help`. */
+function tokensFrom(s: SettingRow, text: string): unknown[] {
+  try {
+    return parseTokenList(text);
+  } catch (err) {
+    throw new ConfigError(`invalid setting ${s.key} (from ${s.env}): ${(err as Error).message}`);
+  }
+}
+
+/** `text` broken at spaces into lines of at most `width` characters (a longer word stays whole). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  return [...lines, line];
+}
+
+/** One option of `--help`: flag and value, environment variable, then what it means, indented below. */
+function usageEntry(flag: string, env: string, doc: string): string[] {
+  return [`  ${flag.padEnd(36)} ${env}`.trimEnd(), ...wrap(doc, 72).map((l) => `      ${l}`)];
+}
+
+/** The text of `alarm-center --help`, derived from the settings table. */
 export function usage(): string {
-  const rows = SETTINGS.map((s) => `  --${s.flag.padEnd(22)} ${s.env.padEnd(34)} ${s.doc}`);
+  const settings = SETTINGS.map((s) => {
+    const flag = s.flag === null ? '(environment only)' : `--${s.flag} ${flagArg(s)}`;
+    return usageEntry(flag, s.env, `${s.doc}. Default: ${defaultText(s, (v) => v)}.`);
+  });
   return [
     'Usage: alarm-center [options]',
     '',
-    'Options (flag, environment variable, meaning):',
-    `  --${'config FILE'.padEnd(22)} ${'ALARM_CENTER_CONFIG'.padEnd(34)} settings file (YAML or JSON, keys as in the README)`,
-    ...rows,
-    `  --${'help'.padEnd(22)} ${''.padEnd(34)} print this text`,
+    'Settings come from their defaults, then the config file, then the environment,',
+    'then the flags; later ones win. Each below: flag, environment variable, meaning.',
+    '',
+    ...usageEntry('--config FILE, -c FILE', CONFIG_ENV, 'settings file, YAML or JSON, with the keys of the README.'),
+    ...settings.flat(),
+    ...usageEntry('--help, -h', '', 'print this text and exit.'),
+    ...usageEntry('--version', '', 'print the version and exit.'),
   ].join('\n');
 }

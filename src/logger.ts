@@ -4,6 +4,10 @@ import TransportStream from 'winston-transport';
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** `pretty`: a line a person reads (time, level, message, key=value fields); `json`: a JSON object per line. */
+export const LOG_FORMATS = ['pretty', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 const MESSAGE = Symbol.for('message');
 
 /**
@@ -23,6 +27,33 @@ export const jsonLine = winston.format((info) => {
   (info as unknown as Record<symbol, string>)[MESSAGE] = line;
   return info;
 });
+
+/** A field's value in a pretty line: bare when that reads unambiguously, JSON otherwise. */
+function prettyValue(value: unknown): string {
+  if (typeof value === 'string') return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+  if (typeof value !== 'object' || value === null) return String(value);
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return '[unserializable]';
+  }
+}
+
+/**
+ * One line a person reads: time, level, message, then the fields as key=value in their order;
+ * fields without a value are left out.
+ */
+export const prettyLine = () =>
+  winston.format.combine(
+    winston.format.timestamp(),
+    winston.format.printf((info) => {
+      const { level, message, timestamp, ...fields } = info;
+      const pairs = Object.entries(fields)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${k}=${prettyValue(v)}`);
+      return [String(timestamp), level.padEnd(5), String(message), ...pairs].join(' ');
+    }),
+  );
 
 /**
  * A transport that gathers the lines of one event-loop turn and writes them in one call: a line
@@ -63,12 +94,17 @@ export class LineBufferTransport extends TransportStream {
   }
 }
 
-/** A winston logger writing JSON lines to stdout; components take `logger.child({ component })`. */
-export function createLogger(options: { level?: LogLevel; silent?: boolean; out?: NodeJS.WritableStream } = {}): winston.Logger {
+/**
+ * A winston logger writing a line per entry to stdout, JSON unless `format` is `pretty`;
+ * components take `logger.child({ component })`.
+ */
+export function createLogger(
+  options: { level?: LogLevel; format?: LogFormat; silent?: boolean; out?: NodeJS.WritableStream } = {},
+): winston.Logger {
   return winston.createLogger({
     level: options.level ?? 'info',
     silent: options.silent ?? false,
-    format: jsonLine(),
+    format: options.format === 'pretty' ? prettyLine() : jsonLine(),
     transports: [new LineBufferTransport({ out: options.out })],
   });
 }

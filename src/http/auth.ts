@@ -35,7 +35,11 @@ export function hashToken(token: string): string {
   return crypto.createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
-/** Reads `role:TOKEN,role:TOKEN` (ALARM_CENTER_TOKENS) into token specs, hashing each token at once. */
+/**
+ * Reads `role:TOKEN,role:TOKEN` (ALARM_CENTER_TOKENS) into token specs, hashing each token at once.
+ * White space around an entry is ignored; within a token it is refused, as is any control
+ * character: a client cannot send such a token in a bearer header, so it would lock everyone out.
+ */
 export function parseTokenList(text: string): TokenSpec[] {
   return text
     .split(',')
@@ -45,11 +49,16 @@ export function parseTokenList(text: string): TokenSpec[] {
       const colon = entry.indexOf(':');
       const role = entry.slice(0, colon);
       const token = entry.slice(colon + 1);
+      // The entry itself is a secret: the messages name its position and name, never its text.
       if (colon < 0 || !(ROLES as readonly string[]).includes(role) || token === '') {
-        // The entry itself is a secret: the message names its position, never its text.
         throw new Error(`entry ${i + 1} must be role:TOKEN with role read, write or admin`);
       }
-      return { name: `env-${i + 1}-${role}`, role: role as Role, sha256: hashToken(token) };
+      const name = `env-${i + 1}-${role}`;
+      // eslint-disable-next-line no-control-regex
+      if (/[\s\u0000-\u001f\u007f]/.test(token)) {
+        throw new Error(`entry ${i + 1} (${name}): the token contains white space or a control character, which no client can send`);
+      }
+      return { name, role: role as Role, sha256: hashToken(token) };
     });
 }
 

@@ -13,6 +13,17 @@ export function requestIdOf(header: string | string[] | undefined): string {
   return typeof header === 'string' && REQUEST_ID.test(header) ? header : crypto.randomUUID();
 }
 
+/**
+ * Routes polled by probes and scrapers: their successful answers are logged at `debug`, so a
+ * kubelet or Prometheus polling every few seconds does not drown the requests of clients.
+ */
+const POLLED_ROUTE = /^\/(livez|readyz|health|metrics)(\/|$)|^\/v4\/:project\/registry\/health(\/|$)/;
+
+/** The level of a request's log line: `debug` for a polled route answered 2xx or 3xx, else `info`. */
+export function requestLogLevel(route: string, status: number): 'debug' | 'info' {
+  return status < 400 && POLLED_ROUTE.test(route) ? 'debug' : 'info';
+}
+
 /** What is known of a request only once it has been routed and authorized. */
 export interface Routed {
   /** The route template, or `unmatched`. */
@@ -24,7 +35,8 @@ export interface Routed {
 /**
  * Request observability: the `x-request-id` (echoed or made up), a duration histogram by method,
  * route and status code, and one log line per request (method, route, status, duration, request
- * id, and the token's name when one was used) on `finish`; the request pipeline's first step.
+ * id, and the token's name when one was used) on `finish`, at the level `requestLogLevel` gives;
+ * the request pipeline's first step.
  */
 export interface Observer {
   track(req: IncomingMessage, res: ServerResponse, routed: Routed): void;
@@ -59,8 +71,9 @@ export function createObserver(options: { registry: Registry; logger: Logger; pr
       const method = req.method ?? 'GET';
       const route = routed.route();
       timer(method, route, res.statusCode).observe(seconds);
-      if (!logger.isLevelEnabled('info')) return;
-      logger.info('request', {
+      const level = requestLogLevel(route, res.statusCode);
+      if (!logger.isLevelEnabled(level)) return;
+      logger.log(level, 'request', {
         method,
         route,
         path: pathOf(req),
