@@ -114,7 +114,8 @@ async function raiseRun(
   settings: InProcessSettings,
   maxBatch?: number,
 ): Promise<{ center: AlarmCenter; rate: Rate }> {
-  const center = await pkg.createAlarmCenter({ dataDir: dir, maxBatch });
+  // The run holds more alarms than the default maxAlarms allows.
+  const center = await pkg.createAlarmCenter({ dataDir: dir, maxBatch, maxAlarms: 0 });
   const raise = (i: number): Promise<unknown> => center.raise(LARGE, raiseInput(i, settings.raises));
   try {
     const rate = await committedRate(settings.raises, settings.inFlight, settings.deadlineMs, raise);

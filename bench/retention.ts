@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createAlarmCenter, type AlarmCenter } from '../src/center.js';
+import { createCore, type Core } from '../src/root.js';
 import type { SqliteStore } from '../src/alarm/sqlite-store.js';
 import { percentile } from './percentile.js';
 
@@ -29,8 +29,8 @@ export interface RetentionFigures {
 }
 
 /** Fills the history with `n` entries 40 days old, as if committed then. */
-function fillHistory(center: AlarmCenter, n: number): void {
-  const db = (center.store as SqliteStore).db;
+function fillHistory({ parts }: Core, n: number): void {
+  const db = (parts.store as SqliteStore).db;
   const old = Date.now() - 40 * DAY;
   const insert = db.prepare(
     `INSERT INTO history (revision, domain, project, id, source, action, status, severity, fields, count, raised_at, updated_at, at)
@@ -43,7 +43,7 @@ function fillHistory(center: AlarmCenter, n: number): void {
 }
 
 /** Raises one alarm at a time until `stop` resolves; answers the latencies in milliseconds. */
-async function writer(center: AlarmCenter, stop: Promise<unknown>): Promise<number[]> {
+async function writer({ center }: Core, stop: Promise<unknown>): Promise<number[]> {
   let stopped = false;
   void stop.then(() => (stopped = true));
   const latencies: number[] = [];
@@ -63,20 +63,20 @@ function summary(latencies: number[]): { raises: number; p99: number; max: numbe
 export async function runRetention(workDir: string, entries = 1_000_000): Promise<RetentionFigures> {
   const dir = fs.mkdtempSync(path.join(workDir, 'retention-'));
   const settings = { dataDir: dir, retentionIntervalMs: 3_600_000, historyRetentionDays: 30 };
-  const filling = await createAlarmCenter(settings);
+  const filling = await createCore(settings);
   fillHistory(filling, entries);
-  await filling.close();
-  const center = await createAlarmCenter(settings);
+  await filling.center.close();
+  const core = await createCore(settings);
   try {
     const passStarted = process.hrtime.bigint();
-    const pass = center.retention.runOnce();
-    const during = await writer(center, pass);
+    const pass = core.parts.retention.runOnce();
+    const during = await writer(core, pass);
     const { batches, longestBatchMs } = await pass;
     const passMs = Number(process.hrtime.bigint() - passStarted) / 1e6;
-    const baseline = await writer(center, new Promise((resolve) => setTimeout(resolve, passMs)));
+    const baseline = await writer(core, new Promise((resolve) => setTimeout(resolve, passMs)));
     return { entries, passMs, batches, longestBatchMs, during: summary(during), baseline: summary(baseline) };
   } finally {
-    await center.close();
+    await core.center.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

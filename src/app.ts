@@ -9,22 +9,34 @@ import querystring from 'node:querystring';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'winston';
-import { AlarmIds, SELF_SOURCE } from './alarm/model.js';
+import { AlarmIds, AlarmInputSchema, SELF_SOURCE } from './alarm/model.js';
+import type { AlarmService } from './alarm/service.js';
 import { AlarmCenterError, Codes } from './errors.js';
-import type { AlarmCenter } from './center.js';
 import { WriteLimiter, type AccessOptions } from './http/access.js';
 import { createErrorHandler, createErrorResponder, notFound, type ErrorResponder } from './http/error-handler.js';
 import { createHotPath } from './http/hot-path.js';
 import { createObserver } from './http/observe.js';
 import { contextOf, createPipeline, type Pipeline } from './http/pipeline.js';
 import { RouteTable, expressRoute, type Route } from './http/route-table.js';
-import { alarmRoutes, jsonBody } from './http/routes/alarms.js';
-import { clusterHealth, healthRoutes, type InstanceInfo } from './http/routes/health.js';
-import { watchRoutes } from './http/routes/watch.js';
+import { alarmRoutes, jsonBody, type AlarmRouteDeps } from './http/routes/alarms.js';
+import { clusterHealth, healthRoutes, type HealthRouteDeps, type InstanceInfo } from './http/routes/health.js';
+import { watchRoutes, type WatchRouteDeps } from './http/routes/watch.js';
+import { webSocketWatch } from './http/routes/watch-socket.js';
+import type { HealthRegistry } from './health/registry.js';
 import { DEFAULT_DOMAIN, DEFAULT_PROJECT } from './http/scope.js';
 
+/** What the HTTP front uses of the core: each route area gets only its part. */
 export interface AppOptions {
-  center: AlarmCenter;
+  alarms: AlarmRouteDeps['alarms'] & Pick<AlarmService, 'raise'>;
+  /** The version of the listed alarms (list answers are cached by it). */
+  version(): number;
+  history: WatchRouteDeps['history'];
+  hub: WatchRouteDeps['hub'];
+  /** The cluster checkers of service-center's health probe. */
+  cluster: Pick<HealthRegistry, 'verdict'>;
+  readiness: HealthRouteDeps['readiness'];
+  /** Whether Alarm Center is stopping: only the routes served while stopping answer. */
+  stopping(): boolean;
   registry: Registry;
   logger: Logger;
   bodyLimitBytes: number;
@@ -43,6 +55,8 @@ export interface HttpApp {
   table: RouteTable;
   /** The request pipeline, which WebSocket upgrades run too. */
   pipeline: Pipeline;
+  /** The server's `upgrade` listener: WebSocket watches, through the pipeline. */
+  upgrade: ReturnType<typeof webSocketWatch>;
   /** The one place errors become answers. */
   respond: ErrorResponder;
   /** Stops the app's timers (the rate limit's window). */
@@ -81,33 +95,39 @@ function parseQuery(text: string): querystring.ParsedUrlQuery {
 
 /** Builds the app and its listener; it does not listen. */
 export function createApp(options: AppOptions): HttpApp {
-  const { center, registry, logger } = options;
+  const { alarms, registry, logger } = options;
   const httpLogger = logger.child({ component: 'http' });
   const observer = createObserver({ registry, logger: httpLogger });
   const limiter = new WriteLimiter(options.access.writeRateLimit);
   const json = jsonBody(options.bodyLimitBytes);
-  const health = clusterHealth({ center, instance: options.instance });
+  const cluster = clusterHealth({ checkers: options.cluster, instance: options.instance });
   const table = new RouteTable([
     // Probes first: they are the most frequent requests.
-    ...healthRoutes({ center, cluster: health }),
-    ...alarmRoutes(center),
-    ...watchRoutes(center),
+    ...healthRoutes({ cluster, readiness: options.readiness }),
+    ...alarmRoutes({ alarms, version: options.version }),
+    ...watchRoutes({ history: options.history, hub: options.hub }),
     ...metaRoutes(registry, options.openapi),
   ]);
-  const pipeline = createPipeline({ table, access: options.access, limiter, observer, json, stopping: () => center.state === 'stopping' });
+  const { stopping } = options;
+  const pipeline = createPipeline({ table, access: options.access, limiter, observer, json, stopping });
   const respond = createErrorResponder({
     logger: httpLogger,
     onServerError(req, error) {
       // As service-center's error handler does: every 5xx answer raises InternalError.
-      if (center.state === 'stopping') return;
+      if (stopping()) return;
       const scope = pipeline.stateOf(req)?.scope ?? { domain: DEFAULT_DOMAIN, project: DEFAULT_PROJECT };
-      center
-        .raise(scope, {
-          id: AlarmIds.InternalError,
-          source: SELF_SOURCE,
-          severity: 'major',
-          fields: { detail: error.detail || error.message },
-        })
+      const input = AlarmInputSchema.safeParse({
+        id: AlarmIds.InternalError,
+        source: SELF_SOURCE,
+        severity: 'major',
+        fields: { detail: error.detail || error.message },
+      });
+      if (!input.success) {
+        httpLogger.warn('InternalError alarm not raised', { error: input.error.message });
+        return;
+      }
+      alarms
+        .raise(scope, input.data)
         .catch((err: unknown) => httpLogger.warn('InternalError alarm not raised', { error: String(err) }));
     },
   });
@@ -141,6 +161,7 @@ export function createApp(options: AppOptions): HttpApp {
     },
     table,
     pipeline,
+    upgrade: webSocketWatch({ hub: options.hub, logger: logger.child({ component: 'watch' }), pipeline, respond }),
     respond,
     close: () => limiter.close(),
   };

@@ -1,9 +1,13 @@
-import path from 'node:path';
-import { Registry } from 'prom-client';
+/**
+ * The embedding API: an Alarm Center as a value in a Node process. It validates its input with
+ * the HTTP API's schemas, rejects with the same coded errors, and answers the same JSON shapes
+ * the routes answer, as values. It is built by the composition root (root.ts) from the core's
+ * services; it is not a way to reach them.
+ */
 import type { Logger } from 'winston';
-import { AlarmIndex } from './alarm/alarm-index.js';
-import { ALARM } from './alarm/event.js';
-import { createAlarmMetrics, noopAlarmMetrics } from './alarm/metrics.js';
+import type { Registry } from 'prom-client';
+import type { z } from 'zod';
+import { alarmText, alarmsText, countText, historyText } from './alarm/answers.js';
 import { AlarmFilterSchema, HistoryFilterSchema, type AlarmFilter, type HistoryFilter } from './alarm/filter.js';
 import {
   AckInputSchema,
@@ -12,87 +16,68 @@ import {
   NAME_PATTERN,
   ScopeSchema,
   describeIssues,
-  type Alarm,
   type AlarmInput,
   type AlarmJson,
   type Scope,
   type Severity,
 } from './alarm/model.js';
-import { AlarmService, type HistoryResult, type ListResult, type WriteResult } from './alarm/service.js';
-import { SqliteStore, type Durability } from './alarm/sqlite-store.js';
+import type { AlarmService } from './alarm/service.js';
 import type { AlarmStore } from './alarm/store.js';
-import { AlarmSubscriber } from './alarm/subscriber.js';
-import { Expirer } from './alarm/expirer.js';
-import { Retention } from './alarm/retention.js';
 import { AlarmCenterError, Codes } from './errors.js';
-import { BusService } from './event/bus-service.js';
-import { createBusMetrics, noopBusMetrics } from './event/metrics.js';
-import { ALARM_CHANGE, ChangeFeed } from './watch/feed.js';
-import { WatchHub } from './watch/hub.js';
-import { createWatchMetrics, noopWatchMetrics } from './watch/metrics.js';
+import type { HealthReport, HealthResult } from './health/checker.js';
+import type { HealthRegistry } from './health/registry.js';
+import type { EmbeddedSettings } from './settings.js';
+import type { WatchHub } from './watch/hub.js';
 import type { CloseReason } from './watch/watcher.js';
-import type { HealthChecker, HealthReport, HealthResult } from './health/checker.js';
-import { createAlarmChecker } from './health/checkers/alarm-checker.js';
-import { createBusChecker, createLifecycleChecker, createStoreChecker } from './health/checkers/self-checks.js';
-import { HealthRegistry } from './health/registry.js';
-import { createSilentLogger } from './logger.js';
-import type { z } from 'zod';
 
 /** The file name of the database inside the data folder. */
 export const DB_FILE = 'alarms.db';
 
-/** Options of an Alarm Center; all optional. */
-export interface AlarmCenterOptions {
-  /** Folder of the SQLite database, or `:memory:` for a store that lives as long as the instance. */
-  dataDir?: string;
-  durability?: Durability;
+/**
+ * Options of an Alarm Center; all optional. The settings it shares with the server (data folder,
+ * durability, queues, limits, retention: `EmbeddedSettings`) are the settings table's, with its
+ * defaults and checks (see the README's configuration table); the rest are the embedder's own.
+ */
+export interface AlarmCenterOptions extends EmbeddedSettings {
   /** A store to use instead of SQLite (a networked database, a test double). */
   store?: AlarmStore;
-  /** Most ALARM writes waiting at once; past it writes are refused with 429001. */
-  queueSize?: number;
-  /** Most writes committed in one transaction. */
-  maxBatch?: number;
-  /** Alarm ids that make the cluster unhealthy while ACTIVATED. */
-  unhealthyAlarmIds?: string[];
   logger?: Logger;
   /** Prometheus registry for the core's metrics; none are recorded without one. */
   registry?: Registry;
   /** How long a store failure keeps readiness failing before traffic may probe the store again. */
   readinessHoldMs?: number;
-  /** Most messages waiting for one watcher; past it the watcher gets a RESYNC (default 5,000). */
-  watchQueueSize?: number;
-  /** Heartbeat interval of watchers (default 30 s). */
-  watchHeartbeatMs?: number;
-  /** A watcher whose writes stall this long is closed (default 5 s). */
-  watchSendTimeoutMs?: number;
-  /** Most open watchers per domain (0: no limit); past it watches are refused with 429002. */
-  maxWatchersPerDomain?: number;
-  /** Most alarms per domain/project (0: no limit); a write past it is refused whole with 429002. */
-  maxAlarmsPerScope?: number;
-  /** Most open watchers in all domains together (default 0: no limit); past it watches are refused with 429002. */
-  maxWatchers?: number;
-  /**
-   * Most alarms held in all scopes together, cleared ones included until removed (default 0: no
-   * limit); a write that would add alarms past it is refused whole with 429002.
-   */
-  maxAlarms?: number;
-  /**
-   * Most bytes of fields (the UTF-8 size of their JSON) held by all alarms together (default 0:
-   * no limit); a write that would add bytes past it is refused whole with 429002.
-   */
-  maxFieldsBytes?: number;
-  /** Most ALARM_CHANGE events waiting for the watchers; past it their watchers resync. */
+  /** Most ALARM_CHANGE events waiting for the watchers; past it their watchers resync (default 10,000). */
   watchFeedQueueSize?: number;
-  /** History entries older than this many days are pruned (default 30; 0 keeps them). */
-  historyRetentionDays?: number;
-  /** At most this many history entries are kept (default 0: no limit). */
-  historyMaxEntries?: number;
-  /** CLEARED alarms leave the list this many seconds after clearing (default 0: they stay). */
-  clearedRetentionSeconds?: number;
   /** How often retention runs (default a minute). */
   retentionIntervalMs?: number;
   /** Milliseconds since the epoch; for tests. */
   clock?: () => number;
+}
+
+/** A list's or a write's answer: `{ alarms, revision }`, and `total` and `next` for a page. */
+export interface AlarmsAnswer {
+  alarms: AlarmJson[];
+  revision: number;
+  total?: number;
+  next?: string;
+}
+
+/** One change of the history, as the history route answers it. */
+export interface HistoryEntryJson {
+  revision: number;
+  /** `RAISE`, `RERAISE`, `CLEAR`, `CLEAR_ALL`, `ACK`, `UNACK`, `EXPIRE` or `PURGE`. */
+  action: string;
+  alarm: AlarmJson;
+  /** When it was committed (ISO 8601). */
+  at: string;
+}
+
+/** A history read's answer: `{ history, revision }`, and `total` and `next` when asked or left. */
+export interface HistoryAnswer {
+  history: HistoryEntryJson[];
+  revision: number;
+  total?: number;
+  next?: string;
 }
 
 /** A message as an embedder's watcher receives it: what the HTTP watch routes send, as a value. */
@@ -111,59 +96,63 @@ export interface WatchOptions {
   queueSize?: number;
 }
 
-/** A running watch; `close()` stops it. */
+/** A running watch; `close()` stops it once the changes committed before it are delivered. */
 export interface WatchHandle {
   close(): void;
 }
 
 export type Lifecycle = 'starting' | 'running' | 'stopping';
 
-/** An Alarm Center instance: the embedding API, plus its parts for the HTTP layer. */
+/** An Alarm Center instance, as a Node process embeds it. */
 export interface AlarmCenter {
-  raise(scope: Scope, input: AlarmInput): Promise<Alarm>;
-  clear(scope: Scope, id: string, source?: string): Promise<Alarm>;
+  /** Raises (or re-raises) one alarm; resolves to it once durable. */
+  raise(scope: Scope, input: AlarmInput): Promise<AlarmJson>;
+  /** Clears one alarm (404001 when it does not exist). */
+  clear(scope: Scope, id: string, source?: string): Promise<AlarmJson>;
+  /** Removes every alarm of the scope from the list (history keeps them). */
   clearAll(scope: Scope): Promise<{ revision: number }>;
   /** Acknowledges the current activation of an ACTIVATED alarm (404001 unknown, 400001 CLEARED). */
-  ack(scope: Scope, id: string, ack: { by: string; comment?: string; source?: string }): Promise<Alarm>;
+  ack(scope: Scope, id: string, ack: { by: string; comment?: string; source?: string }): Promise<AlarmJson>;
   /** Withdraws an acknowledgement. */
-  unack(scope: Scope, id: string, source?: string): Promise<Alarm>;
-  /** Clears every ACTIVATED alarm matching the selector, in one commit. */
-  clearMatching(scope: Scope, selector: { ids?: string[]; source?: string; severity?: Severity }): Promise<WriteResult>;
+  unack(scope: Scope, id: string, source?: string): Promise<AlarmJson>;
+  /** Clears every ACTIVATED alarm matching the selector, in one commit: how many, and the revision. */
+  clearMatching(scope: Scope, selector: { ids?: string[]; source?: string; severity?: Severity }): Promise<{ count: number; revision: number }>;
   /** Raises and clears atomically, as the HTTP batch does. */
-  apply(scope: Scope, inputs: readonly AlarmInput[]): Promise<WriteResult>;
+  apply(scope: Scope, inputs: readonly AlarmInput[]): Promise<AlarmsAnswer>;
   /**
    * The scope's alarms the filter selects. Without `limit` or `cursor`: all of them in list order
    * (system alarms first, then by raise). With either: one page in (id, source) order, with
    * `total` and, when more remain, `next` to pass as `cursor`.
    */
-  list(scope: Scope, filter?: AlarmFilter): ListResult;
+  list(scope: Scope, filter?: AlarmFilter): AlarmsAnswer;
   /**
    * The scope's durable history entries the filter selects, in revision order after `since` (or
    * `cursor`); `next` when more remain, `total` when `limit` or `cursor` is given.
    */
-  history(scope: Scope, filter?: HistoryFilter): Promise<HistoryResult>;
+  history(scope: Scope, filter?: HistoryFilter): Promise<HistoryAnswer>;
   /** Follows the scope's changes: replay after `since`, then live; RESYNC when it falls behind. */
   watch(scope: Scope, options: WatchOptions): WatchHandle;
   /** Cluster health of the scope: every cluster checker passes. */
   health(scope: Scope): Promise<HealthResult>;
   /** Alarm Center's own readiness (store, bus, lifecycle). */
   ready(exclude?: readonly string[]): Promise<HealthReport>;
+  /** Stops: queued writes commit, watchers get the changes committed so far, the store closes. */
   close(): Promise<void>;
   readonly state: Lifecycle;
-  readonly service: AlarmService;
-  readonly index: AlarmIndex;
-  readonly bus: BusService;
-  readonly store: AlarmStore;
-  readonly cluster: HealthRegistry;
-  readonly readiness: HealthRegistry;
-  readonly logger: Logger;
-  readonly feed: ChangeFeed;
-  readonly watchHub: WatchHub;
-  readonly retention: Retention;
-  /** The store's failure while it lasts. */
-  readonly storeFailure: Error | undefined;
   /** Marks the instance as stopping: readiness fails, writes are still taken until `close`. */
   beginShutdown(): void;
+}
+
+/** What the embedding API is built from (see root.ts). */
+export interface EmbeddingParts {
+  alarms: AlarmService;
+  /** The revision up to which every change is durable and in the history. */
+  published(): number;
+  hub: Pick<WatchHub, 'open' | 'finish'>;
+  cluster: Pick<HealthRegistry, 'verdict'>;
+  readiness: Pick<HealthRegistry, 'run'>;
+  lifecycle: { readonly state: Lifecycle; beginShutdown(): void };
+  close(): Promise<void>;
 }
 
 function parse<S extends z.ZodType>(schema: S, value: unknown, root = ''): z.output<S> {
@@ -188,165 +177,75 @@ function checkScope(scope: Scope): Scope {
   return parse(ScopeSchema, scope, 'scope');
 }
 
-function openStore(options: AlarmCenterOptions): AlarmStore {
-  if (options.store) return options.store;
-  const dir = options.dataDir ?? './data';
-  const file = dir === ':memory:' ? ':memory:' : path.join(dir, DB_FILE);
-  return new SqliteStore({ file, durability: options.durability });
+/** The value of an answer's JSON text: what the route sends, as the embedder receives it. */
+function value<T>(text: string): T {
+  return JSON.parse(text) as T;
 }
 
-/**
- * Builds and starts an Alarm Center: opens the store (applying migrations), loads the index,
- * starts the bus with the ALARM subscriber, and registers the health checkers. No global state:
- * every instance owns its bus, store, index and registries.
- */
-export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promise<AlarmCenter> {
-  const logger = options.logger ?? createSilentLogger();
-  const store = openStore(options);
-  const index = new AlarmIndex();
-  try {
-    const snapshot = await store.load();
-    index.load(snapshot.alarms, snapshot.revision);
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
-  const registry = options.registry;
-  const busMetrics = registry ? createBusMetrics(registry) : noopBusMetrics;
-  const bus = new BusService({ logger: logger.child({ component: 'bus' }), metrics: busMetrics });
-  bus.register(ALARM, { queueSize: options.queueSize ?? 10_000, overflow: 'reject', maxBatch: options.maxBatch ?? 1024 });
-  bus.register(ALARM_CHANGE, { queueSize: options.watchFeedQueueSize ?? 10_000, overflow: 'reject' });
-  const watchLogger = logger.child({ component: 'watch' });
-  const feed = new ChangeFeed(bus, index.revision, (subject, revision, error) => {
-    watchLogger.error('change event lost; its watchers resync', { subject, revision, error: String(error) });
-    watchHub.resync(subject, revision);
-  });
-  const watchHub: WatchHub = new WatchHub({
-    bus,
-    source: {
-      published: () => feed.revision,
-      committed: () => index.revision,
-      pruned: () => store.prunedRevision?.() ?? 0,
-      history: (scope, since, limit) => store.history(scope, since, limit),
-    },
-    logger: watchLogger,
-    metrics: registry ? createWatchMetrics(registry, busMetrics) : noopWatchMetrics,
-    queueSize: options.watchQueueSize ?? 5000,
-    heartbeatMs: options.watchHeartbeatMs ?? 30_000,
-    sendTimeoutMs: options.watchSendTimeoutMs ?? 5000,
-    maxPerDomain: options.maxWatchersPerDomain ?? 0,
-    maxWatchers: options.maxWatchers ?? 0,
-    clock: options.clock,
-  });
-  const subscriber = new AlarmSubscriber({
-    store,
-    index,
-    logger: logger.child({ component: 'alarm' }),
-    metrics: registry ? createAlarmMetrics(registry, index) : noopAlarmMetrics,
-    clock: options.clock,
-    onDurable: (changes) => {
-      feed.publish(changes);
-      for (const c of changes) if (!c.removed) expirer.track(c.alarm);
-    },
-    maxAlarmsPerScope: options.maxAlarmsPerScope ?? 0,
-    maxAlarms: options.maxAlarms ?? 0,
-    maxFieldsBytes: options.maxFieldsBytes ?? 0,
-  });
-  bus.addSubscriber(subscriber);
-  bus.start();
-  const service = new AlarmService({ bus, index, store });
-  const expirer: Expirer = new Expirer({
-    index,
-    expire: (scope, due) => service.expire(scope, due),
-    logger: logger.child({ component: 'expiry' }),
-    clock: options.clock,
-  });
-  for (const a of index.allAlarms()) expirer.track(a);
-  const retention = new Retention({
-    store,
-    index,
-    purge: (scope, before) => service.purge(scope, before),
-    logger: logger.child({ component: 'retention' }),
-    registry,
-    historyMaxAgeMs: (options.historyRetentionDays ?? 30) * 86_400_000,
-    historyMaxEntries: options.historyMaxEntries ?? 0,
-    clearedMaxAgeMs: (options.clearedRetentionSeconds ?? 0) * 1000,
-    intervalMs: options.retentionIntervalMs,
-    clock: options.clock,
-  });
-
-  let state: Lifecycle = 'starting';
-  const cluster = new HealthRegistry();
-  cluster.register(createAlarmChecker({ index, ids: options.unhealthyAlarmIds }));
-  const readiness = new HealthRegistry();
-  const checks: HealthChecker[] = [
-    createStoreChecker(
-      store,
-      () => subscriber.storeFailure,
-      { holdMs: options.readinessHoldMs, clock: options.clock },
-    ),
-    createBusChecker(bus),
-    createLifecycleChecker(() => state),
-  ];
-  for (const c of checks) readiness.register(c);
-
-  let closing: Promise<void> | undefined;
-  const center: AlarmCenter = {
+/** The embedding API over the core's services. */
+export function embeddingApi(parts: EmbeddingParts): AlarmCenter {
+  const { alarms, hub, lifecycle } = parts;
+  return {
     async raise(scope, input) {
       const s = checkScope(scope);
-      return service.raise(s, parse(AlarmInputSchema, input));
+      const alarm = await alarms.raise(s, parse(AlarmInputSchema, input));
+      return value<{ alarm: AlarmJson }>(alarmText(alarm)).alarm;
     },
     async clear(scope, id, source = '') {
       const s = checkScope(scope);
       const valid = parse(AlarmInputSchema, { id, source, status: 'CLEARED' });
-      return service.clear(s, valid.id, valid.source);
+      return value<{ alarm: AlarmJson }>(alarmText(await alarms.clear(s, valid.id, valid.source))).alarm;
     },
     async clearAll(scope) {
-      return service.clearAll(checkScope(scope));
+      return alarms.clearAll(checkScope(scope));
     },
     async ack(scope, id, ack) {
       const s = checkScope(scope);
       const key = parse(AlarmInputSchema, { id, source: ack.source ?? '' });
       const valid = parse(AckInputSchema, { by: ack.by, comment: ack.comment });
-      return service.ack(s, key.id, key.source, valid.by, valid.comment);
+      return value<{ alarm: AlarmJson }>(alarmText(await alarms.ack(s, key.id, key.source, valid.by, valid.comment))).alarm;
     },
     async unack(scope, id, source = '') {
       const s = checkScope(scope);
       const key = parse(AlarmInputSchema, { id, source });
-      return service.unack(s, key.id, key.source);
+      return value<{ alarm: AlarmJson }>(alarmText(await alarms.unack(s, key.id, key.source))).alarm;
     },
     async clearMatching(scope, selector) {
       const s = checkScope(scope);
-      return service.clearMatching(s, parse(ClearSelectorSchema, selector));
+      const r = await alarms.clearMatching(s, parse(ClearSelectorSchema, selector));
+      return value(countText(r.alarms.length, r.revision));
     },
     async apply(scope, inputs) {
       const s = checkScope(scope);
-      return service.apply(s, inputs.map((input, i) => parse(AlarmInputSchema, input, `alarms.${i}`)));
+      const r = await alarms.apply(s, inputs.map((input, i) => parse(AlarmInputSchema, input, `alarms.${i}`)));
+      return value(alarmsText(r.alarms, r.revision));
     },
     list(scope, filter = {}) {
       const s = checkScope(scope);
       const { selection, page } = parse(AlarmFilterSchema, filter);
-      return page ? service.page(s, selection, page) : service.list(s, selection);
+      const r = page ? alarms.page(s, selection, page) : alarms.list(s, selection);
+      return value(alarmsText(r.alarms, r.revision, r));
     },
     async history(scope, filter = {}) {
       const s = checkScope(scope);
-      return service.findHistory(s, parse(HistoryFilterSchema, filter), feed.revision);
+      const r = await alarms.findHistory(s, parse(HistoryFilterSchema, filter), parts.published());
+      return value(historyText(r.history, r.revision, r));
     },
-    watch(scope, watchOptions) {
+    watch(scope, options) {
       const s = checkScope(scope);
-      const since = watchOptions.since;
+      const since = options.since;
       if (since !== undefined && !(Number.isSafeInteger(since) && since >= 0)) {
         throw new AlarmCenterError(Codes.InvalidParams, 'since: must be a revision (a whole number ≥ 0)');
       }
-      const watcher = watchHub.open(s, {
+      const watcher = hub.open(s, {
         scheme: 'Embedded',
         since,
-        queueSize: watchOptions.queueSize,
-        onEnd: (reason) => watchOptions.onEnd?.(reason),
+        queueSize: options.queueSize,
+        onEnd: (reason) => options.onEnd?.(reason),
         sink: {
           write(message, done) {
             try {
-              watchOptions.onMessage(JSON.parse(message.text) as WatchEvent);
+              options.onMessage(value<WatchEvent>(message.text));
             } finally {
               if (done) queueMicrotask(() => done());
             }
@@ -354,46 +253,18 @@ export async function createAlarmCenter(options: AlarmCenterOptions = {}): Promi
           end() {},
         },
       });
-      return { close: () => watcher.end('peer') };
+      return { close: () => hub.finish(watcher, 'peer') };
     },
     async health(scope) {
-      return cluster.verdict(checkScope(scope));
+      return parts.cluster.verdict(checkScope(scope));
     },
     ready(exclude = []) {
-      return readiness.run(undefined, exclude);
+      return parts.readiness.run(undefined, exclude);
     },
-    close() {
-      closing ??= (async () => {
-        state = 'stopping';
-        watchHub.close();
-        expirer.close();
-        await retention.close();
-        await bus.stop();
-        await store.close();
-      })();
-      return closing;
-    },
-    beginShutdown() {
-      state = 'stopping';
-    },
+    close: () => parts.close(),
+    beginShutdown: () => lifecycle.beginShutdown(),
     get state() {
-      return state;
+      return lifecycle.state;
     },
-    get storeFailure() {
-      return subscriber.storeFailure?.error;
-    },
-    service,
-    index,
-    bus,
-    store,
-    cluster,
-    readiness,
-    logger,
-    feed,
-    watchHub,
-    retention,
   };
-  state = 'running';
-  retention.start();
-  return center;
 }

@@ -1,5 +1,17 @@
 /** The package entry: embed Alarm Center in a Node process, or build its HTTP service. */
-export { createAlarmCenter, DB_FILE, type AlarmCenter, type AlarmCenterOptions, type Lifecycle } from './center.js';
+export { createAlarmCenter } from './root.js';
+export {
+  DB_FILE,
+  type AlarmCenter,
+  type AlarmCenterOptions,
+  type AlarmsAnswer,
+  type HistoryAnswer,
+  type HistoryEntryJson,
+  type Lifecycle,
+  type WatchEvent,
+  type WatchHandle,
+  type WatchOptions,
+} from './center.js';
 export {
   AlarmIds,
   SEVERITIES,

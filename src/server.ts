@@ -1,44 +1,34 @@
+/**
+ * The HTTP server: listens with the request limits, answers what Node cannot parse with the
+ * error body, and drains at shutdown. What it serves comes built (root.ts, app.ts).
+ */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type net from 'node:net';
-import os from 'node:os';
-import { Registry, collectDefaultMetrics } from 'prom-client';
-import type { Logger } from 'winston';
-import { createApp, type HttpApp } from './app.js';
-import { createAlarmCenter, type AlarmCenter } from './center.js';
 import type { Duplex } from 'node:stream';
+import type { HttpApp } from './app.js';
 import type { Config } from './config.js';
-import { ConfigSchema, isLoopback } from './config.js';
 import { AlarmCenterError, Codes } from './errors.js';
 import { securityHeaderLines } from './http/access.js';
-import { TokenRegistry } from './http/auth.js';
 import { cutUnlessClosed, writeRawError } from './http/error-handler.js';
 import { REQUEST_ID_HEADER } from './http/observe.js';
-import type { InstanceInfo } from './http/routes/health.js';
-import { createSilentLogger } from './logger.js';
-import { attachWebSocketWatch } from './http/routes/watch-socket.js';
 
-/** The package's own files, found from this module whether it runs from src/ or dist/. */
-const PACKAGE_JSON = new URL('../package.json', import.meta.url);
-const OPENAPI_FILE = new URL('../openapi.yaml', import.meta.url);
-
-/** A listening Alarm Center. */
-export interface RunningServer {
+/** A server listening on its address. */
+export interface Listening {
   readonly url: string;
+  /** The address as bound (an IPv6 address without brackets). */
   readonly host: string;
   readonly port: number;
-  readonly center: AlarmCenter;
-  readonly registry: Registry;
   readonly server: http.Server;
-  /** The express app and the hot routes in front of it. */
-  readonly app: HttpApp;
-  /** Graceful stop: readiness fails, new requests are refused, in-flight ones finish, queued writes commit, the store closes. */
-  close(): Promise<void>;
+  /**
+   * Stops taking connections and waits for the requests in flight, forcing connections closed
+   * after `timeoutMs`.
+   */
+  drain(timeoutMs: number): Promise<void>;
 }
 
-function listen(server: http.Server, host: string, port: number): Promise<AddressInfo> {
+function bind(server: http.Server, host: string, port: number): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -96,61 +86,11 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, limits: {
   writeRawError(socket, error, [...SECURITY_HEADER_LINES, `${REQUEST_ID_HEADER}: ${crypto.randomUUID()}`]);
 }
 
-/** Builds everything from the settings and listens; resolves once the port is bound. */
-export async function startServer(settings: Partial<Config> = {}, options: { logger?: Logger } = {}): Promise<RunningServer> {
-  const config = ConfigSchema.parse(settings);
-  const logger = options.logger ?? createSilentLogger();
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  const center = await createAlarmCenter({
-    dataDir: config.dataDir,
-    durability: config.durability,
-    queueSize: config.queueSize,
-    maxBatch: config.maxBatch,
-    unhealthyAlarmIds: config.unhealthyAlarmIds,
-    watchQueueSize: config.watchQueueSize,
-    watchHeartbeatMs: config.watchHeartbeatMs,
-    watchSendTimeoutMs: config.watchSendTimeoutMs,
-    maxWatchersPerDomain: config.maxWatchersPerDomain,
-    maxAlarmsPerScope: config.maxAlarmsPerScope,
-    maxWatchers: config.maxWatchers,
-    maxAlarms: config.maxAlarms,
-    maxFieldsBytes: config.maxFieldsBytes,
-    historyRetentionDays: config.historyRetentionDays,
-    historyMaxEntries: config.historyMaxEntries,
-    clearedRetentionSeconds: config.clearedRetentionSeconds,
-    logger,
-    registry,
-  });
-  const version = (JSON.parse(fs.readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version;
-  const startedAt = String(Math.floor(Date.now() / 1000));
-  let endpoint = '';
-  const instance = (): InstanceInfo => ({
-    instanceId: `${os.hostname()}:${process.pid}`,
-    serviceId: 'alarm-center',
-    hostName: os.hostname(),
-    endpoints: [endpoint],
-    status: 'UP',
-    version,
-    timestamp: startedAt,
-  });
-  const access = {
-    tokens: new TokenRegistry(config.tokens),
-    probesOpen: config.probesOpen,
-    writeRateLimit: config.writeRateLimit,
-  };
-  if (!access.tokens.enabled && !isLoopback(config.host)) {
-    logger.warn('listening beyond this machine without authentication (insecure)', { host: config.host });
-  }
-  const front = createApp({
-    center,
-    registry,
-    logger,
-    bodyLimitBytes: config.bodyLimitBytes,
-    instance,
-    openapi: fs.readFileSync(OPENAPI_FILE, 'utf8'),
-    access,
-  });
+/** Listens on the configured address with the configured request limits; resolves once bound. */
+export async function listen(
+  front: Pick<HttpApp, 'listener' | 'upgrade' | 'respond'>,
+  config: Pick<Config, 'host' | 'port' | 'headerLimitBytes' | 'requestTimeoutMs'>,
+): Promise<Listening> {
   const server = http.createServer(
     {
       maxHeaderSize: config.headerLimitBytes,
@@ -189,7 +129,7 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
     }
     socket.destroy();
   });
-  attachWebSocketWatch(server, { center, logger: logger.child({ component: 'watch' }), pipeline: front.pipeline, respond: front.respond });
+  server.on('upgrade', front.upgrade);
   const inFlight = new Set<http.ServerResponse>();
   // Connections that have not sent a request yet; upgraded ones belong to their watcher.
   const silent = new Set<net.Socket>();
@@ -204,35 +144,13 @@ export async function startServer(settings: Partial<Config> = {}, options: { log
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
   });
-  let address: AddressInfo;
-  try {
-    address = await listen(server, config.host, config.port);
-  } catch (err) {
-    front.close();
-    await center.close();
-    throw err;
-  }
+  const address = await bind(server, config.host, config.port);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  endpoint = `rest://${host}:${address.port}`;
-  let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${address.port}`,
     host: address.address,
     port: address.port,
-    center,
-    registry,
     server,
-    app: front,
-    close() {
-      closing ??= (async () => {
-        center.beginShutdown();
-        // Watchers are told to go (WebSocket 1001, SSE end) and resume by revision elsewhere or later.
-        center.watchHub.close();
-        await drain(server, inFlight, silent, config.shutdownTimeoutMs);
-        front.close();
-        await center.close();
-      })();
-      return closing;
-    },
+    drain: (timeoutMs) => drain(server, inFlight, silent, timeoutMs),
   };
 }

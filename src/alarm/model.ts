@@ -316,12 +316,24 @@ export interface AlarmChange {
   readonly at: number;
 }
 
-/** Turns a zod error into a one-line detail naming each offending field. */
+/** A zod issue's message; unknown keys are named the same way wherever they occur. */
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
+    return `unrecognized key${issue.keys.length > 1 ? 's' : ''} ${keys}`;
+  }
+  return issue.message;
+}
+
+/**
+ * Turns a zod error into a one-line detail naming each offending field from `root` (`body`,
+ * `query`, an argument's name): `body.alarms.1.severity: …`, `body: unrecognized key "severty"`.
+ */
 export function describeIssues(error: z.ZodError, root = ''): string {
   return error.issues
     .map((issue) => {
       const path = [root, ...issue.path.map(String)].filter((p) => p !== '').join('.');
-      return path ? `${path}: ${issue.message}` : issue.message;
+      return path ? `${path}: ${issueMessage(issue)}` : issueMessage(issue);
     })
     .join('; ');
 }

@@ -2,6 +2,7 @@ import type { AlarmChange, Scope } from '../alarm/model.js';
 import type { BusService } from '../event/bus-service.js';
 import { createEvent } from '../event/event.js';
 import { WatchMessage } from './message.js';
+import type { CloseReason } from './watcher.js';
 
 /** The bus type of committed alarm changes, one event per commit and scope. */
 export const ALARM_CHANGE = 'ALARM_CHANGE';
@@ -10,6 +11,11 @@ export const ALARM_CHANGE = 'ALARM_CHANGE';
 export interface ChangeBatch {
   readonly scope: Scope;
   readonly messages: readonly WatchMessage[];
+  /**
+   * Set on the marker that finishes one watcher (its group): the watcher ends with this reason
+   * once it has delivered every change the bus carried before the marker.
+   */
+  readonly finish?: CloseReason;
 }
 
 /** The bus subject of a scope's changes: `domain/project`. */

@@ -2,6 +2,8 @@ import type { Logger } from 'winston';
 import type { Scope } from '../alarm/model.js';
 import { AlarmCenterError, Codes } from '../errors.js';
 import type { BusService } from '../event/bus-service.js';
+import { createEvent } from '../event/event.js';
+import { ALARM_CHANGE, type ChangeBatch } from './feed.js';
 import type { WatchMetrics } from './metrics.js';
 import { Watcher, type CloseReason, type ReplaySource, type Scheme, type WatchSink } from './watcher.js';
 
@@ -52,6 +54,8 @@ export class WatchHub {
   /** Watchers with live messages to write, pumped a chunk per event-loop turn. */
   private readonly waking = new Set<Watcher>();
   private waker: NodeJS.Immediate | undefined;
+  /** Called when the last watcher is gone. */
+  private emptied: (() => void)[] = [];
 
   constructor(options: WatchHubOptions) {
     this.options = options;
@@ -118,6 +122,41 @@ export class WatchHub {
     for (const w of this.watchers) if (w.subject === subject) w.resync(revision, 1);
   }
 
+  /**
+   * Ends a watcher once it has delivered every change committed before this call: a marker
+   * follows those changes over the bus, which keeps their order. A watcher the marker cannot
+   * reach (the bus is stopped or full) ends at once.
+   */
+  finish(watcher: Watcher, reason: CloseReason): void {
+    if (watcher.ended) return;
+    const marker: ChangeBatch = { scope: watcher.scope, messages: [], finish: reason };
+    this.options.bus.fire(createEvent(ALARM_CHANGE, watcher.subject, watcher.group, marker)).then(
+      (r) => {
+        if (r.status !== 'delivered') watcher.end(reason);
+      },
+      () => watcher.end(reason),
+    );
+  }
+
+  /**
+   * Shutdown of an embedding process: every watcher ends with `shutdown` once it delivered the
+   * changes committed so far; those not done within the send timeout end anyway. No watcher can
+   * open afterwards.
+   */
+  async finishAll(): Promise<void> {
+    this.closed = true;
+    for (const w of this.watchers) this.finish(w, 'shutdown');
+    if (this.watchers.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.emptied.push(resolve);
+        timer = setTimeout(resolve, this.sendTimeoutMs);
+      });
+      clearTimeout(timer);
+    }
+    this.close();
+  }
+
   /** Ends every watcher (shutdown) and stops the sweep; no watcher can open afterwards. */
   close(): void {
     this.closed = true;
@@ -159,7 +198,10 @@ export class WatchHub {
       this.options.metrics.terminated(watcher.scheme, reason);
       this.options.logger.warn('watcher terminated', { watcher: watcher.id, scheme: watcher.scheme, reason });
     }
-    if (this.watchers.size === 0) this.stopSweeping();
+    if (this.watchers.size === 0) {
+      this.stopSweeping();
+      for (const resolve of this.emptied.splice(0)) resolve();
+    }
   }
 
   private startSweeping(): void {

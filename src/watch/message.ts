@@ -1,24 +1,8 @@
-import { serializeAlarm, type Alarm, type ChangeAction } from '../alarm/model.js';
-
-/** How a change is named on the wire (history entries and watch messages). */
-export const WIRE_ACTIONS: Record<ChangeAction, string> = {
-  raise: 'RAISE',
-  reraise: 'RERAISE',
-  clear: 'CLEAR',
-  'clear-all': 'CLEAR_ALL',
-  ack: 'ACK',
-  unack: 'UNACK',
-  expire: 'EXPIRE',
-  purge: 'PURGE',
-};
+import { wireAction } from '../alarm/answers.js';
+import { serializeAlarm, type Alarm } from '../alarm/model.js';
 
 /** The message telling a watcher it missed changes and must list again. */
 export const RESYNC = 'RESYNC';
-
-/** The wire name of a stored action; unknown names (a newer schema's) pass through upper-cased. */
-export function wireAction(action: string): string {
-  return WIRE_ACTIONS[action as ChangeAction] ?? action.toUpperCase().replace(/-/g, '_');
-}
 
 /**
  * One message to watchers: `{"action","alarm","revision"}` (RESYNC has no alarm). Serialized

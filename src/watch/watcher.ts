@@ -107,6 +107,8 @@ export class Watcher implements Subscriber<ChangeBatch> {
   /** The replay waiting for room in the queue. */
   private roomWaiter: { n: number; resolve: () => void } | undefined;
   private endedWith: CloseReason | undefined;
+  /** Set by a finish marker: end with this reason once everything queued is delivered. */
+  private finishing: CloseReason | undefined;
 
   constructor(options: WatcherOptions) {
     this.id = options.id;
@@ -176,10 +178,18 @@ export class Watcher implements Subscriber<ChangeBatch> {
     }
     this.replaying = false;
     this.pump();
+    this.finishIfDrained();
   }
 
   onMessage(event: BusEvent<ChangeBatch>): void {
-    if (this.replaying || this.endedWith) return;
+    if (this.endedWith) return;
+    if (event.payload.finish) {
+      // A replay reads up to the newest change before it switches to live: it covers the marker.
+      this.finishing = event.payload.finish;
+      this.finishIfDrained();
+      return;
+    }
+    if (this.replaying) return;
     for (const m of event.payload.messages) {
       if (m.revision <= this.last) continue;
       if (this.queued >= this.queueSize) this.resync(m.revision, 1);
@@ -245,6 +255,11 @@ export class Watcher implements Subscriber<ChangeBatch> {
     this.end('evicted');
   }
 
+  /** Ends the finishing watcher once its replay is over and its queue and transport are empty. */
+  private finishIfDrained(): void {
+    if (this.finishing && !this.replaying && !this.run && this.queued === 0) this.end(this.finishing);
+  }
+
   private enqueue(m: WatchMessage): void {
     this.items.push(m);
     this.last = m.revision;
@@ -290,6 +305,7 @@ export class Watcher implements Subscriber<ChangeBatch> {
       return;
     }
     this.pump();
+    this.finishIfDrained();
     const waiter = this.roomWaiter;
     if (waiter && this.queued + waiter.n <= this.queueSize) {
       this.roomWaiter = undefined;

@@ -9,7 +9,7 @@ import http from 'node:http';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { decodeParams } from '../../src/http/route-table.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer } from '../../src/root.js';
 import { CREDENTIALS, SPECS, authorization, bodyOf, canonicalPath, errorCodeOf, resetP1 } from '../helpers/route-variants.js';
 import { describeRequest, send, type FuzzRequest } from './client.js';
 
@@ -118,7 +118,7 @@ describe('route paths under generated variants', function () {
         } else {
           none += 1;
           expect([got.status, errorCodeOf(got.text)], what).to.deep.equal([404, '404002']);
-          expect(server.center.index.revision, `${what} changes nothing`).to.equal(before);
+          expect(server.parts.index.revision, `${what} changes nothing`).to.equal(before);
         }
       }),
       { numRuns: 600, plugins: [fc.interruptAfterTimeLimit(8000)], ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED), path: process.env.FUZZ_PATH } : {}) },

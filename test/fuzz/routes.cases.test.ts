@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import { expect } from 'chai';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer } from '../../src/root.js';
 import { expectCodedAnswer, send, sendRaw, upgrade } from './client.js';
 
 describe('HTTP routes: cases found by fuzzing', () => {
@@ -28,7 +28,7 @@ describe('HTTP routes: cases found by fuzzing', () => {
     expect(answer.status, answer.text).to.equal(400);
     const error = expectCodedAnswer(answer, 'POST with source "\\ud800"');
     expect(error?.errorCode).to.equal('400001');
-    expect(error?.detail).to.match(/^source: /);
+    expect(error?.detail).to.match(/^body\.source: /);
     expect(server.center.list(P).alarms).to.deep.equal([]);
   });
 

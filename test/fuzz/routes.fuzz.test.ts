@@ -11,7 +11,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { serializeAlarm, type Scope } from '../../src/alarm/model.js';
 import { hashToken } from '../../src/http/auth.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer } from '../../src/root.js';
 import {
   DOMAINS,
   PROJECTS,
@@ -67,7 +67,7 @@ describe('HTTP routes under random input', function () {
   /** Seeds each scope with an active alarm, an unhealthy one and a cleared one, unless it holds some. */
   async function seed(): Promise<void> {
     for (const scope of SCOPES) {
-      if (server.center.index.scopeSize(scope) > 0) continue;
+      if (server.parts.index.scopeSize(scope) > 0) continue;
       await server.center.apply(scope, [
         { id: 'A', source: 's1', severity: 'major', fields: { detail: 'seeded' } },
         { id: 'BackendConnectionRefuse', fields: { detail: 'dial tcp: connection refused' } },
@@ -79,8 +79,8 @@ describe('HTTP routes under random input', function () {
   /** What a refused request must leave untouched: the store revision and every seeded scope's list. */
   function stored(): { revision: number; lists: string[][] } {
     return {
-      revision: server.center.index.revision,
-      lists: SCOPES.map((s) => server.center.list(s).alarms.map(serializeAlarm)),
+      revision: server.parts.index.revision,
+      lists: SCOPES.map((s) => server.center.list(s).alarms.map((a) => JSON.stringify(a))),
     };
   }
 
@@ -89,7 +89,7 @@ describe('HTTP routes under random input', function () {
     const parsed = JSON.parse(answer.text) as { alarms?: { revision: number }[]; alarm?: { revision: number } };
     const answered = (parsed.alarms ?? (parsed.alarm ? [parsed.alarm] : [])).filter((a) => a.revision > since);
     if (answered.length === 0) return;
-    const history = await server.center.store.history(scopeOfRequest(req), since, 10_000);
+    const history = await server.parts.store.history(scopeOfRequest(req), since, 10_000);
     const byRevision = new Map(history.map((e) => [e.revision, JSON.parse(serializeAlarm(e.alarm)) as unknown]));
     for (const alarm of answered) {
       expect(byRevision.get(alarm.revision), `stored alarm of revision ${alarm.revision} after ${describeRequest(req)}`).to.deep.equal(alarm);

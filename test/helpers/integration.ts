@@ -10,9 +10,8 @@ import { expect } from 'chai';
 import type { Response } from 'supertest';
 import type { AlarmChange } from '../../src/alarm/model.js';
 import type { SqliteStore } from '../../src/alarm/sqlite-store.js';
-import type { AlarmCenter } from '../../src/center.js';
 import { ERROR_CATALOG, type ErrorCode } from '../../src/errors.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type Core, type RunningServer } from '../../src/root.js';
 
 /**
  * Asserts service-center's error form: the status is the code divided by 1000, `errorCode` is a
@@ -77,8 +76,8 @@ export function onFileStore(name: string, server: { get(): RunningServer; set(ne
  * size, and its tables' free bytes are used up by the smallest possible alarms (scope f/f), so
  * every later commit fails with SQLITE_FULL. Returns a function that lets the database grow again.
  */
-export async function fillStore(center: AlarmCenter): Promise<() => void> {
-  const db = (center.store as SqliteStore).db;
+export async function fillStore({ center, parts }: Core): Promise<() => void> {
+  const db = (parts.store as SqliteStore).db;
   const limit = db.pragma('max_page_count', { simple: true }) as number;
   db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
   const scope = { domain: 'f', project: 'f' };
@@ -95,7 +94,7 @@ export async function fillStore(center: AlarmCenter): Promise<() => void> {
   // New alarms fill the alarms table (or the history), re-raises fill what is left of the history.
   await raiseUntilFull((i) => `f${i}`);
   await raiseUntilFull(() => 'f0');
-  expect(center.storeFailure?.message).to.equal('database or disk is full');
+  expect(parts.subscriber.storeFailure?.error.message).to.equal('database or disk is full');
   return () => {
     db.pragma(`max_page_count = ${limit}`);
   };
@@ -109,8 +108,8 @@ export interface HeldCommits {
   release(): void;
 }
 
-export function holdCommits(center: AlarmCenter): HeldCommits {
-  const store = center.store;
+export function holdCommits({ parts }: Core): HeldCommits {
+  const store = parts.store;
   const commit = store.commit.bind(store);
   const pipelined = store.commitPipelined?.bind(store);
   let open!: () => void;

@@ -5,7 +5,7 @@
  */
 import { hashToken, type TokenSpec } from '../../src/http/auth.js';
 import type { Route } from '../../src/http/route-table.js';
-import type { RunningServer } from '../../src/server.js';
+import type { RunningServer } from '../../src/root.js';
 
 export const TOKENS = { read: 'v-read-1', write: 'v-write-2', admin: 'v-admin-3', other: 'v-other-4' };
 
@@ -50,7 +50,7 @@ export function bodyOf(route: Route): string | undefined {
 export async function resetP1(server: RunningServer): Promise<number> {
   await server.center.clearAll(P1);
   await server.center.raise(P1, { id: 'A', fields: { detail: 'x' } });
-  return server.center.index.revision;
+  return server.parts.index.revision;
 }
 
 /** The `errorCode` of an answer's text, if it is an error body. */

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { expect } from 'chai';
 import request from 'supertest';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer } from '../../src/root.js';
 import { expectError, fillStore, holdCommits, onFileStore, waitFor } from '../helpers/integration.js';
 
 // 401002 (unauthorized) and 403001 (forbidden) are in the error catalog for service-center
@@ -235,14 +235,14 @@ describe('alarms API', () => {
         .post(ALARMS)
         .send({ alarms: [{ id: 'A' }, { id: 'B', severity: 'loud' }, { id: 'C' }] });
 
-      expectError(res, '400001', /^alarms\.1\.severity: /);
+      expectError(res, '400001', /^body\.alarms\.1\.severity: /);
       expect(await list()).to.deep.equal(before);
     });
 
     it('answers 429001 with Retry-After when the write queue is full, and stores every write it answered 200', async () => {
       await server.close();
       server = await startServer({ port: 0, dataDir: ':memory:', queueSize: 1 });
-      const held = holdCommits(server.center);
+      const held = holdCommits(server);
       const answers: request.Response[] = [];
 
       const writes = Array.from({ length: 20 }, (_, i) =>
@@ -372,40 +372,40 @@ describe('alarms API', () => {
         code: '400001',
         detail: /extra/,
       },
-      { name: 'a missing id', send: () => api().post(ALARMS).send({ source: 'x' }), code: '400001', detail: /^id: / },
-      { name: 'an id of 129 characters', send: () => api().post(ALARMS).send({ id: 'a'.repeat(129) }), code: '400001', detail: /^id: / },
-      { name: 'an id with a space', send: () => api().post(ALARMS).send({ id: 'bad id' }), code: '400001', detail: /^id: / },
-      { name: 'an id with a slash', send: () => api().post(ALARMS).send({ id: 'a/b' }), code: '400001', detail: /^id: / },
-      { name: 'an id that is a number', send: () => api().post(ALARMS).send({ id: 42 }), code: '400001', detail: /^id: / },
+      { name: 'a missing id', send: () => api().post(ALARMS).send({ source: 'x' }), code: '400001', detail: /^body\.id: / },
+      { name: 'an id of 129 characters', send: () => api().post(ALARMS).send({ id: 'a'.repeat(129) }), code: '400001', detail: /^body\.id: / },
+      { name: 'an id with a space', send: () => api().post(ALARMS).send({ id: 'bad id' }), code: '400001', detail: /^body\.id: / },
+      { name: 'an id with a slash', send: () => api().post(ALARMS).send({ id: 'a/b' }), code: '400001', detail: /^body\.id: / },
+      { name: 'an id that is a number', send: () => api().post(ALARMS).send({ id: 42 }), code: '400001', detail: /^body\.id: / },
       {
         name: 'a source of 257 characters',
         send: () => api().post(ALARMS).send({ id: 'A', source: 's'.repeat(257) }),
         code: '400001',
-        detail: /^source: /,
+        detail: /^body\.source: /,
       },
-      { name: 'an unknown severity', send: () => api().post(ALARMS).send({ id: 'A', severity: 'loud' }), code: '400001', detail: /^severity: / },
-      { name: 'an unknown status', send: () => api().post(ALARMS).send({ id: 'A', status: 'ON' }), code: '400001', detail: /^status: / },
-      { name: 'fields that are not an object', send: () => api().post(ALARMS).send({ id: 'A', fields: 'x' }), code: '400001', detail: /^fields: / },
+      { name: 'an unknown severity', send: () => api().post(ALARMS).send({ id: 'A', severity: 'loud' }), code: '400001', detail: /^body\.severity: / },
+      { name: 'an unknown status', send: () => api().post(ALARMS).send({ id: 'A', status: 'ON' }), code: '400001', detail: /^body\.status: / },
+      { name: 'fields that are not an object', send: () => api().post(ALARMS).send({ id: 'A', fields: 'x' }), code: '400001', detail: /^body\.fields: / },
       {
         name: 'fields over 16 KiB',
         send: () => api().post(ALARMS).send({ id: 'A', fields: { detail: 'x'.repeat(16 * 1024) } }),
         code: '400001',
-        detail: /^fields: .*16384/,
+        detail: /^body\.fields: .*16384/,
       },
       {
         name: 'fields over 16 KiB in a batch',
         send: () => api().post(ALARMS).send({ alarms: [{ id: 'A' }, { id: 'B', fields: { detail: 'x'.repeat(16 * 1024) } }] }),
         code: '400001',
-        detail: /^alarms\.1\.fields: /,
+        detail: /^body\.alarms\.1\.fields: /,
       },
       {
         name: 'a batch of 1,001 alarms',
         send: () => api().post(ALARMS).send({ alarms: Array.from({ length: 1001 }, (_, i) => ({ id: `A${i}` })) }),
         code: '400001',
-        detail: /^alarms: /,
+        detail: /^body\.alarms: /,
       },
-      { name: 'an empty batch', send: () => api().post(ALARMS).send({ alarms: [] }), code: '400001', detail: /^alarms: / },
-      { name: 'a batch that is not an array', send: () => api().post(ALARMS).send({ alarms: { id: 'A' } }), code: '400001', detail: /^alarms: / },
+      { name: 'an empty batch', send: () => api().post(ALARMS).send({ alarms: [] }), code: '400001', detail: /^body\.alarms: / },
+      { name: 'a batch that is not an array', send: () => api().post(ALARMS).send({ alarms: { id: 'A' } }), code: '400001', detail: /^body\.alarms: / },
       {
         name: 'a bad x-domain-name header',
         send: () => api().post(ALARMS).set('x-domain-name', 'bad domain').send({ id: 'A' }),
@@ -486,14 +486,14 @@ describe('alarms API', () => {
   describe('unexpected failures', () => {
     /** GET the list while the service's list throws `error`. */
     async function listFailingWith(error: Error) {
-      const original = server.center.service.list;
-      server.center.service.list = () => {
+      const original = server.parts.service.list;
+      server.parts.service.list = () => {
         throw error;
       };
       try {
         return await api().get(ALARMS);
       } finally {
-        server.center.service.list = original;
+        server.parts.service.list = original;
       }
     }
 
@@ -545,7 +545,7 @@ describe('alarms API', () => {
 
       it('answers 503001, lists its own BackendConnectionRefuse alarm, is unhealthy, and recovers', async () => {
         await raise({ id: 'Before' });
-        const restore = await fillStore(server.center);
+        const restore = await fillStore(server);
 
         const res = await api()
           .post(ALARMS)
@@ -571,14 +571,14 @@ describe('alarms API', () => {
       });
 
       it('answers 404001 to a DELETE of its own alarm, which clears itself only when the store works', async () => {
-        await fillStore(server.center);
+        await fillStore(server);
 
         expectError(await api().delete(`${ALARMS}/BackendConnectionRefuse?source=alarm-center`), '404001', /alarm-center/);
         expect((await list('?source=alarm-center')).alarms.map((a) => a.status)).to.deep.equal(['ACTIVATED']);
       });
 
       it('keeps reporting the failure after writes that change nothing', async () => {
-        await fillStore(server.center);
+        await fillStore(server);
 
         // Neither commits a row, so neither proves that the store works again.
         await api().delete('/v4/empty/admin/alarms');

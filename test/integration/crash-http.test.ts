@@ -2,7 +2,8 @@ import http from 'node:http';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
-import { DB_FILE, createAlarmCenter } from '../../src/center.js';
+import { DB_FILE } from '../../src/center.js';
+import { createAlarmCenter } from '../../src/root.js';
 import { binGroup, postJson } from '../helpers/bin.js';
 
 const SCOPE = { domain: 'default', project: 'crash-http' };

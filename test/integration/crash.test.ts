@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { createAlarmCenter, type AlarmCenter } from '../../src/center.js';
+import { type AlarmCenter } from '../../src/center.js';
+import { createAlarmCenter } from '../../src/root.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/crash-writer.ts', import.meta.url));
 /** The package root, where the child resolves `tsx` from. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import request from 'supertest';
 import { DB_FILE } from '../../src/center.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer } from '../../src/root.js';
 import { expectError, removeDir, tempDir } from '../helpers/integration.js';
 
 const ALARMS = '/v4/p/admin/alarms';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer } from '../../src/root.js';
 import { expectError, fillStore, onFileStore, waitFor } from '../helpers/integration.js';
 
 const REFUSED = { id: 'BackendConnectionRefuse', source: 'etcd-1', fields: { detail: 'dial tcp 10.0.0.5:2379: connection refused' } };
@@ -108,14 +108,14 @@ describe('health API', () => {
   }
 
   it('keeps a real 500 answer, which raises InternalError, from making the cluster unhealthy', async () => {
-    const original = server.center.service.list;
-    server.center.service.list = () => {
+    const original = server.parts.service.list;
+    server.parts.service.list = () => {
       throw new Error('list failed');
     };
     try {
       expectError(await api().get('/v4/default/admin/alarms'), '500003', 'list failed');
     } finally {
-      server.center.service.list = original;
+      server.parts.service.list = original;
     }
     await waitFor('the InternalError alarm', async () => {
       const res = await api().get('/v4/default/admin/alarms?id=InternalError').expect(200);
@@ -179,7 +179,7 @@ describe('health API', () => {
       onFileStore('health-api', { get: () => server, set: (s) => (server = s) });
 
       it('keeps liveness at 200 while readiness fails on the store, and both pass once it recovers', async () => {
-        const restore = await fillStore(server.center);
+        const restore = await fillStore(server);
 
         expect((await api().get('/livez').expect(200)).text).to.equal('ok');
         expect((await api().get('/livez?verbose').expect(200)).text).to.contain('[+]ping ok');

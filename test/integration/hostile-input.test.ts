@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import request from 'supertest';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer } from '../../src/root.js';
 import { expectError } from '../helpers/integration.js';
 
 describe('hostile input', () => {
@@ -55,9 +55,9 @@ describe('hostile input', () => {
       it(`refuses a key __proto__ ${name} with 400001 naming it, storing nothing`, async () => {
         const body = `{"id":"A","fields":${fields}}`;
         const res = await api().post('/v4/p/admin/alarms').set('content-type', 'application/json').send(body);
-        expectError(res, '400001', new RegExp(`^${path.replace(/\./g, '\\.')}: a key named __proto__ is refused`));
+        expectError(res, '400001', new RegExp(`^body\\.${path.replace(/\./g, '\\.')}: a key named __proto__ is refused`));
         const batch = await api().post('/v4/p/admin/alarms').set('content-type', 'application/json').send(`{"alarms":[{"id":"B"},${body}]}`);
-        expectError(batch, '400001', new RegExp(`^alarms\\.1\\.${path.replace(/\./g, '\\.')}: `));
+        expectError(batch, '400001', new RegExp(`^body\\.alarms\\.1\\.${path.replace(/\./g, '\\.')}: `));
         expect(server.center.list(P).alarms).to.deep.equal([]);
         expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
       });

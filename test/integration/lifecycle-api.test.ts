@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer } from '../../src/root.js';
 import { expectError } from '../helpers/integration.js';
 import { WsClient } from '../helpers/watch.js';
 
@@ -17,7 +17,7 @@ describe('acknowledgement, expiry and bulk clear over HTTP', () => {
   afterEach(() => server.close());
 
   const api = () => request(server.url);
-  const revision = () => server.center.index.revision;
+  const revision = () => server.parts.index.revision;
 
   describe('POST /v4/:project/admin/alarms/:id/ack and /unack', () => {
     beforeEach(async () => {
@@ -133,7 +133,7 @@ describe('acknowledgement, expiry and bulk clear over HTTP', () => {
 
     it('refuses a bad TTL naming it, storing nothing', async () => {
       for (const ttlSeconds of [0, 1.5, '30', 366 * 24 * 3600 + 1]) {
-        expectError(await api().post(ALARMS).send({ id: 'A', ttlSeconds }), '400001', /^ttlSeconds: /);
+        expectError(await api().post(ALARMS).send({ id: 'A', ttlSeconds }), '400001', /^body\.ttlSeconds: /);
       }
       expect(revision()).to.equal(0);
     });

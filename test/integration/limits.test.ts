@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import type { Config } from '../../src/config.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer } from '../../src/root.js';
 import { expectError, waitFor } from '../helpers/integration.js';
 import { SseClient, WsClient, metricValue } from '../helpers/watch.js';
 
@@ -54,10 +54,10 @@ describe('limits over all domains', () => {
       expect(upgrade.status).to.equal(429);
       expect(JSON.parse(upgrade.body)).to.deep.include({ errorCode: '429002', detail: FULL });
 
-      expect(server.center.watchHub.size).to.equal(4);
+      expect(server.parts.hub.size).to.equal(4);
       expect(metricValue(await metrics(), 'alarm_center_watch_quota_refusals_total', { limit: 'maxWatchers' })).to.equal(2);
       clients[0]?.close();
-      await waitFor('the closed watcher to be released', () => server.center.watchHub.size === 3);
+      await waitFor('the closed watcher to be released', () => server.parts.hub.size === 3);
       await sse('made-up-6');
     });
 
@@ -76,7 +76,7 @@ describe('limits over all domains', () => {
       b.close();
 
       await waitFor('the series of domain made-up-1 to go', async () => series(await metrics()).length === 0);
-      expect(server.center.watchHub.size).to.equal(0);
+      expect(server.parts.hub.size).to.equal(0);
     });
   });
 
@@ -84,19 +84,19 @@ describe('limits over all domains', () => {
     it('refuses alarms past the limit across domains with 429002, storing nothing of a refused batch, until a clear-all makes room', async () => {
       await start({ maxAlarms: 10, maxAlarmsPerScope: 1000 });
       for (let i = 0; i < 4; i += 1) await post(`made-up-${i}`, { alarms: [{ id: 'A' }, { id: 'B' }] }).expect(200);
-      const revision = server.center.index.revision;
+      const revision = server.parts.index.revision;
 
       const refused = await post('made-up-4', { alarms: [{ id: 'A' }, { id: 'B' }, { id: 'C' }] });
 
       expectError(refused, '429002', 'alarms: more than 10 alarms in all (maxAlarms)');
-      expect(server.center.index.revision).to.equal(revision);
+      expect(server.parts.index.revision).to.equal(revision);
       expect((await api().get(ALARMS).set('x-domain-name', 'made-up-4').expect(200)).body.alarms).to.deep.equal([]);
       expect(metricValue(await metrics(), 'alarm_center_alarm_quota_refusals_total', { limit: 'maxAlarms' })).to.equal(1);
       await post('made-up-0', { id: 'A', status: 'CLEARED' }).expect(200);
       expectError(await post('made-up-4', { alarms: [{ id: 'A' }, { id: 'B' }, { id: 'C' }] }), '429002');
       await api().delete(ALARMS).set('x-domain-name', 'made-up-0').expect(200);
       await post('made-up-4', { alarms: [{ id: 'A' }, { id: 'B' }, { id: 'C' }] }).expect(200);
-      expect(server.center.index.size).to.equal(9);
+      expect(server.parts.index.size).to.equal(9);
     });
   });
 

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { expect } from 'chai';
 import request from 'supertest';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer } from '../../src/root.js';
 import { WsClient } from '../helpers/watch.js';
 
 interface Sample {

@@ -7,7 +7,7 @@ import type { Config } from '../../src/config.js';
 import { ERROR_CATALOG, httpStatusOf, type ErrorCode } from '../../src/errors.js';
 import { ROLES, hashToken, type TokenSpec } from '../../src/http/auth.js';
 import { requirementOfRoute, specKeys } from '../../src/http/route-table.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer } from '../../src/root.js';
 import {
   HTTP_METHODS,
   SpecSchemas,

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import { expect } from 'chai';
 import type { Route } from '../../src/http/route-table.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer } from '../../src/root.js';
 import { CREDENTIALS, P1, SPECS, authorization, bodyOf, canonicalPath as canonical, errorCodeOf as codeOf, resetP1 } from '../helpers/route-variants.js';
 
 /** A variant of a path: `same` when it names the same route, otherwise it names none. */
@@ -128,7 +128,7 @@ describe('path variants of every route', function () {
                   expect(got, `${where} answers as ${canonical(route)}`).to.deep.equal(expected);
                 } else {
                   expect(got, where).to.deep.equal({ status: 404, code: '404002' });
-                  expect(server.center.index.revision, `${where} changes nothing`).to.equal(before);
+                  expect(server.parts.index.revision, `${where} changes nothing`).to.equal(before);
                   expect(server.center.list(P1).alarms.map((a) => [a.id, a.status]), where).to.deep.equal([['A', 'ACTIVATED']]);
                 }
                 compared += 1;
@@ -146,7 +146,7 @@ describe('path variants of every route', function () {
           expect(got, path).to.deep.equal({ status: 404, code: '404002' });
           const del = await send(server.port, 'DELETE', path, authorization('write'));
           expect(del, path).to.deep.equal({ status: 404, code: '404002' });
-          expect(server.center.index.revision, path).to.equal(before);
+          expect(server.parts.index.revision, path).to.equal(before);
         }
       });
     });

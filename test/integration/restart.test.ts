@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { createAlarmCenter, type AlarmCenter } from '../../src/center.js';
+import { type AlarmCenter } from '../../src/center.js';
+import { openCore, partsOf } from '../helpers/core.js';
 
 const SCOPE = { domain: 'default', project: 'restart' };
 const OTHER = { domain: 'tenant-b', project: 'restart' };
@@ -12,7 +13,7 @@ describe('AlarmCenter restart', () => {
   const opened: AlarmCenter[] = [];
 
   async function open(): Promise<AlarmCenter> {
-    const center = await createAlarmCenter({ dataDir: dir });
+    const center = await openCore({ dataDir: dir });
     opened.push(center);
     return center;
   }
@@ -60,13 +61,13 @@ describe('AlarmCenter restart', () => {
     await first.clearAll(OTHER);
     await first.raise(OTHER, { id: 'Back' });
     const before = { main: first.list(SCOPE), other: first.list(OTHER) };
-    const history = await first.service.history(SCOPE, 0, 100);
+    const history = await partsOf(first).service.history(SCOPE, 0, 100);
     await first.close();
 
     const second = await open();
 
     expect({ main: second.list(SCOPE), other: second.list(OTHER) }).to.deep.equal(before);
-    expect(await second.service.history(SCOPE, 0, 100)).to.deep.equal(history);
+    expect(await partsOf(second).service.history(SCOPE, 0, 100)).to.deep.equal(history);
     const next = await second.raise(SCOPE, { id: 'Steady' });
     expect(next.count).to.equal(4);
     expect(next.revision).to.equal(before.main.revision + 1);

@@ -4,7 +4,7 @@ import request from 'supertest';
 import type { Config } from '../../src/config.js';
 import { hashToken, type TokenSpec } from '../../src/http/auth.js';
 import { createLogger } from '../../src/logger.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer } from '../../src/root.js';
 import { expectError } from '../helpers/integration.js';
 import { SseClient, WsClient } from '../helpers/watch.js';
 
@@ -92,7 +92,7 @@ describe('security', () => {
         it(`${route.method.toUpperCase()} ${route.path} with ${c} token: ${expected}`, async () => {
           // The alarm the clear-one route clears.
           await server.center.raise({ domain: 'default', project: 'p' }, { id: 'A' });
-          const before = server.center.index.revision;
+          const before = server.parts.index.revision;
           const res = await call(route, c);
           if (expected === 'allowed') {
             expect(res.status, res.text).to.be.oneOf(route.path === '/no/such/route' ? [404] : [200]);
@@ -100,7 +100,7 @@ describe('security', () => {
           }
           expectError(res, expected as '401002' | '403001');
           if (expected === '401002') expect(res.headers['www-authenticate']).to.match(/^Bearer /);
-          expect(server.center.index.revision, 'a refused request changes nothing').to.equal(before);
+          expect(server.parts.index.revision, 'a refused request changes nothing').to.equal(before);
         });
       }
     }
@@ -224,7 +224,7 @@ describe('security', () => {
       await new Promise<void>((resolve, reject) => {
         const deadline = Date.now() + 5000;
         const check = () => {
-          if (server.center.watchHub.size <= 1) resolve();
+          if (server.parts.hub.size <= 1) resolve();
           else if (Date.now() > deadline) reject(new Error('the closed watcher was not released'));
           else setImmediate(check);
         };
@@ -239,7 +239,7 @@ describe('security', () => {
       await start({ tokens: [], maxAlarmsPerScope: 3 });
       const post = (body: object) => api().post('/v4/p/admin/alarms').send(body);
       expectError(await post({ alarms: [{ id: 'A' }, { id: 'B' }, { id: 'C' }, { id: 'D' }] }), '429002', /3 more would pass|4 more would pass/);
-      expect(server.center.index.revision).to.equal(0);
+      expect(server.parts.index.revision).to.equal(0);
       await post({ alarms: [{ id: 'A' }, { id: 'B' }, { id: 'C' }] }).expect(200);
       expectError(await post({ id: 'D' }), '429002', /holds 3 alarms; 1 more would pass the limit of 3/);
       await post({ id: 'A' }).expect(200);

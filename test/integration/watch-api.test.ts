@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import type { Config } from '../../src/config.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer } from '../../src/root.js';
 import { expectError } from '../helpers/integration.js';
 import { SseClient, WsClient, metricValue, type WatchMessageJson } from '../helpers/watch.js';
 
@@ -156,7 +156,7 @@ describe('history and watch API', () => {
         await server.center.apply(P, Array.from({ length: 20 }, (_, i) => ({ id: `F${b}-${i}`, fields: { detail: fat } })));
       }
       await server.center.raise(P, { id: 'last' });
-      const last = server.center.index.revision;
+      const last = server.parts.index.revision;
       c.ws.resume();
       await c.untilRevision(last, 15_000);
       const resyncAt = c.messages.findIndex((m) => m.action === 'RESYNC');
@@ -261,7 +261,7 @@ describe('history and watch API', () => {
         metricValue(text, 'alarm_center_notify_subscriber_total', { domain: 'd2', scheme: 'Websocket' });
       while (open() > 0 && Date.now() < deadline) text = await metrics();
       expect(open()).to.equal(0);
-      expect(server.center.watchHub.size).to.equal(0);
+      expect(server.parts.hub.size).to.equal(0);
     });
 
     it('refuses bad upgrades with the error body', async () => {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { createAlarmCenter, type AlarmCenter, type WatchEvent } from '../../src/center.js';
+import { type AlarmCenter, type WatchEvent } from '../../src/center.js';
+import { openCore, partsOf } from '../helpers/core.js';
 import { AlarmCenterError } from '../../src/errors.js';
 import { rejection } from '../helpers/promises.js';
 
@@ -9,7 +10,7 @@ describe('createAlarmCenter', () => {
   const opened: AlarmCenter[] = [];
 
   async function open(): Promise<AlarmCenter> {
-    const center = await createAlarmCenter({ dataDir: ':memory:' });
+    const center = await openCore({ dataDir: ':memory:' });
     opened.push(center);
     return center;
   }
@@ -123,20 +124,25 @@ describe('createAlarmCenter', () => {
       const events: WatchEvent[] = [];
       const waiters: (() => void)[] = [];
       const ends: string[] = [];
+      let onEnded!: () => void;
+      const ended = new Promise<void>((resolve) => (onEnded = resolve));
       const handle = center.watch(scope, {
         since,
         onMessage(e) {
           events.push(e);
           for (const w of waiters.splice(0)) w();
         },
-        onEnd: (reason) => ends.push(reason),
+        onEnd: (reason) => {
+          ends.push(reason);
+          onEnded();
+        },
       });
       const count = (n: number) =>
         new Promise<void>((resolve) => {
           const check = () => (events.length >= n ? resolve() : waiters.push(check));
           check();
         });
-      return { events, count, handle, ends };
+      return { events, count, handle, ends, ended };
     }
 
     it('replays after since, then delivers live changes of its scope only', async () => {
@@ -165,11 +171,11 @@ describe('createAlarmCenter', () => {
       expect(closed.ends).to.deep.equal(['peer']);
       await center.close();
       expect(open_.ends).to.deep.equal(['shutdown']);
-      expect(center.watchHub.size).to.equal(0);
+      expect(partsOf(center).hub.size).to.equal(0);
     });
 
     it('sends RESYNC to the watchers of a change event the bus could not queue', async () => {
-      const center = await createAlarmCenter({ dataDir: ':memory:', watchFeedQueueSize: 1 });
+      const center = await openCore({ dataDir: ':memory:', watchFeedQueueSize: 1 });
       opened.push(center);
       const other = { domain: 'default', project: 'p2' };
       const mine = collect(center, SCOPE);
@@ -179,6 +185,35 @@ describe('createAlarmCenter', () => {
       await Promise.all([mine.count(1), theirs.count(1)]);
       expect(mine.events.map((e) => e.action)).to.deep.equal(['RAISE']);
       expect(theirs.events).to.deep.equal([{ action: 'RESYNC', revision: 2 }]);
+    });
+
+    it('delivers the changes committed before close(), CLEAR_ALL included, then ends', async () => {
+      const center = await open();
+      const w = collect(center, SCOPE);
+      await center.raise(SCOPE, { id: 'A', source: 'db-1' });
+      await center.clear(SCOPE, 'A', 'db-1');
+      await center.raise(SCOPE, { id: 'B' });
+      await center.clearAll(SCOPE);
+      w.handle.close();
+      await w.ended;
+      expect(w.events.map((e) => [e.action, e.alarm?.id])).to.deep.equal([
+        ['RAISE', 'A'],
+        ['CLEAR', 'A'],
+        ['RAISE', 'B'],
+        ['CLEAR_ALL', 'A'],
+        ['CLEAR_ALL', 'B'],
+      ]);
+      expect(w.ends).to.deep.equal(['peer']);
+    });
+
+    it('delivers the changes committed before the instance closes, then ends with shutdown', async () => {
+      const center = await open();
+      const w = collect(center, SCOPE);
+      await center.raise(SCOPE, { id: 'A' });
+      await center.clearAll(SCOPE);
+      await center.close();
+      expect(w.events.map((e) => e.action)).to.deep.equal(['RAISE', 'CLEAR_ALL']);
+      expect(w.ends).to.deep.equal(['shutdown']);
     });
 
     it('refuses a since that is not a revision with 400001', async () => {

@@ -1,8 +1,6 @@
 /** The service-center admin API: list, raise/clear, clear-all, clear-one, bulk clear, ack and unack. */
-import type { ServerResponse } from 'node:http';
 import express, { type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
-import type { AlarmCenter } from '../../center.js';
 import { AlarmCenterError, Codes } from '../../errors.js';
 import { sendJson } from '../request.js';
 import { expressRoute, fastRoute, type Route, type RouteContext } from '../route-table.js';
@@ -15,12 +13,11 @@ import {
   MAX_SOURCE_LENGTH,
   describeIssues,
   scopeKey,
-  serializeAlarm,
-  type Alarm,
   type Scope,
   type ValidAlarmInput,
 } from '../../alarm/model.js';
-import type { ListResult } from '../../alarm/service.js';
+import type { AlarmService } from '../../alarm/service.js';
+import { alarmText, alarmsText, countText } from '../../alarm/answers.js';
 
 function invalid(error: z.ZodError, root: string): AlarmCenterError {
   return new AlarmCenterError(Codes.InvalidParams, describeIssues(error, root));
@@ -36,28 +33,15 @@ function parseWrite(body: unknown): ValidAlarmInput[] {
   }
   if ('alarms' in body) {
     const r = AlarmBatchSchema.safeParse(body);
-    if (!r.success) throw invalid(r.error, '');
+    if (!r.success) throw invalid(r.error, 'body');
     return r.data.alarms;
   }
   const r = AlarmInputSchema.safeParse(body);
-  if (!r.success) throw invalid(r.error, '');
+  if (!r.success) throw invalid(r.error, 'body');
   return [r.data];
 }
 
 const ClearOneQuerySchema = z.strictObject({ source: z.string().max(MAX_SOURCE_LENGTH).default('') });
-
-/** The JSON text of `{"alarms":[…],"revision":N}`, and of `"total"` and `"next"` when given. */
-function alarmsBody(alarms: readonly Alarm[], revision: number, page?: Pick<ListResult, 'total' | 'next'>): string {
-  let body = '{"alarms":[';
-  for (let i = 0; i < alarms.length; i += 1) {
-    if (i > 0) body += ',';
-    body += serializeAlarm(alarms[i] as Alarm);
-  }
-  body += `],"revision":${revision}`;
-  if (page?.total !== undefined) body += `,"total":${page.total}`;
-  if (page?.next !== undefined) body += `,"next":${JSON.stringify(page.next)}`;
-  return `${body}}`;
-}
 
 /**
  * Unfiltered list answers of recently listed scopes, as bytes, valid while the index version
@@ -80,11 +64,6 @@ class ListCache {
   }
 }
 
-/** Answers `{"alarm":{…}}`. */
-function sendAlarm(res: ServerResponse, alarm: Alarm): void {
-  sendJson(res, 200, `{"alarm":${serializeAlarm(alarm)}}`);
-}
-
 /** The JSON body parser of every route that reads one (body-parser, as express.json). */
 export function jsonBody(limitBytes: number): RequestHandler {
   return express.json({ limit: limitBytes, type: ['application/json', 'application/*+json'] });
@@ -94,9 +73,9 @@ export function jsonBody(limitBytes: number): RequestHandler {
  * Raise or clear by POST: one AlarmInput or a batch, applied in one write; answers the stored
  * alarms and the revision once durable.
  */
-export async function writeAlarms(center: AlarmCenter, scope: Scope, body: unknown): Promise<string> {
-  const { alarms, revision } = await center.service.apply(scope, parseWrite(body));
-  return alarmsBody(alarms, revision);
+export async function writeAlarms(alarms: Pick<AlarmService, 'apply'>, scope: Scope, body: unknown): Promise<string> {
+  const r = await alarms.apply(scope, parseWrite(body));
+  return alarmsText(r.alarms, r.revision);
 }
 
 /** The alarm a `/alarms/:id?source=` route names; 400001 naming `id` or the query. */
@@ -110,8 +89,15 @@ function alarmKeyOf(ctx: RouteContext<Request>): { id: string; source: string } 
 
 const write = { access: 'write', counted: true, whileStopping: false, scope: 'path' } as const;
 
+/** What the alarm routes use: the alarm service, and the version of the alarms it lists. */
+export interface AlarmRouteDeps {
+  alarms: Pick<AlarmService, 'apply' | 'list' | 'page' | 'clear' | 'clearAll' | 'clearMatching' | 'ack' | 'unack'>;
+  /** Changes whenever any listed alarm changes; list answers are cached by it. */
+  version(): number;
+}
+
 /** The alarm routes of the route table. */
-export function alarmRoutes(center: AlarmCenter): Route[] {
+export function alarmRoutes({ alarms, version }: AlarmRouteDeps): Route[] {
   const cache = new ListCache(16);
   const base = '/v4/:project/admin/alarms';
   return [
@@ -128,18 +114,18 @@ export function alarmRoutes(center: AlarmCenter): Route[] {
         if (!q.success) throw invalid(q.error, 'query');
         const { selection, page } = q.data;
         if (page) {
-          const r = center.service.page(scope, selection, page);
-          sendJson(res, 200, alarmsBody(r.alarms, r.revision, r));
+          const r = alarms.page(scope, selection, page);
+          sendJson(res, 200, alarmsText(r.alarms, r.revision, r));
           return;
         }
         if (!selectsAll(selection)) {
-          const { alarms, revision } = center.service.list(scope, selection);
-          sendJson(res, 200, alarmsBody(alarms, revision));
+          const r = alarms.list(scope, selection);
+          sendJson(res, 200, alarmsText(r.alarms, r.revision));
           return;
         }
-        sendJson(res, 200, cache.get(scopeKey(scope), center.index.version, () => {
-          const { alarms, revision } = center.service.list(scope);
-          return alarmsBody(alarms, revision);
+        sendJson(res, 200, cache.get(scopeKey(scope), version(), () => {
+          const r = alarms.list(scope);
+          return alarmsText(r.alarms, r.revision);
         }));
       },
     }),
@@ -149,7 +135,7 @@ export function alarmRoutes(center: AlarmCenter): Route[] {
       ...write,
       body: true,
       async handle({ res, scope, body }) {
-        sendJson(res, 200, await writeAlarms(center, scope, body));
+        sendJson(res, 200, await writeAlarms(alarms, scope, body));
       },
     }),
     expressRoute({
@@ -159,7 +145,7 @@ export function alarmRoutes(center: AlarmCenter): Route[] {
       access: 'admin',
       body: false,
       async handle({ res, scope }) {
-        await center.service.clearAll(scope);
+        await alarms.clearAll(scope);
         res.status(200).end();
       },
     }),
@@ -172,8 +158,8 @@ export function alarmRoutes(center: AlarmCenter): Route[] {
       async handle({ res, scope, body }) {
         const selector = ClearSelectorSchema.safeParse(body ?? {});
         if (!selector.success) throw invalid(selector.error, 'body');
-        const { alarms, revision } = await center.service.clearMatching(scope, selector.data);
-        sendJson(res, 200, `{"count":${alarms.length},"revision":${revision}}`);
+        const r = await alarms.clearMatching(scope, selector.data);
+        sendJson(res, 200, countText(r.alarms.length, r.revision));
       },
     }),
     expressRoute({
@@ -185,7 +171,7 @@ export function alarmRoutes(center: AlarmCenter): Route[] {
         const { id, source } = alarmKeyOf(ctx);
         const body = AckInputSchema.safeParse(ctx.body ?? {});
         if (!body.success) throw invalid(body.error, 'body');
-        sendAlarm(ctx.res, await center.service.ack(ctx.scope, id, source, body.data.by, body.data.comment));
+        sendJson(ctx.res, 200, alarmText(await alarms.ack(ctx.scope, id, source, body.data.by, body.data.comment)));
       },
     }),
     expressRoute({
@@ -199,7 +185,7 @@ export function alarmRoutes(center: AlarmCenter): Route[] {
         if (body !== undefined && (typeof body !== 'object' || body === null || Object.keys(body as object).length > 0)) {
           throw new AlarmCenterError(Codes.InvalidParams, 'body: unack takes no body (or an empty object)');
         }
-        sendAlarm(ctx.res, await center.service.unack(ctx.scope, id, source));
+        sendJson(ctx.res, 200, alarmText(await alarms.unack(ctx.scope, id, source)));
       },
     }),
     expressRoute({
@@ -209,7 +195,7 @@ export function alarmRoutes(center: AlarmCenter): Route[] {
       body: false,
       async handle(ctx) {
         const { id, source } = alarmKeyOf(ctx);
-        sendAlarm(ctx.res, await center.service.clear(ctx.scope, id, source));
+        sendJson(ctx.res, 200, alarmText(await alarms.clear(ctx.scope, id, source)));
       },
     }),
   ];

@@ -1,6 +1,5 @@
 /** Health routes: service-center's cluster health and Kubernetes-style liveness and readiness probes. */
 import type { Request, Response } from 'express';
-import type { AlarmCenter } from '../../center.js';
 import { AlarmCenterError, Codes } from '../../errors.js';
 import type { Scope } from '../../alarm/model.js';
 import type { HealthChecker, HealthReport, NamedResult } from '../../health/checker.js';
@@ -22,10 +21,11 @@ export interface InstanceInfo {
 /** service-center's cluster health of a scope: the healthy answer's JSON text, or 400002. */
 export type ClusterHealth = (scope: Scope) => Promise<string>;
 
-export interface HealthRouterOptions {
-  center: AlarmCenter;
+export interface HealthRouteDeps {
   /** The cluster health the service-center routes answer (see `clusterHealth`). */
   cluster: ClusterHealth;
+  /** Alarm Center's own readiness checks (store, bus, lifecycle). */
+  readiness: Pick<HealthRegistry, 'run' | 'runNamed' | 'names'>;
 }
 
 function queryList(value: unknown): string[] {
@@ -62,16 +62,17 @@ function livenessRegistry(): HealthRegistry {
  * 400002 with the unhealthy alarm's detail otherwise.
  */
 export function clusterHealth(options: {
-  center: AlarmCenter;
+  /** The cluster checkers: every one must pass. */
+  checkers: Pick<HealthRegistry, 'verdict'>;
   /** Read at the first healthy answer, once the server listens, so the endpoint has its port. */
   instance: () => InstanceInfo;
 }): ClusterHealth {
-  const { center } = options;
+  const { checkers } = options;
   // The instance does not change once the server listens, so its answer is built once.
   let healthyBody: string | undefined;
   return async (scope) => {
     // The scope is validated already; the embedding API's check would repeat it.
-    const result = await center.cluster.verdict(scope);
+    const result = await checkers.verdict(scope);
     if (!result.healthy) throw new AlarmCenterError(Codes.Unhealthy, result.detail ?? '');
     healthyBody ??= JSON.stringify({ instances: [options.instance()] });
     return healthyBody;
@@ -86,8 +87,7 @@ const probe = { method: 'GET', access: 'probe', counted: false, body: false } as
  * stopping) and Kubernetes-style `/livez` and `/readyz` probes with `?verbose`, `?exclude=` and
  * per-check paths, served to the end.
  */
-export function healthRoutes(options: HealthRouterOptions): Route[] {
-  const { center } = options;
+export function healthRoutes(options: HealthRouteDeps): Route[] {
   const liveness = livenessRegistry();
   // service-center's two forms of the cluster health probe answer alike.
   const cluster = {
@@ -101,9 +101,9 @@ export function healthRoutes(options: HealthRouterOptions): Route[] {
     fastRoute({ ...cluster, template: '/v4/:project/registry/health', scope: 'path' }),
     fastRoute({ ...cluster, template: '/health', scope: 'default' }),
   ];
-  const probes: [string, HealthRegistry][] = [
+  const probes: [string, HealthRouteDeps['readiness']][] = [
     ['livez', liveness],
-    ['readyz', center.readiness],
+    ['readyz', options.readiness],
   ];
   for (const [name, registry] of probes) {
     routes.push(

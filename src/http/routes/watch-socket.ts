@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'winston';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { AlarmCenter } from '../../center.js';
+import type { WatchHub } from '../../watch/hub.js';
 import { AlarmCenterError, Codes } from '../../errors.js';
 import type { WatchMessage } from '../../watch/message.js';
 import { parseSince } from '../../watch/since.js';
@@ -86,11 +86,13 @@ class WebSocketSink implements WatchSink {
  * else — another path, a bad scope or `since`, shutdown — is refused with the error body on a
  * closed connection.
  */
-export function attachWebSocketWatch(
-  server: http.Server,
-  options: { center: AlarmCenter; logger: Logger; pipeline: Pipeline; respond: ErrorResponder },
-): void {
-  const { center, logger, pipeline, respond } = options;
+export function webSocketWatch(options: {
+  hub: Pick<WatchHub, 'admit' | 'open' | 'heartbeatMs' | 'sendTimeoutMs'>;
+  logger: Logger;
+  pipeline: Pipeline;
+  respond: ErrorResponder;
+}): (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void {
+  const { hub, logger, pipeline, respond } = options;
   const wss = new WebSocketServer({
     noServer: true,
     clientTracking: false,
@@ -102,14 +104,14 @@ export function attachWebSocketWatch(
     const scope = state?.scope;
     if (!scope) throw new AlarmCenterError(Codes.Internal, 'a WebSocket route without a scope');
     const since = parseSince(new URLSearchParams(state.query ?? ''), undefined);
-    center.watchHub.admit(scope);
+    hub.admit(scope);
     wss.handleUpgrade(req, socket, head, (ws) => {
       res.statusCode = 101;
       res.emit('finish');
       ws.on('error', (err) => logger.debug('watch socket error', { error: err.message }));
-      const sink = new WebSocketSink(ws, center.watchHub.heartbeatMs, center.watchHub.sendTimeoutMs, Date.now());
+      const sink = new WebSocketSink(ws, hub.heartbeatMs, hub.sendTimeoutMs, Date.now());
       try {
-        const watcher = center.watchHub.open(scope, { scheme: 'Websocket', sink, since });
+        const watcher = hub.open(scope, { scheme: 'Websocket', sink, since });
         ws.on('close', () => watcher.end('peer'));
       } catch (err) {
         // Shutdown began, or the limit was reached, between the check and the handshake.
@@ -119,12 +121,12 @@ export function attachWebSocketWatch(
       }
     });
   };
-  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+  return (req, socket, head) => {
     socket.on('error', (err) => logger.debug('watch socket error', { error: err.message }));
     const res = new http.ServerResponse(req);
     pipeline
       .run(req, res, { upgrade: true })
       .then(() => accept(req, res, socket, head))
       .catch((err: unknown) => respond.raw(req, res, socket, err));
-  });
+  };
 }

@@ -1,24 +1,17 @@
 /** The history route and the watch route's Server-Sent Events form (its WebSocket form: watch-socket.ts). */
 import type { Request } from 'express';
 import type { ServerResponse } from 'node:http';
-import { HistoryQuerySchema } from '../../alarm/filter.js';
-import { describeIssues, isoTime, serializeAlarm } from '../../alarm/model.js';
-import type { HistoryEntry } from '../../alarm/store.js';
-import type { AlarmCenter } from '../../center.js';
+import { historyText } from '../../alarm/answers.js';
+import { HistoryQuerySchema, type HistoryRequest } from '../../alarm/filter.js';
+import { describeIssues, type Scope } from '../../alarm/model.js';
+import type { HistoryResult } from '../../alarm/service.js';
 import { AlarmCenterError, Codes } from '../../errors.js';
-import { wireAction, type WatchMessage } from '../../watch/message.js';
+import type { WatchHub } from '../../watch/hub.js';
+import type { WatchMessage } from '../../watch/message.js';
 import { parseSince } from '../../watch/since.js';
 import { Heartbeat } from '../../watch/heartbeat.js';
 import type { CloseReason, WatchSink } from '../../watch/watcher.js';
 import { expressRoute, type Route } from '../route-table.js';
-
-/** The JSON text of a history entry: `{"revision","action","alarm","at"}`. */
-function entryJson(e: HistoryEntry): string {
-  return (
-    `{"revision":${e.revision},"action":"${wireAction(e.action)}","alarm":${serializeAlarm(e.alarm)},` +
-    `"at":"${isoTime(e.at)}"}`
-  );
-}
 
 /**
  * A watcher's Server-Sent Events stream: one `id:`/`data:` frame per message, and a comment line
@@ -61,11 +54,18 @@ function wantsEventStream(req: Request): boolean {
 
 const read = { method: 'GET', access: 'read', counted: false, whileStopping: false, scope: 'path', body: false } as const;
 
+/** What the history and watch routes use. */
+export interface WatchRouteDeps {
+  /** The scope's durable history entries the request selects: the changes a watcher replays. */
+  history(scope: Scope, request: HistoryRequest): Promise<HistoryResult>;
+  hub: Pick<WatchHub, 'admit' | 'open' | 'heartbeatMs' | 'sendTimeoutMs'>;
+}
+
 /**
  * The history route and the watch route of the route table; the watch route also takes WebSocket
  * upgrades, which the HTTP server's `upgrade` event serves (see watch-socket.ts).
  */
-export function watchRoutes(center: AlarmCenter): Route[] {
+export function watchRoutes({ history, hub }: WatchRouteDeps): Route[] {
   return [
     expressRoute({
       ...read,
@@ -73,17 +73,8 @@ export function watchRoutes(center: AlarmCenter): Route[] {
       async handle({ req, res, scope }) {
         const q = HistoryQuerySchema.safeParse(req.query);
         if (!q.success) throw new AlarmCenterError(Codes.InvalidParams, describeIssues(q.error, 'query'));
-        // Only durable changes: the same ones a watcher replays.
-        const r = await center.service.findHistory(scope, q.data, center.feed.revision);
-        let body = '{"history":[';
-        for (let i = 0; i < r.history.length; i += 1) {
-          if (i > 0) body += ',';
-          body += entryJson(r.history[i] as HistoryEntry);
-        }
-        body += `],"revision":${r.revision}`;
-        if (r.total !== undefined) body += `,"total":${r.total}`;
-        if (r.next !== undefined) body += `,"next":${JSON.stringify(r.next)}`;
-        res.type('application/json').send(`${body}}`);
+        const r = await history(scope, q.data);
+        res.type('application/json').send(historyText(r.history, r.revision, r));
       },
     }),
     expressRoute({
@@ -99,7 +90,7 @@ export function watchRoutes(center: AlarmCenter): Route[] {
         }
         const query = new URLSearchParams(req.originalUrl.split('?')[1] ?? '');
         const since = parseSince(query, req.get('last-event-id'));
-        center.watchHub.admit(scope);
+        hub.admit(scope);
         res.writeHead(200, {
           'Content-Type': 'text/event-stream; charset=utf-8',
           'Cache-Control': 'no-cache, no-transform',
@@ -107,8 +98,8 @@ export function watchRoutes(center: AlarmCenter): Route[] {
         });
         // Tells the client the stream is open before the first change.
         res.write(': watching\n\n');
-        const sink = new SseSink(res, center.watchHub.heartbeatMs, center.watchHub.sendTimeoutMs, Date.now());
-        const watcher = center.watchHub.open(scope, { scheme: 'SSE', sink, since });
+        const sink = new SseSink(res, hub.heartbeatMs, hub.sendTimeoutMs, Date.now());
+        const watcher = hub.open(scope, { scheme: 'SSE', sink, since });
         res.on('close', () => watcher.end('peer'));
       },
     }),

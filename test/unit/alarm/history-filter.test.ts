@@ -10,7 +10,8 @@ import { HistoryFilterSchema, type HistoryFilter } from '../../../src/alarm/filt
 import { SEVERITIES, type Alarm } from '../../../src/alarm/model.js';
 import { AlarmService } from '../../../src/alarm/service.js';
 import type { AlarmStore, HistoryEntry } from '../../../src/alarm/store.js';
-import { createAlarmCenter, type AlarmCenter } from '../../../src/center.js';
+import { type AlarmCenter } from '../../../src/center.js';
+import { openCore, partsOf } from '../../helpers/core.js';
 
 const SCOPE = { domain: 'default', project: 'p1' };
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
@@ -25,7 +26,7 @@ describe('AlarmService', () => {
 
     before(async () => {
       now = T0;
-      center = await createAlarmCenter({ dataDir: ':memory:', clock: () => now });
+      center = await openCore({ dataDir: ':memory:', clock: () => now });
       for (let i = 0; i < 60; i += 1) {
         now += 1000;
         const id = IDS[i % 3] as string;
@@ -35,7 +36,7 @@ describe('AlarmService', () => {
         else await center.raise(SCOPE, { id, source, severity: SEVERITIES[i % 5] });
         if (i % 11 === 10) await center.raise({ domain: 'default', project: 'other' }, { id });
       }
-      all = await center.store.history(SCOPE, 0, 10_000);
+      all = await partsOf(center).store.history(SCOPE, 0, 10_000);
     });
 
     after(() => center.close());
@@ -73,7 +74,7 @@ describe('AlarmService', () => {
     }
 
     it('answers what a filter of the whole history answers, in SQL and in the scan of a plain store', async () => {
-      const store = center.store;
+      const store = partsOf(center).store;
       const plain: AlarmStore = {
         load: () => store.load(),
         commit: (changes) => store.commit(changes),
@@ -81,13 +82,13 @@ describe('AlarmService', () => {
         ping: () => store.ping(),
         close: () => store.close(),
       };
-      const scanning = new AlarmService({ bus: center.bus, index: center.index, store: plain });
+      const scanning = new AlarmService({ bus: partsOf(center).bus, index: partsOf(center).index, store: plain });
       const last = (all.at(-1) as HistoryEntry).revision;
       await fc.assert(
         fc.asyncProperty(filters, fc.integer({ min: 0, max: last }), async (f, upTo) => {
           const want = expected(f, upTo);
           const request = HistoryFilterSchema.parse(f);
-          for (const service of [center.service, scanning]) {
+          for (const service of [partsOf(center).service, scanning]) {
             const r = await service.findHistory(SCOPE, request, upTo);
             expect(r.history.map((e) => e.revision)).to.deep.equal(want.revisions);
             expect(r.revision).to.equal(upTo);

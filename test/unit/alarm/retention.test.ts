@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { createAlarmCenter, type AlarmCenter } from '../../../src/center.js';
+import { type AlarmCenter } from '../../../src/center.js';
+import { openCore, partsOf } from '../../helpers/core.js';
 import type { SqliteStore } from '../../../src/alarm/sqlite-store.js';
 import { removeDir, tempDir, waitFor } from '../../helpers/integration.js';
 
@@ -11,11 +12,11 @@ describe('retention', () => {
   const dirs: string[] = [];
   let now = Date.UTC(2026, 10, 23);
 
-  async function open(options: Parameters<typeof createAlarmCenter>[0] = {}): Promise<AlarmCenter> {
+  async function open(options: Parameters<typeof openCore>[0] = {}): Promise<AlarmCenter> {
     const dir = tempDir('retention');
     dirs.push(dir);
     // No background pass: each test runs one when it wants.
-    const center = await createAlarmCenter({ dataDir: dir, retentionIntervalMs: 3_600_000, clock: () => now, ...options });
+    const center = await openCore({ dataDir: dir, retentionIntervalMs: 3_600_000, clock: () => now, ...options });
     opened.push(center);
     return center;
   }
@@ -25,12 +26,12 @@ describe('retention', () => {
     for (const d of dirs.splice(0)) removeDir(d);
   });
 
-  const entries = (center: AlarmCenter) => (center.store as SqliteStore).db.prepare('SELECT COUNT(*) AS n, MIN(revision) AS first FROM history').get() as { n: number; first: number };
+  const entries = (center: AlarmCenter) => (partsOf(center).store as SqliteStore).db.prepare('SELECT COUNT(*) AS n, MIN(revision) AS first FROM history').get() as { n: number; first: number };
 
   it('prunes history older than its age in batches while raises go on, keeping what a restart needs', async function () {
     this.timeout(60_000);
     const center = await open({ historyRetentionDays: 30 });
-    const db = (center.store as SqliteStore).db;
+    const db = (partsOf(center).store as SqliteStore).db;
     // A million entries made 40 days ago, as if committed then (revisions 1…1,000,000).
     const old = now - 40 * DAY;
     const insert = db.prepare(
@@ -43,9 +44,9 @@ describe('retention', () => {
     db.prepare("UPDATE meta SET value = 1000000 WHERE key IN ('revision', 'checkpoint')").run();
     await center.close();
     opened.pop();
-    const reopened = await createAlarmCenter({ dataDir: dirs[0] as string, retentionIntervalMs: 3_600_000, clock: () => now, historyRetentionDays: 30 });
+    const reopened = await openCore({ dataDir: dirs[0] as string, retentionIntervalMs: 3_600_000, clock: () => now, historyRetentionDays: 30 });
     opened.push(reopened);
-    expect(reopened.index.revision).to.equal(1_000_000);
+    expect(partsOf(reopened).index.revision).to.equal(1_000_000);
 
     // Raises keep being answered while the pass runs.
     let raising = true;
@@ -56,7 +57,7 @@ describe('retention', () => {
         raised += 1;
       }
     })();
-    const pass = await reopened.retention.runOnce();
+    const pass = await partsOf(reopened).retention.runOnce();
     raising = false;
     await writer;
 
@@ -64,18 +65,18 @@ describe('retention', () => {
     expect(pass.batches).to.equal(4000);
     expect(raised, 'raises went on during the pass').to.be.greaterThan(0);
     expect(entries(reopened)).to.deep.equal({ n: raised, first: 1_000_001 });
-    expect((reopened.store as SqliteStore).prunedRevision()).to.equal(1_000_000);
+    expect((partsOf(reopened).store as SqliteStore).prunedRevision()).to.equal(1_000_000);
   });
 
   it('keeps at most the newest entries when given a count', async () => {
     const center = await open({ historyMaxEntries: 5 });
     for (let i = 0; i < 12; i += 1) await center.raise(SCOPE, { id: `A${i}` });
-    await center.retention.runOnce();
+    await partsOf(center).retention.runOnce();
     expect(entries(center)).to.deep.equal({ n: 5, first: 8 });
     // The alarms themselves stay; a restart still finds them all.
     await center.close();
     opened.pop();
-    const again = await createAlarmCenter({ dataDir: dirs[0] as string, retentionIntervalMs: 3_600_000 });
+    const again = await openCore({ dataDir: dirs[0] as string, retentionIntervalMs: 3_600_000 });
     opened.push(again);
     expect(again.list(SCOPE).alarms).to.have.length(12);
     expect(again.list(SCOPE).revision).to.equal(12);
@@ -98,14 +99,14 @@ describe('retention', () => {
     await center.raise(SCOPE, { id: 'Active' });
     now += 1_000_000;
 
-    await center.retention.runOnce();
+    await partsOf(center).retention.runOnce();
 
     expect(center.list(SCOPE).alarms.map((a) => a.id)).to.have.members(['Recent', 'Active']);
-    const history = await center.store.history(SCOPE, 0, 100);
+    const history = await partsOf(center).store.history(SCOPE, 0, 100);
     expect(history.map((e) => [e.action, e.alarm.id])).to.deep.include.members([['purge', 'Old']]);
     await center.close();
     opened.pop();
-    const again = await createAlarmCenter({ dataDir: dirs[0] as string, retentionIntervalMs: 3_600_000 });
+    const again = await openCore({ dataDir: dirs[0] as string, retentionIntervalMs: 3_600_000 });
     opened.push(again);
     expect(again.list(SCOPE).alarms.map((a) => a.id)).to.have.members(['Recent', 'Active']);
   });
@@ -113,7 +114,7 @@ describe('retention', () => {
   it('sends RESYNC to a watcher resuming from before what was pruned', async () => {
     const center = await open({ historyMaxEntries: 2 });
     for (let i = 0; i < 6; i += 1) await center.raise(SCOPE, { id: `A${i}` });
-    await center.retention.runOnce();
+    await partsOf(center).retention.runOnce();
     const got: { action: string; revision: number }[] = [];
     await new Promise<void>((resolve) => {
       center.watch(SCOPE, {

@@ -2,9 +2,13 @@ import { expect } from 'chai';
 import type { AlarmChange } from '../../../src/alarm/model.js';
 import { SqliteStore } from '../../../src/alarm/sqlite-store.js';
 import type { AlarmStore } from '../../../src/alarm/store.js';
-import { createAlarmCenter, type AlarmCenter, type AlarmCenterOptions } from '../../../src/center.js';
+import { type AlarmCenter, type AlarmCenterOptions } from '../../../src/center.js';
+import { openCore, partsOf } from '../../helpers/core.js';
 import { AlarmCenterError } from '../../../src/errors.js';
 import { rejection } from '../../helpers/promises.js';
+
+/** A time as the API writes it. */
+const iso = (ms: number): string => new Date(ms).toISOString();
 
 const SCOPE = { domain: 'default', project: 'p1' };
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
@@ -15,7 +19,7 @@ describe('AlarmService', () => {
   let center: AlarmCenter;
 
   async function open(options: AlarmCenterOptions = {}): Promise<AlarmCenter> {
-    center = await createAlarmCenter({ dataDir: ':memory:', clock: () => now, ...options });
+    center = await openCore({ dataDir: ':memory:', clock: () => now, ...options });
     return center;
   }
 
@@ -33,8 +37,8 @@ describe('AlarmService', () => {
       const alarm = await center.raise(SCOPE, { id: 'BackendConnectionRefuse', fields: { detail: 'refused' } });
 
       expect(alarm).to.include({ id: 'BackendConnectionRefuse', source: '', status: 'ACTIVATED', count: 1 });
-      expect(alarm.raisedAt).to.equal(T0);
-      expect(alarm.updatedAt).to.equal(T0);
+      expect(alarm.raisedAt).to.equal(iso(T0));
+      expect(alarm.updatedAt).to.equal(iso(T0));
       expect(alarm.clearedAt).to.equal(undefined);
       expect(alarm.fields).to.deep.equal({ detail: 'refused' });
       expect(center.list(SCOPE).alarms).to.deep.equal([alarm]);
@@ -46,7 +50,7 @@ describe('AlarmService', () => {
 
       const again = await center.raise(SCOPE, { id: 'A', fields: { detail: 'second' } });
 
-      expect(again).to.include({ status: 'ACTIVATED', count: 2, raisedAt: T0, updatedAt: T0 + 60_000 });
+      expect(again).to.include({ status: 'ACTIVATED', count: 2, raisedAt: iso(T0), updatedAt: iso(T0 + 60_000) });
       expect(again.fields).to.deep.equal({ detail: 'second' });
       expect(center.list(SCOPE).alarms).to.deep.equal([again]);
     });
@@ -73,7 +77,7 @@ describe('AlarmService', () => {
 
       const again = await center.raise(SCOPE, { id: 'A', fields: { detail: 'back' } });
 
-      expect(again).to.include({ status: 'ACTIVATED', count: 1, raisedAt: T0 + 2000, updatedAt: T0 + 2000 });
+      expect(again).to.include({ status: 'ACTIVATED', count: 1, raisedAt: iso(T0 + 2000), updatedAt: iso(T0 + 2000) });
       expect(again.clearedAt).to.equal(undefined);
       expect(center.list(SCOPE).alarms).to.deep.equal([again]);
     });
@@ -129,7 +133,7 @@ describe('AlarmService', () => {
         expect(err).to.be.instanceOf(AlarmCenterError).with.property('code', '400001');
         expect((err as AlarmCenterError).detail).to.contain(field);
         expect(center.list(SCOPE)).to.deep.equal(before);
-        expect(await center.service.history(SCOPE, 0, 10)).to.deep.equal([]);
+        expect(await partsOf(center).service.history(SCOPE, 0, 10)).to.deep.equal([]);
       });
     }
 
@@ -158,7 +162,7 @@ describe('AlarmService', () => {
 
       const cleared = await center.clear(SCOPE, 'A');
 
-      expect(cleared).to.include({ status: 'CLEARED', clearedAt: T0 + 5000, updatedAt: T0 + 5000, raisedAt: T0, count: 1 });
+      expect(cleared).to.include({ status: 'CLEARED', clearedAt: iso(T0 + 5000), updatedAt: iso(T0 + 5000), raisedAt: iso(T0), count: 1 });
       expect(cleared.fields).to.deep.equal({ detail: 'down' });
       expect(center.list(SCOPE).alarms).to.deep.equal([cleared]);
     });
@@ -371,7 +375,7 @@ describe('AlarmService', () => {
       await center.raise({ domain: 'default', project: 'elsewhere' }, { id: 'X' });
       await center.clearAll(SCOPE);
 
-      const history = await center.service.history(SCOPE, 0, 100);
+      const history = await partsOf(center).service.history(SCOPE, 0, 100);
 
       const entries = history.map((h) => [h.revision, h.action, h.alarm.id, h.alarm.status, h.alarm.count]);
       expect(entries.slice(0, 4)).to.deep.equal([
@@ -390,7 +394,7 @@ describe('AlarmService', () => {
     it('returns the entries after a revision, at most limit', async () => {
       for (const id of ['A', 'B', 'C', 'D']) await center.raise(SCOPE, { id });
 
-      const page = await center.service.history(SCOPE, 1, 2);
+      const page = await partsOf(center).service.history(SCOPE, 1, 2);
 
       expect(page.map((h) => h.alarm.id)).to.deep.equal(['B', 'C']);
     });

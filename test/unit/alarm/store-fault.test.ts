@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { SqliteStore } from '../../../src/alarm/sqlite-store.js';
-import { createAlarmCenter, type AlarmCenter } from '../../../src/center.js';
+import { type AlarmCenter } from '../../../src/center.js';
+import { createAlarmCenter } from '../../../src/root.js';
 import { AlarmCenterError } from '../../../src/errors.js';
 import { rejection } from '../../helpers/promises.js';
 
@@ -109,7 +110,7 @@ describe('AlarmCenter on a failing store', () => {
     expect(saved.status).to.equal('ACTIVATED');
     expect(center.list(SCOPE, { id: 'Saved' }).alarms).to.deep.equal([saved]);
     expect(selfAlarm().map((a) => a.status)).to.deep.equal(['CLEARED']);
-    expect(selfAlarm()[0]?.clearedAt).to.be.a('number');
+    expect(selfAlarm()[0]?.clearedAt).to.be.a('string');
     expect(await center.health(SCOPE)).to.deep.equal({ healthy: true });
     expect((await center.ready()).healthy).to.equal(true);
     expect((await store.load()).alarms.map((a) => a.id)).to.have.members(['Existing', 'Saved']);

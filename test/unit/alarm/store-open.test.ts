@@ -3,7 +3,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { SqliteStore } from '../../../src/alarm/sqlite-store.js';
 import { StoreError } from '../../../src/alarm/store.js';
-import { createAlarmCenter } from '../../../src/center.js';
+import { createAlarmCenter } from '../../../src/root.js';
 import { removeDir, tempDir } from '../../helpers/integration.js';
 import { rejection } from '../../helpers/promises.js';
 

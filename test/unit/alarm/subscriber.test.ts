@@ -4,7 +4,8 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
 import type { SqliteStore } from '../../../src/alarm/sqlite-store.js';
-import { createAlarmCenter, type AlarmCenter, type AlarmCenterOptions } from '../../../src/center.js';
+import { type AlarmCenter, type AlarmCenterOptions } from '../../../src/center.js';
+import { openCore, partsOf } from '../../helpers/core.js';
 import { AlarmCenterError } from '../../../src/errors.js';
 import { rejection } from '../../helpers/promises.js';
 
@@ -28,7 +29,7 @@ async function sample(registry: Registry, name: string, labels: Record<string, s
 
 /** The stored alarms of every scope, as the index holds them. */
 function held(center: AlarmCenter): { id: string; domain: string; revision: number }[] {
-  return [...center.index.allAlarms()].map((a) => ({ id: a.id, domain: a.domain, revision: a.revision }));
+  return [...partsOf(center).index.allAlarms()].map((a) => ({ id: a.id, domain: a.domain, revision: a.revision }));
 }
 
 async function expectQuota(promise: Promise<unknown>, detail: string): Promise<void> {
@@ -44,7 +45,7 @@ describe('AlarmSubscriber', () => {
 
   async function open(options: AlarmCenterOptions): Promise<AlarmCenter> {
     registry = new Registry();
-    center = await createAlarmCenter({ dataDir: ':memory:', clock: () => now, registry, ...options });
+    center = await openCore({ dataDir: ':memory:', clock: () => now, registry, ...options });
     return center;
   }
 
@@ -65,7 +66,7 @@ describe('AlarmSubscriber', () => {
 
       await expectQuota(center.raise(scope(3), { id: 'A' }), FULL);
 
-      expect(center.index.size).to.equal(3);
+      expect(partsOf(center).index.size).to.equal(3);
       expect(center.list(scope(3)).alarms).to.deep.equal([]);
       expect(await sample(registry, 'alarm_center_alarm_quota_refusals_total', { limit: 'maxAlarms' })).to.equal(1);
     });
@@ -73,11 +74,11 @@ describe('AlarmSubscriber', () => {
     it('refuses a batch that would pass the limit whole, storing nothing of it', async () => {
       await open({ maxAlarms: 3 });
       await center.raise(scope(0), { id: 'A' });
-      const revision = center.index.revision;
+      const revision = partsOf(center).index.revision;
 
       await expectQuota(center.apply(scope(1), [{ id: 'B' }, { id: 'C' }, { id: 'D' }]), FULL);
 
-      expect(center.index.revision).to.equal(revision);
+      expect(partsOf(center).index.revision).to.equal(revision);
       expect(held(center).map((a) => a.id)).to.deep.equal(['A']);
       expect((await center.history(scope(1))).history).to.deep.equal([]);
       const fits = await center.apply(scope(1), [{ id: 'B' }, { id: 'C' }]);
@@ -87,7 +88,7 @@ describe('AlarmSubscriber', () => {
     it('takes a refused write out of a group commit whole, leaving the others and consecutive revisions', async () => {
       await open({ maxAlarms: 3 });
       await center.raise(scope(0), { id: 'A' });
-      const store = center.store as SqliteStore;
+      const store = partsOf(center).store as SqliteStore;
       const commit = store.commitPipelined.bind(store);
       const batches: number[] = [];
       store.commitPipelined = (changes) => {
@@ -106,10 +107,10 @@ describe('AlarmSubscriber', () => {
       expect(results.map((r) => r.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected']);
       expect(batches, 'one transaction of the three accepted changes').to.deep.equal([3]);
       expect(held(center).map((a) => a.id).sort()).to.deep.equal(['A', 'B', 'F']);
-      expect(center.index.size).to.equal(3);
+      expect(partsOf(center).index.size).to.equal(3);
       const revisions = (await center.history(scope(0))).history.map((e) => e.revision);
       expect(revisions, 'the re-raise follows the accepted raise, with no hole left by the refused batch').to.deep.equal([1, 3]);
-      expect(center.index.revision).to.equal(4);
+      expect(partsOf(center).index.revision).to.equal(4);
     });
 
     it('still raises again and clears alarms it holds at the limit; a clear keeps the alarm, so no room is made', async () => {
@@ -120,7 +121,7 @@ describe('AlarmSubscriber', () => {
       expect((await center.raise(scope(0), { id: 'A' })).count).to.equal(2);
       expect((await center.clear(scope(1), 'A')).status).to.equal('CLEARED');
 
-      expect(center.index.size).to.equal(2);
+      expect(partsOf(center).index.size).to.equal(2);
       await expectQuota(center.raise(scope(2), { id: 'A' }), 'alarms: more than 2 alarms in all (maxAlarms)');
     });
 
@@ -132,9 +133,9 @@ describe('AlarmSubscriber', () => {
 
       await center.clearAll(scope(0));
 
-      expect(center.index.size).to.equal(1);
+      expect(partsOf(center).index.size).to.equal(1);
       await center.apply(scope(2), [{ id: 'A' }, { id: 'B' }]);
-      expect(center.index.size).to.equal(3);
+      expect(partsOf(center).index.size).to.equal(3);
     });
 
     it('makes room as retention purges CLEARED alarms', async () => {
@@ -144,9 +145,9 @@ describe('AlarmSubscriber', () => {
       await expectQuota(center.raise(scope(1), { id: 'A' }), 'alarms: more than 1 alarms in all (maxAlarms)');
 
       now += 1000;
-      await center.service.purge(scope(0), now);
+      await partsOf(center).service.purge(scope(0), now);
 
-      expect(center.index.size).to.equal(0);
+      expect(partsOf(center).index.size).to.equal(0);
       await center.raise(scope(1), { id: 'A' });
     });
 
@@ -159,8 +160,8 @@ describe('AlarmSubscriber', () => {
 
         await open({ dataDir: dir, maxAlarms: 2 });
 
-        expect(center.index.size).to.equal(2);
-        expect(center.index.fieldsBytes).to.equal(300);
+        expect(partsOf(center).index.size).to.equal(2);
+        expect(partsOf(center).index.fieldsBytes).to.equal(300);
         await expectQuota(center.raise(scope(1), { id: 'A' }), 'alarms: more than 2 alarms in all (maxAlarms)');
       } finally {
         await center.close();
@@ -176,15 +177,15 @@ describe('AlarmSubscriber', () => {
       await open({ maxFieldsBytes: 40_000 });
       await center.raise(scope(0), { id: 'A', fields: fieldsOf(15_000) });
       await center.raise(scope(1), { id: 'A', fields: fieldsOf(15_000) });
-      expect(center.index.fieldsBytes).to.equal(30_000);
+      expect(partsOf(center).index.fieldsBytes).to.equal(30_000);
 
       await expectQuota(center.apply(scope(2), [{ id: 'A' }, { id: 'B', fields: fieldsOf(15_000) }]), FULL);
 
-      expect(center.index.fieldsBytes).to.equal(30_000);
+      expect(partsOf(center).index.fieldsBytes).to.equal(30_000);
       expect(center.list(scope(2)).alarms).to.deep.equal([]);
       expect(await sample(registry, 'alarm_center_alarm_quota_refusals_total', { limit: 'maxFieldsBytes' })).to.equal(1);
       await center.raise(scope(2), { id: 'A', fields: fieldsOf(10_000) });
-      expect(center.index.fieldsBytes).to.equal(40_000);
+      expect(partsOf(center).index.fieldsBytes).to.equal(40_000);
     });
 
     it('counts the UTF-8 size of the fields\' JSON text', async () => {
@@ -192,7 +193,7 @@ describe('AlarmSubscriber', () => {
 
       await center.raise(scope(0), { id: 'A', fields: { detail: 'é€😀' } });
 
-      expect(center.index.fieldsBytes).to.equal(Buffer.byteLength('{"detail":"é€😀"}'));
+      expect(partsOf(center).index.fieldsBytes).to.equal(Buffer.byteLength('{"detail":"é€😀"}'));
     });
 
     it('follows a re-raise that changes the fields: bigger fields past the limit are refused, smaller ones free bytes', async () => {
@@ -205,9 +206,9 @@ describe('AlarmSubscriber', () => {
       expect(center.list(scope(0)).alarms[0]?.count).to.equal(1);
       await center.raise(scope(0), { id: 'A', fields: fieldsOf(100) });
 
-      expect(center.index.fieldsBytes).to.equal(25_100);
+      expect(partsOf(center).index.fieldsBytes).to.equal(25_100);
       await center.raise(scope(3), { id: 'A', fields: fieldsOf(14_900) });
-      expect(center.index.fieldsBytes).to.equal(40_000);
+      expect(partsOf(center).index.fieldsBytes).to.equal(40_000);
     });
 
     it('makes room as a clear-all removes alarms, and not as a clear, which keeps them', async () => {
@@ -219,7 +220,7 @@ describe('AlarmSubscriber', () => {
 
       await center.clearAll(scope(0));
 
-      expect(center.index.fieldsBytes).to.equal(15_000);
+      expect(partsOf(center).index.fieldsBytes).to.equal(15_000);
       await center.raise(scope(2), { id: 'A', fields: fieldsOf(15_000) });
     });
   });

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { SqliteStore } from '../../../src/alarm/sqlite-store.js';
-import { createAlarmCenter, type AlarmCenter } from '../../../src/center.js';
+import { type AlarmCenter } from '../../../src/center.js';
+import { openCore, partsOf } from '../../helpers/core.js';
 import { removeDir, tempDir, waitFor } from '../../helpers/integration.js';
 
 const SCOPE = { domain: 'default', project: 'burst' };
@@ -28,10 +29,10 @@ describe('SqliteStore WAL size', () => {
   });
 
   it('limits the WAL left behind to 64 MiB by default', async () => {
-    const center = await createAlarmCenter({ dataDir: dir });
+    const center = await openCore({ dataDir: dir });
     opened.push(center);
 
-    expect((center.store as SqliteStore).db.pragma('journal_size_limit', { simple: true })).to.equal(64 * MiB);
+    expect((partsOf(center).store as SqliteStore).db.pragma('journal_size_limit', { simple: true })).to.equal(64 * MiB);
   });
 
   it('keeps the WAL near its limit through a burst of large alarms, truncates it once idle, and loses none of them', async () => {
@@ -39,7 +40,7 @@ describe('SqliteStore WAL size', () => {
     // Checkpoints of the alarms table every 1,000 alarms (16 MiB) run during the burst, too.
     const store = new SqliteStore({ file, walLimitBytes: limit, walIdleMs: 50, checkpointEvery: 1000 });
     // Batches of at most 64 alarms: the WAL may pass its limit by one commit of about 1 MiB.
-    const center = await createAlarmCenter({ store, maxBatch: 64 });
+    const center = await openCore({ store, maxBatch: 64 });
     opened.push(center);
     let peak = 0;
     const commit = store.commitPipelined.bind(store);
@@ -63,7 +64,7 @@ describe('SqliteStore WAL size', () => {
     await waitFor('the WAL truncated after the burst', () => walSize() === 0);
     await center.close();
     opened.pop();
-    const reopened = await createAlarmCenter({ dataDir: dir });
+    const reopened = await openCore({ dataDir: dir });
     opened.push(reopened);
     const alarms = reopened.list(SCOPE).alarms;
     expect(alarms).to.have.length(count);
@@ -72,7 +73,7 @@ describe('SqliteStore WAL size', () => {
 
   it('takes writes again after truncating the WAL, and keeps them across a restart', async () => {
     const store = new SqliteStore({ file, walIdleMs: 20 });
-    const center = await createAlarmCenter({ store });
+    const center = await openCore({ store });
     opened.push(center);
     await center.raise(SCOPE, { id: 'Before', fields: { detail: 'x'.repeat(LARGE) } });
     await waitFor('the WAL truncated once idle', () => walSize() === 0);
@@ -83,7 +84,7 @@ describe('SqliteStore WAL size', () => {
     await waitFor('the WAL truncated again', () => walSize() === 0);
     await center.close();
     opened.pop();
-    const reopened = await createAlarmCenter({ dataDir: dir });
+    const reopened = await openCore({ dataDir: dir });
     opened.push(reopened);
     expect(reopened.list(SCOPE).alarms.map((a) => [a.id, (a.fields.detail as string).length])).to.deep.equal([
       ['Before', LARGE],

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { AlarmIndex } from '../../../src/alarm/alarm-index.js';
 import type { Alarm } from '../../../src/alarm/model.js';
-import { createAlarmCenter, type AlarmCenter, type AlarmCenterOptions } from '../../../src/center.js';
+import { type AlarmCenter, type AlarmCenterOptions } from '../../../src/center.js';
+import { createAlarmCenter } from '../../../src/root.js';
 import { createAlarmChecker } from '../../../src/health/checkers/alarm-checker.js';
 
 const SCOPE = { domain: 'default', project: 'p1' };

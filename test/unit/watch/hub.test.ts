@@ -1,13 +1,13 @@
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
-import { createAlarmCenter } from '../../../src/center.js';
+import { openCore, partsOf } from '../../helpers/core.js';
 import { AlarmCenterError } from '../../../src/errors.js';
 
 const SCOPE = { domain: 'default', project: 'fan' };
 
 describe('WatchHub', () => {
   it('writes one change to many watchers a chunk of 256 per event-loop turn, reaching them all', async () => {
-    const center = await createAlarmCenter({ dataDir: ':memory:' });
+    const center = await openCore({ dataDir: ':memory:' });
     try {
       let received = 0;
       for (let i = 0; i < 600; i += 1) center.watch(SCOPE, { onMessage: () => void (received += 1) });
@@ -32,9 +32,13 @@ describe('WatchHub', () => {
   describe('#admit', () => {
     it('refuses a watcher past maxWatchers with 429002 whatever domains the watchers name, until one closes', async () => {
       const registry = new Registry();
-      const center = await createAlarmCenter({ dataDir: ':memory:', registry, maxWatchers: 3, maxWatchersPerDomain: 1000 });
+      const center = await openCore({ dataDir: ':memory:', registry, maxWatchers: 3, maxWatchersPerDomain: 1000 });
       try {
-        const handles = [0, 1, 2].map((n) => center.watch({ domain: `made-up-${n}`, project: 'p' }, { onMessage: () => undefined }));
+        let firstEnded!: () => void;
+        const ended = new Promise<void>((resolve) => (firstEnded = resolve));
+        const handles = [0, 1, 2].map((n) =>
+          center.watch({ domain: `made-up-${n}`, project: 'p' }, { onMessage: () => undefined, onEnd: n === 0 ? () => firstEnded() : undefined }),
+        );
 
         const err = (() => {
           try {
@@ -47,13 +51,15 @@ describe('WatchHub', () => {
 
         expect(err).to.be.instanceOf(AlarmCenterError);
         expect(err).to.include({ code: '429002', detail: 'watchers: more than 3 watchers open in all (maxWatchers)' });
-        expect(center.watchHub.size).to.equal(3);
+        expect(partsOf(center).hub.size).to.equal(3);
         expect(await registry.getSingleMetricAsString('alarm_center_watch_quota_refusals_total')).to.contain(
           'alarm_center_watch_quota_refusals_total{limit="maxWatchers"} 1',
         );
         handles[0]?.close();
+        // A closed watch ends once the changes committed before its close are delivered.
+        await ended;
         center.watch({ domain: 'made-up-3', project: 'p' }, { onMessage: () => undefined });
-        expect(center.watchHub.size).to.equal(3);
+        expect(partsOf(center).hub.size).to.equal(3);
       } finally {
         await center.close();
       }
