@@ -5,31 +5,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { DATA_DIR_IN_USE } from '../../../src/alarm/data-lock.js';
-import type { Alarm, AlarmChange } from '../../../src/alarm/model.js';
+import type { AlarmChange } from '../../../src/alarm/model.js';
 import { SqliteStore } from '../../../src/alarm/sqlite-store.js';
-import { StoreError } from '../../../src/alarm/store.js';
 import { removeDir, tempDir } from '../../helpers/integration.js';
+import { openRefusal as refusal, storedAlarm } from '../../helpers/store.js';
 
 /** The package root, where a child process resolves `tsx` from. */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const STORE_MODULE = new URL('../../../src/alarm/sqlite-store.ts', import.meta.url).href;
 
 function raise(id: string, revision: number): AlarmChange {
-  const alarm: Alarm = {
-    domain: 'default',
-    project: 'p1',
-    id,
-    source: '',
-    status: 'ACTIVATED',
-    severity: 'major',
-    fields: {},
-    fieldsJson: '{}',
-    count: 1,
-    raisedAt: 1000,
-    updatedAt: 1000,
-    revision,
-  };
-  return { action: 'raise', alarm, removed: false, at: 1000 };
+  return { action: 'raise', alarm: storedAlarm(id, revision), removed: false, at: 1000 };
 }
 
 /** `text` as a regular expression matching exactly it. */
@@ -37,18 +23,6 @@ function literal(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** The error opening a store on `file` throws; fails the test when it opens instead. */
-function refusal(file: string): StoreError {
-  let store: SqliteStore;
-  try {
-    store = new SqliteStore({ file });
-  } catch (err) {
-    expect(err).to.be.instanceOf(StoreError);
-    return err as StoreError;
-  }
-  void store.close();
-  return expect.fail(`opened ${file} while another store held its folder`);
-}
 
 /** A child process holding a store open on `file`; resolves once it says the store is open. */
 function holderProcess(file: string): Promise<ChildProcess> {

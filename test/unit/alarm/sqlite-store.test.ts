@@ -7,25 +7,7 @@ import type { Alarm, AlarmChange } from '../../../src/alarm/model.js';
 import { DEFAULT_MIGRATIONS_DIR, SqliteStore, readMigrations } from '../../../src/alarm/sqlite-store.js';
 import { StoreError } from '../../../src/alarm/store.js';
 import { rejection } from '../../helpers/promises.js';
-
-function alarm(id: string, revision: number, overrides: Partial<Alarm> = {}): Alarm {
-  const fields = { detail: `${id} is down` };
-  return {
-    domain: 'default',
-    project: 'p1',
-    id,
-    source: '',
-    status: 'ACTIVATED',
-    severity: 'major',
-    fields,
-    fieldsJson: JSON.stringify(fields),
-    count: 1,
-    raisedAt: 1000,
-    updatedAt: 1000,
-    revision,
-    ...overrides,
-  };
-}
+import { storedAlarm as alarm } from '../../helpers/store.js';
 
 /** An alarm as plain data, whatever class the store builds it with. */
 function plain(a: Alarm): Record<string, unknown> {

@@ -1,11 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { SqliteStore } from '../../../src/alarm/sqlite-store.js';
-import { StoreError } from '../../../src/alarm/store.js';
 import { createAlarmCenter } from '../../../src/root.js';
 import { removeDir, tempDir } from '../../helpers/integration.js';
 import { rejection } from '../../helpers/promises.js';
+import { openRefusal as openError } from '../../helpers/store.js';
 
 describe('SqliteStore on a path it cannot open', () => {
   let dir: string;
@@ -16,18 +15,6 @@ describe('SqliteStore on a path it cannot open', () => {
 
   afterEach(() => removeDir(dir));
 
-  /** The error the constructor throws; fails the test when it opens instead. */
-  function openError(file: string): StoreError {
-    let store: SqliteStore | undefined;
-    try {
-      store = new SqliteStore({ file });
-    } catch (err) {
-      expect(err).to.be.instanceOf(StoreError);
-      return err as StoreError;
-    }
-    void store.close();
-    return expect.fail(`opened ${file}`);
-  }
 
   it('names the path and "not a directory" when the data folder is under a regular file', () => {
     const plain = path.join(dir, 'plain');
