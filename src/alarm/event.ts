@@ -26,15 +26,25 @@ export interface ClearSelector {
   severity?: Severity;
 }
 
-/** What the ALARM subscriber reports back for one write. */
-export type WriteOutcome =
-  | { ok: true; alarms: Alarm[]; revision: number; durable: Promise<void> }
-  | { ok: false; error: Error };
-
-/** Payload of an ALARM event: the operations of one write, applied atomically, and its outcome. */
-export interface AlarmWrite {
+/** The operations of one write: applied to one scope atomically, all or none. */
+export interface WriteRequest {
   readonly scope: Scope;
   readonly ops: readonly AlarmOp[];
-  /** Set by the ALARM subscriber before the event counts as handled. */
-  outcome?: WriteOutcome;
+}
+
+/** A write's answer: the alarms it left, and the revision that includes it. */
+export interface WriteResult {
+  alarms: Alarm[];
+  revision: number;
+}
+
+/** What the ALARM subscriber reports back for one write; `durable` settles once the answer may be given. */
+export type WriteOutcome = ({ ok: true; durable: Promise<void> } & WriteResult) | { ok: false; error: Error };
+
+/**
+ * Payload of an ALARM event: a write, and where its outcome goes. The payload is never changed:
+ * the ALARM subscriber calls `reply` once per write it handled, before the event counts as handled.
+ */
+export interface AlarmWrite extends WriteRequest {
+  readonly reply: (outcome: WriteOutcome) => void;
 }

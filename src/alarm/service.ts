@@ -4,7 +4,7 @@ import type { BusService } from '../event/bus-service.js';
 import { createEvent } from '../event/event.js';
 import type { AlarmIndex } from './alarm-index.js';
 import { historyCursor, listCursor } from './cursor.js';
-import { ALARM, ALARM_SUBJECT, type AlarmOp, type AlarmWrite, type ClearSelector } from './event.js';
+import { ALARM, ALARM_SUBJECT, type AlarmOp, type AlarmWrite, type ClearSelector, type WriteOutcome, type WriteResult } from './event.js';
 import { selects, type AlarmSelection, type HistoryRequest, type PageRequest } from './filter.js';
 import type { Alarm, Scope, ValidAlarmInput } from './model.js';
 import type { AlarmStore, HistoryEntry, HistoryPage, HistoryQuery } from './store.js';
@@ -15,11 +15,7 @@ export interface AlarmServiceOptions {
   store: AlarmStore;
 }
 
-/** A write's answer: the alarms it left, and the revision that includes it. */
-export interface WriteResult {
-  alarms: Alarm[];
-  revision: number;
-}
+export type { WriteResult } from './event.js';
 
 /**
  * A read's answer: the alarms, and the store revision they reflect. A page also carries how many
@@ -183,7 +179,9 @@ export class AlarmService {
   }
 
   private async write(scope: Scope, ops: AlarmOp[]): Promise<WriteResult> {
-    const payload: AlarmWrite = { scope, ops };
+    // Declared wide: it is set by the reply, which control-flow analysis does not follow.
+    let outcome = undefined as WriteOutcome | undefined;
+    const payload: AlarmWrite = { scope, ops, reply: (o) => (outcome = o) };
     let result;
     try {
       result = await this.bus.fire(createEvent(ALARM, ALARM_SUBJECT, '', payload));
@@ -193,7 +191,6 @@ export class AlarmService {
     if (result.status === 'no-subscriber') {
       throw new AlarmCenterError(Codes.Unavailable, 'no alarm subscriber is attached');
     }
-    const outcome = payload.outcome;
     if (!outcome) throw new AlarmCenterError(Codes.Internal, 'the alarm write was not handled');
     if (!outcome.ok) throw outcome.error;
     await outcome.durable;

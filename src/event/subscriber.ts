@@ -7,7 +7,8 @@ import type { BusEvent } from './event.js';
  * one call at a time per subscriber, in the order events were fired. A call that throws or
  * rejects marks the subscriber unhealthy: the other subscribers still get the event, and the
  * subscriber is removed through an INNER unhealthy-subscriber event. A subscriber that wants to
- * report an outcome without being removed writes it into the event payload instead.
+ * report an outcome without being removed answers through a reply the payload carries (the
+ * ALARM subscriber calls each write's `reply`).
  */
 export interface Subscriber<P = unknown> {
   readonly id: string;
