@@ -86,6 +86,14 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, limits: {
   writeRawError(socket, error, [...SECURITY_HEADER_LINES, `${REQUEST_ID_HEADER}: ${crypto.randomUUID()}`]);
 }
 
+/**
+ * The latest answer of a connection, kept on its socket: a WeakMap from sockets to answers kept
+ * every answer alive in V8's old generation (see the request state in pipeline.ts).
+ */
+const LATEST = Symbol('alarm-center.latest-answer');
+
+type Connection = Duplex & { [LATEST]?: http.ServerResponse };
+
 /** Listens on the configured address with the configured request limits; resolves once bound. */
 export async function listen(
   front: Pick<HttpApp, 'listener' | 'upgrade' | 'respond'>,
@@ -106,9 +114,8 @@ export async function listen(
   const limits = { headerBytes: config.headerLimitBytes, timeoutMs: config.requestTimeoutMs };
   // The latest answer of each connection: a malformed request after it is refused once that answer
   // is written, so answers keep the order of the requests (a client pipelining them reads them so).
-  const latest = new WeakMap<Duplex, http.ServerResponse>();
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    const pending = latest.get(socket);
+    const pending = (socket as Connection)[LATEST];
     if (!pending || pending.writableFinished) {
       answerClientError(err, socket, limits);
       return;
@@ -140,7 +147,7 @@ export async function listen(
   server.on('upgrade', (req: http.IncomingMessage) => silent.delete(req.socket));
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     silent.delete(req.socket);
-    latest.set(req.socket, res);
+    (req.socket as Connection)[LATEST] = res;
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
   });

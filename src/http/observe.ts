@@ -14,20 +14,20 @@ export function requestIdOf(header: string | string[] | undefined): string {
 }
 
 /**
- * Routes polled by probes and scrapers: their successful answers are logged at `debug`, so a
- * kubelet or Prometheus polling every few seconds does not drown the requests of clients.
+ * The level of a request's log line: `debug` for a route probes and scrapers poll (the route
+ * table's `probe` access) answered 2xx or 3xx, so a kubelet or Prometheus polling every few
+ * seconds does not drown the requests of clients; `info` otherwise.
  */
-const POLLED_ROUTE = /^\/(livez|readyz|health|metrics)(\/|$)|^\/v4\/:project\/registry\/health(\/|$)/;
-
-/** The level of a request's log line: `debug` for a polled route answered 2xx or 3xx, else `info`. */
-export function requestLogLevel(route: string, status: number): 'debug' | 'info' {
-  return status < 400 && POLLED_ROUTE.test(route) ? 'debug' : 'info';
+export function requestLogLevel(polled: boolean, status: number): 'debug' | 'info' {
+  return status < 400 && polled ? 'debug' : 'info';
 }
 
 /** What is known of a request only once it has been routed and authorized. */
 export interface Routed {
   /** The route template, or `unmatched`. */
   route(): string;
+  /** Whether probes and scrapers poll the route (its access is `probe`). */
+  polled(): boolean;
   /** The name of the token the request used, if any. */
   token(): string | undefined;
 }
@@ -71,7 +71,7 @@ export function createObserver(options: { registry: Registry; logger: Logger; pr
       const method = req.method ?? 'GET';
       const route = routed.route();
       timer(method, route, res.statusCode).observe(seconds);
-      const level = requestLogLevel(route, res.statusCode);
+      const level = requestLogLevel(routed.polled(), res.statusCode);
       if (!logger.isLevelEnabled(level)) return;
       logger.log(level, 'request', {
         method,

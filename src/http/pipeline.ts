@@ -77,9 +77,18 @@ function readBody(json: RequestHandler, req: IncomingMessage, res: ServerRespons
   });
 }
 
+/**
+ * Where a request's state is kept: on the request itself. A WeakMap from requests to their
+ * state made V8 keep every request past two young-generation collections (the map lives in the
+ * old generation), so the old generation filled with request garbage: health probes ran a third
+ * slower, with a full collection every few hundred milliseconds under load.
+ */
+const STATE = Symbol('alarm-center.request-state');
+
+type StatefulRequest = IncomingMessage & { [STATE]?: RequestState };
+
 export function createPipeline(options: PipelineOptions): Pipeline {
   const { table, access, limiter, observer, json } = options;
-  const states = new WeakMap<IncomingMessage, RequestState>();
 
   const steps: [string, Step][] = [
     [
@@ -87,6 +96,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       (s) =>
         observer.track(s.req, s.res, {
           route: () => s.route?.template ?? 'unmatched',
+          polled: () => s.route?.access === 'probe',
           token: () => s.principal?.name,
         }),
     ],
@@ -145,7 +155,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
 
   return {
     steps: steps.map(([name]) => name),
-    stateOf: (req) => states.get(req),
+    stateOf: (req) => (req as StatefulRequest)[STATE],
     async run(req, res, options = {}) {
       const { path, query } = splitTarget(req.url ?? '/');
       const state: RequestState = {
@@ -162,7 +172,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         principal: undefined,
         body: undefined,
       };
-      states.set(req, state);
+      (req as StatefulRequest)[STATE] = state;
       for (const [, step] of steps) {
         const pending = step(state);
         // Only the steps with work to wait for cost a turn of the event loop.
