@@ -139,7 +139,15 @@ export function createApp(options: AppOptions): HttpApp {
   app.set('case sensitive routing', true);
   app.set('strict routing', true);
   app.use((req: Request, res: Response, next: NextFunction) => {
-    pipeline.run(req, res).then(() => next(), next);
+    let ran;
+    try {
+      ran = pipeline.run(req, res);
+    } catch (err) {
+      next(err);
+      return;
+    }
+    if (ran instanceof Promise) ran.then(() => next(), next);
+    else next();
   });
   for (const route of table.routes) {
     const method = route.method.toLowerCase() as 'get' | 'post' | 'delete';

@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorResponder } from './error-handler.js';
-import { contextOf, type Pipeline } from './pipeline.js';
+import { contextOf, type Pipeline, type RequestState } from './pipeline.js';
 import type { FastRoute, RouteMatch, RouteTable } from './route-table.js';
 
 export interface HotPathOptions {
@@ -24,14 +24,36 @@ export interface HotPathOptions {
 export function createHotPath(options: HotPathOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { table, pipeline, respond } = options;
 
-  const serve = async (req: IncomingMessage, res: ServerResponse, match: RouteMatch, route: FastRoute) => {
+  /** Answers a failure of the pipeline or the handler; once the head is out, only the connection can go. */
+  const fail = (req: IncomingMessage, res: ServerResponse, err: unknown) => {
     try {
-      const state = await pipeline.run(req, res, { match });
-      await route.handle(contextOf(state));
-    } catch (err) {
       if (res.headersSent) req.socket.destroy();
       else respond(req, res, err);
+    } catch {
+      req.socket.destroy();
     }
+  };
+
+  const handle = (route: FastRoute, state: RequestState) => {
+    try {
+      const pending = route.handle(contextOf(state));
+      if (pending) pending.catch((err: unknown) => fail(state.req, state.res, err));
+    } catch (err) {
+      fail(state.req, state.res, err);
+    }
+  };
+
+  /** Runs the pipeline, then the handler; without a promise when no step had to wait. */
+  const serve = (req: IncomingMessage, res: ServerResponse, match: RouteMatch, route: FastRoute) => {
+    let ran;
+    try {
+      ran = pipeline.run(req, res, { match });
+    } catch (err) {
+      fail(req, res, err);
+      return;
+    }
+    if (ran instanceof Promise) ran.then((state) => handle(route, state), (err: unknown) => fail(req, res, err));
+    else handle(route, ran);
   };
 
   return (req, res) => {
@@ -39,8 +61,7 @@ export function createHotPath(options: HotPathOptions): (req: IncomingMessage, r
     if (url.indexOf('?') !== -1) return false;
     const match = table.match(req.method, url);
     if (!match?.route.fast) return false;
-    // serve answers its own errors; should answering fail too, the connection is all that is left.
-    serve(req, res, match, match.route).catch(() => req.socket.destroy());
+    serve(req, res, match, match.route);
     return true;
   };
 }

@@ -59,11 +59,12 @@ export interface PipelineOptions {
 /** The pipeline of one app. */
 export interface Pipeline {
   /**
-   * Runs every step for a request; rejects with the coded error of the step that refused it.
-   * `match` is the request's route when the caller matched it already; `upgrade` marks a
-   * WebSocket upgrade.
+   * Runs every step for a request: answers its state at once when no step had anything to wait
+   * for (most requests: no body), a promise of it otherwise. Throws, or rejects, with the coded
+   * error of the step that refused it. `match` is the request's route when the caller matched
+   * it already; `upgrade` marks a WebSocket upgrade.
    */
-  run(req: IncomingMessage, res: ServerResponse, options?: { upgrade?: boolean; match?: RouteMatch }): Promise<RequestState>;
+  run(req: IncomingMessage, res: ServerResponse, options?: { upgrade?: boolean; match?: RouteMatch }): RequestState | Promise<RequestState>;
   /** The state of a request the pipeline ran, for its handler and the error answer. */
   stateOf(req: IncomingMessage): RequestState | undefined;
   /** The steps' names in order, for tests and docs. */
@@ -153,10 +154,20 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     ],
   ];
 
+  /** The steps from `from` on, once `pending` settled. */
+  const finish = async (state: RequestState, pending: Promise<void>, from: number): Promise<RequestState> => {
+    await pending;
+    for (let i = from; i < steps.length; i += 1) {
+      const next = (steps[i] as [string, Step])[1](state);
+      if (next) await next;
+    }
+    return state;
+  };
+
   return {
     steps: steps.map(([name]) => name),
     stateOf: (req) => (req as StatefulRequest)[STATE],
-    async run(req, res, options = {}) {
+    run(req, res, options = {}) {
       const { path, query } = splitTarget(req.url ?? '/');
       const state: RequestState = {
         req,
@@ -173,10 +184,10 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         body: undefined,
       };
       (req as StatefulRequest)[STATE] = state;
-      for (const [, step] of steps) {
-        const pending = step(state);
-        // Only the steps with work to wait for cost a turn of the event loop.
-        if (pending) await pending;
+      for (let i = 0; i < steps.length; i += 1) {
+        const pending = (steps[i] as [string, Step])[1](state);
+        // Only the steps with work to wait for cost a promise and a turn of the event loop.
+        if (pending) return finish(state, pending, i + 1);
       }
       return state;
     },

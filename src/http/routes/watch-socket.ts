@@ -124,8 +124,8 @@ export function webSocketWatch(options: {
   return (req, socket, head) => {
     socket.on('error', (err) => logger.debug('watch socket error', { error: err.message }));
     const res = new http.ServerResponse(req);
-    pipeline
-      .run(req, res, { upgrade: true })
+    Promise.resolve()
+      .then(() => pipeline.run(req, res, { upgrade: true }))
       .then(() => accept(req, res, socket, head))
       .catch((err: unknown) => respond.raw(req, res, socket, err));
   };
