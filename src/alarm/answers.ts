@@ -3,7 +3,7 @@
  * one alarm (`{"alarm":{…}}`), a bulk clear's count and a history page. The HTTP routes send them
  * and the embedding API parses them, so both answer the same shapes.
  */
-import { isoTime, serializeAlarm, type Alarm, type ChangeAction } from './model.js';
+import { isoTime, serializeAlarm, type Alarm, type AlarmJson, type ChangeAction } from './model.js';
 import type { HistoryEntry } from './store.js';
 
 /** How a change is named on the wire (history entries and watch messages). */
@@ -69,4 +69,31 @@ export function historyText(history: readonly HistoryEntry[], revision: number, 
     body += entryText(history[i] as HistoryEntry);
   }
   return `${body}],"revision":${revision}${pageTail(page)}}`;
+}
+
+/**
+ * An alarm as the value of its JSON text (`serializeAlarm`): the same keys in the same order,
+ * built without writing and parsing the text; `fields` is a copy of the stored one.
+ */
+export function alarmValue(a: Alarm): AlarmJson {
+  const v: AlarmJson = {
+    id: a.id,
+    status: a.status,
+    fields: JSON.parse(a.fieldsJson) as AlarmJson['fields'],
+    source: a.source,
+    severity: a.severity,
+    count: a.count,
+    raisedAt: isoTime(a.raisedAt),
+    updatedAt: isoTime(a.updatedAt),
+  } as AlarmJson;
+  if (a.clearedAt !== undefined) v.clearedAt = isoTime(a.clearedAt);
+  v.revision = a.revision;
+  v.acknowledged = a.ackedAt !== undefined;
+  if (a.ackedAt !== undefined) {
+    v.ackedBy = a.ackedBy as string;
+    v.ackedAt = isoTime(a.ackedAt);
+    v.ackComment = a.ackComment as string;
+  }
+  if (a.expiresAt !== undefined) v.expiresAt = isoTime(a.expiresAt);
+  return v;
 }
