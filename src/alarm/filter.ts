@@ -8,6 +8,7 @@ import { MAX_CURSOR_LENGTH, readHistoryCursor, readListCursor, type ListKey } fr
 import {
   ID_PATTERN,
   MAX_SOURCE_LENGTH,
+  storedText,
   SEVERITIES,
   STATUSES,
   type Alarm,
@@ -114,7 +115,8 @@ function selectionOf(c: Criteria): AlarmSelection {
 
 const ID_RULE = 'must match [A-Za-z0-9._:-]{1,128}';
 const idSchema = z.string().regex(ID_PATTERN, ID_RULE);
-const sourceSchema = z.string().max(MAX_SOURCE_LENGTH);
+/** A source to select: what a stored source may be (no NUL, valid Unicode). */
+const sourceSchema = storedText(MAX_SOURCE_LENGTH);
 const isoDateTime = z.iso.datetime({ offset: true });
 const INSTANT_RULE = 'must be an ISO 8601 date-time with a time zone (2026-11-22T10:00:00Z) or milliseconds since the epoch';
 

@@ -252,13 +252,15 @@ const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
  * Free text the store keeps as a column (a source, who acknowledged, a comment): at most `max`
- * characters of valid Unicode, so what is answered is what a restart reads back.
+ * characters of valid Unicode without NUL (PostgreSQL keeps no NUL in text), so what is answered
+ * is what a restart reads back, whatever the store.
  */
-function storedText(max: number) {
+export function storedText(max: number) {
   return z
     .string()
     .max(max)
-    .refine((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode (a lone surrogate was found)');
+    .refine((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode (a lone surrogate was found)')
+    .refine((s) => !s.includes('\u0000'), 'must not contain the NUL character');
 }
 
 /** One raise or clear, as a client sends it. Unknown keys are refused. */
@@ -285,7 +287,7 @@ export const AckInputSchema = z.strictObject({
 export const ClearSelectorSchema = z
   .strictObject({
     ids: z.array(z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9._:-]{1,128}')).min(1).max(MAX_BATCH).optional(),
-    source: z.string().max(MAX_SOURCE_LENGTH).optional(),
+    source: storedText(MAX_SOURCE_LENGTH).optional(),
     severity: z.enum(SEVERITIES).optional(),
   })
   .refine((s) => s.ids !== undefined || s.source !== undefined || s.severity !== undefined, {

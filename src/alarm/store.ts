@@ -35,13 +35,17 @@ export interface HistoryPage {
 }
 
 /**
- * Durable home of alarms and their history. Implementations: SQLite (here); a networked
- * database may implement it for several replicas.
+ * Durable home of alarms and their history. Implementations: SQLite (one process) and
+ * PostgreSQL (several replicas share it).
  *
- * Contract: calls are made by one writer at a time (the ALARM subscriber), never concurrently.
- * `commit` is all or nothing: when its promise resolves the changes are durable; when it rejects
- * nothing of them is stored. Revisions in `changes` are strictly increasing and all above the
- * store's revision.
+ * Contract: calls are made by one writer per process at a time (the ALARM subscriber), never
+ * concurrently. `commit` is all or nothing: when its promise resolves the changes are durable;
+ * when it rejects nothing of them is stored. Revisions in `changes` are strictly increasing, the
+ * first one above the store's revision as the writer last saw it. A store several writers share
+ * refuses, with `StoreConflict` and nothing stored, a commit whose first revision is not exactly
+ * one above its own (another writer committed first); so the revision is one total order over
+ * every writer's changes, equal to their commit order, and a reader that saw revision R never
+ * later finds a change at or below R.
  */
 export interface AlarmStore {
   load(): Promise<StoreSnapshot>;
@@ -66,7 +70,7 @@ export interface AlarmStore {
    * entries older than `olderThan` (clock milliseconds) or beyond the newest `keepLast`; answers
    * how many it removed. Never removes what a restart still needs.
    */
-  pruneHistory?(olderThan: number, keepLast: number, batch: number): number;
+  pruneHistory?(olderThan: number, keepLast: number, batch: number): number | Promise<number>;
   /** The last revision retention removed from the history (0 when none). */
   prunedRevision?(): number;
   /** Resolves when the store can take a write now; rejects with the reason otherwise. */
@@ -76,7 +80,49 @@ export interface AlarmStore {
    * no more writes (SQLite: its file deleted or replaced); a failed commit reports it by rejecting.
    */
   onFailure?(listener: (error: Error) => void): void;
+  /**
+   * Optional, for a store several replicas share: the changes committed after `revision` by any
+   * writer, oldest first, at most `limit`, each with the alarm's state after it and `removed`
+   * set for the changes that took the alarm out of the list (clear-all, purge).
+   */
+  changesAfter?(revision: number, limit: number): Promise<AlarmChange[]>;
+  /**
+   * Optional, for a store several replicas share: calls `listener` whenever another writer may
+   * have committed: on a notification, with the revision it carries, and after a reconnect,
+   * with none (a notification may have been missed).
+   */
+  onRemoteCommit?(listener: (revision?: number) => void): void;
+  /**
+   * Optional, for a store several replicas share: a lease on `name` that at most one replica
+   * holds at a time, for the jobs that must run once (expiry, retention). Without it the process
+   * is alone and always holds it.
+   */
+  lease?(name: string): Lease;
   close(): Promise<void>;
+}
+
+/**
+ * A lease that at most one replica holds at a time. It is tried for again and again while not
+ * held, and lost when the holder's connection to the store is (a dead holder frees it).
+ */
+export interface Lease {
+  readonly held: boolean;
+  /** Called whenever `held` changes. */
+  onChange(listener: (held: boolean) => void): void;
+  /** Gives the lease up and stops trying for it. */
+  close(): Promise<void>;
+}
+
+/** A commit refused because another writer committed first; nothing of it is stored. */
+export class StoreConflict extends Error {
+  /** The store's revision when it refused. */
+  readonly revision: number;
+
+  constructor(revision: number, expected: number) {
+    super(`another writer committed first: the store is at revision ${revision}, the commit expected ${expected}`);
+    this.name = 'StoreConflict';
+    this.revision = revision;
+  }
 }
 
 /** A store failure as the writer saw it: the error and when it happened (clock milliseconds). */

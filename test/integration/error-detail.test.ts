@@ -27,6 +27,8 @@ describe('error detail naming', () => {
     ['a bulk clear with a bad id', () => request(server.url).post(`${ALARMS}/clear`).send({ ids: [1] }), 'body.ids.0: '],
     ['an ack without a name', () => request(server.url).post(`${ALARMS}/A/ack`).send({ by: '' }), 'body.by: '],
     ['an ack with an unknown key', () => request(server.url).post(`${ALARMS}/A/ack`).send({ by: 'ops', why: 'x' }), 'body: unrecognized key "why"'],
+    ['a raise whose source holds NUL, which no store keeps', () => request(server.url).post(ALARMS).send({ id: 'A', source: 'a\u0000b' }), 'body.source: must not contain the NUL character'],
+    ['a list selecting a source that holds NUL', () => request(server.url).get(`${ALARMS}?source=a%00b`), 'query.source: must not contain the NUL character'],
     ['a list with a bad limit', () => request(server.url).get(`${ALARMS}?limit=0`), 'query.limit: '],
     ['a history read with an unknown parameter', () => request(server.url).get(`${ALARMS}/history?sinse=1`), 'query: unrecognized key "sinse"'],
   ];

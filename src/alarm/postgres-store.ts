@@ -1,0 +1,305 @@
+import pg from 'pg';
+import type { Logger } from 'winston';
+import { createSilentLogger } from '../logger.js';
+import type { AlarmChange, Scope } from './model.js';
+import { clientConfig, connectionBroken, redactor, storeErrorOf, type ConnectionSettings } from './postgres-connection.js';
+import { AdvisoryLease } from './postgres-lease.js';
+import { CommitListener } from './postgres-listener.js';
+import { DEFAULT_POSTGRES_MIGRATIONS_DIR, migrate, readMigrations } from './postgres-migrations.js';
+import { SQL, alarmValues, changeOf, entryOf, fromRow, historyValues, historyWhere, type AlarmRow, type HistoryRow } from './postgres-sql.js';
+import {
+  StoreConflict,
+  StoreError,
+  type AlarmStore,
+  type HistoryEntry,
+  type HistoryPage,
+  type HistoryQuery,
+  type Lease,
+  type StoreSnapshot,
+} from './store.js';
+
+export { redactUrl } from './postgres-connection.js';
+export { DEFAULT_POSTGRES_MIGRATIONS_DIR } from './postgres-migrations.js';
+
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:port/database`; its password is never shown in a message or a log. */
+  url: string;
+  logger?: Logger;
+  /** Most pooled connections (default 10); the commit listener and each lease hold one more of their own. */
+  poolSize?: number;
+  /** Folder of `NNN_name.sql` files; defaults to the package's `migrations/postgres/`. */
+  migrationsDir?: string;
+  /** How often a lease not held is tried for, and a held one checked (default 1,000 ms). */
+  leaseRetryMs?: number;
+  /** Longest wait between two attempts to listen again once the connection is lost (default 5,000 ms). */
+  reconnectMaxMs?: number;
+  /** Most milliseconds to wait for a connection to be made (default 5,000). */
+  connectTimeoutMs?: number;
+  /** `application_name` of the connections, as `pg_stat_activity` shows them (default `alarm-center`). */
+  applicationName?: string;
+}
+
+/**
+ * The PostgreSQL store, which several replicas share.
+ *
+ * - Commit order is revision order: a commit locks the row of meta 'revision' (`FOR UPDATE`), so
+ *   writers take turns; it is refused with StoreConflict, nothing stored, unless its first
+ *   revision is the store's plus one. In the same transaction it appends the history, brings the
+ *   alarms table up to date (no checkpoints: the table is always current), sets the revision and
+ *   notifies `alarm_center` with it, which PostgreSQL delivers only once the commit is.
+ * - Reads of several statements (`load`, `changesAfter`) run in one REPEATABLE READ transaction,
+ *   a consistent snapshot.
+ * - Connections: a pool for everything a caller awaits, which makes new connections by itself
+ *   once the server is back; the commit listener and each lease on connections of their own.
+ * - Failures: every backend failure is a StoreError with the backend's message and code (SQLSTATE
+ *   or `ECONNREFUSED`, …), never showing the URL's password. A commit whose connection is lost
+ *   while it commits may have been stored all the same; the next commit then meets a StoreConflict
+ *   and `changesAfter` shows the changes.
+ * - Schema: `migrations/postgres/`, applied at open by whichever replica gets there first.
+ */
+export class PostgresStore implements AlarmStore {
+  private readonly pool: pg.Pool;
+  private readonly settings: ConnectionSettings;
+  private readonly logger: Logger;
+  private readonly redact: (text: string) => string;
+  private readonly leaseRetryMs: number;
+  private readonly listener: CommitListener;
+  private readonly leases = new Set<AdvisoryLease>();
+  private pruned = 0;
+  private closed = false;
+
+  private constructor(options: PostgresStoreOptions) {
+    this.settings = {
+      url: options.url,
+      applicationName: options.applicationName ?? 'alarm-center',
+      connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+    };
+    this.logger = options.logger ?? createSilentLogger();
+    this.redact = redactor(options.url);
+    this.leaseRetryMs = options.leaseRetryMs ?? 1000;
+    this.pool = new pg.Pool({ ...clientConfig(this.settings), max: options.poolSize ?? 10 });
+    // An idle connection the server ended: the pool drops it and makes another when needed.
+    this.pool.on('error', (err) => this.logger.warn('idle database connection lost', { error: this.redact(err.message) }));
+    this.listener = new CommitListener({
+      settings: this.settings,
+      logger: this.logger,
+      redact: this.redact,
+      maxBackoffMs: options.reconnectMaxMs ?? 5000,
+    });
+  }
+
+  /** Connects, applies the missing migrations, and resolves with the store ready; rejects with a StoreError. */
+  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    const migrations = readMigrations(options.migrationsDir ?? DEFAULT_POSTGRES_MIGRATIONS_DIR);
+    const store = new PostgresStore(options);
+    try {
+      await store.withClient((client) => migrate(client, migrations));
+    } catch (err) {
+      await store.pool.end().catch(() => undefined);
+      if (err instanceof StoreError && err.backendCode === 'SCHEMA_TOO_NEW') throw err;
+      throw storeErrorOf(err, store.redact, `cannot open the PostgreSQL database ${store.redact(options.url)}`);
+    }
+    return store;
+  }
+
+  /** The URL the store was opened with, its password hidden. */
+  get url(): string {
+    return this.redact(this.settings.url);
+  }
+
+  /** Runs `work` on a pooled connection; a connection that failed under it is discarded, not reused. */
+  private async withClient<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (this.closed) throw new StoreError('the store is closed');
+    const client = await this.pool.connect();
+    let broken = false;
+    // Checked out, a connection's errors are no longer the pool's: a loss between two queries lands here.
+    const onError = () => (broken = true);
+    client.on('error', onError);
+    try {
+      return await work(client);
+    } catch (err) {
+      broken ||= connectionBroken(err);
+      throw err;
+    } finally {
+      client.off('error', onError);
+      client.release(broken);
+    }
+  }
+
+  /** Runs `work` in a transaction begun with `begin`: committed when it resolves, rolled back when it rejects. */
+  private transaction<T>(begin: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.withClient(async (client) => {
+      await client.query(begin);
+      try {
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  /** Runs a store operation; its failures become StoreErrors (a StoreConflict stays one). */
+  private async run<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (err) {
+      if (err instanceof StoreConflict) throw err;
+      throw storeErrorOf(err, this.redact);
+    }
+  }
+
+  private snapshot<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', work);
+  }
+
+  load(): Promise<StoreSnapshot> {
+    return this.run(() =>
+      this.snapshot(async (client) => {
+        const meta = await this.readMeta(client);
+        const { rows } = await client.query<AlarmRow>('SELECT * FROM alarms');
+        return { alarms: rows.map(fromRow), revision: meta.revision };
+      }),
+    );
+  }
+
+  private async readMeta(client: pg.ClientBase): Promise<{ revision: number; pruned: number }> {
+    const { rows } = await client.query<{ key: string; value: number }>(SQL.meta);
+    const value = (k: string) => rows.find((r) => r.key === k)?.value ?? 0;
+    this.pruned = Math.max(this.pruned, value('pruned'));
+    return { revision: value('revision'), pruned: value('pruned') };
+  }
+
+  commit(changes: readonly AlarmChange[]): Promise<void> {
+    const first = changes[0];
+    const last = changes.at(-1);
+    if (!first || !last) return Promise.resolve();
+    return this.run(() =>
+      this.transaction('BEGIN', async (client) => {
+        const { rows } = await client.query<{ value: number }>({ name: 'ac-lock-revision', text: SQL.lockRevision });
+        const current = rows[0]?.value ?? 0;
+        if (first.alarm.revision !== current + 1) throw new StoreConflict(current, first.alarm.revision - 1);
+        await client.query({ name: 'ac-append-history', text: SQL.appendHistory, values: historyValues(changes) });
+        const { upserts, deletes } = alarmValues(changes);
+        if (upserts) await client.query({ name: 'ac-upsert-alarms', text: SQL.upsertAlarms, values: upserts });
+        if (deletes) await client.query({ name: 'ac-delete-alarms', text: SQL.deleteAlarms, values: deletes });
+        await client.query({ name: 'ac-set-revision', text: SQL.setRevision, values: [last.alarm.revision] });
+      }),
+    );
+  }
+
+  history(scope: Scope, since: number, limit: number): Promise<HistoryEntry[]> {
+    return this.run(async () => {
+      const rows = await this.query<HistoryRow>(SQL.historyPage, [scope.domain, scope.project, since, limit]);
+      return rows.map(entryOf);
+    });
+  }
+
+  findHistory(scope: Scope, query: HistoryQuery): Promise<HistoryPage> {
+    return this.run(async () => {
+      const where = historyWhere(scope, query.selection, query.upTo);
+      const n = where.values.length;
+      const page = this.query<HistoryRow>(
+        `SELECT * FROM history WHERE ${where.sql} AND revision > $${n + 1} ORDER BY revision LIMIT $${n + 2}`,
+        [...where.values, query.since, query.limit],
+      );
+      const count = query.count ? this.query<{ n: number }>(`SELECT COUNT(*) AS n FROM history WHERE ${where.sql}`, where.values) : undefined;
+      const [rows, counted] = await Promise.all([page, count]);
+      const entries = rows.map(entryOf);
+      return counted ? { entries, total: counted[0]?.n ?? 0 } : { entries };
+    });
+  }
+
+  private async query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<R[]> {
+    if (this.closed) throw new StoreError('the store is closed');
+    return (await this.pool.query<R>(text, values)).rows;
+  }
+
+  /**
+   * One batch of retention, as SQLite's: among the oldest `batch` entries, those older than
+   * `olderThan` or beyond the newest `keepLast`. The alarms table is always current, so a restart
+   * needs no history; replicas that applied less than what is removed find it in `prunedRevision`.
+   */
+  pruneHistory(olderThan: number, keepLast: number, batch: number): Promise<number> {
+    return this.run(async () => {
+      const pass = await this.transaction('BEGIN', async (client) => {
+        const { rows } = await client.query<{ revision: number; at: number }>('SELECT revision, at FROM history ORDER BY revision LIMIT $1', [batch]);
+        const first = rows[0];
+        if (!first) return undefined;
+        const { revision } = await this.readMeta(client);
+        let upTo = 0;
+        if (olderThan > 0) for (const r of rows) if (r.at < olderThan) upTo = r.revision;
+        if (keepLast > 0) {
+          const excess = revision - first.revision + 1 - keepLast;
+          if (excess > 0) upTo = Math.max(upTo, Math.min(first.revision + excess - 1, (rows.at(-1) as { revision: number }).revision));
+        }
+        if (upTo === 0) return undefined;
+        const removed = await client.query('DELETE FROM history WHERE revision <= $1', [upTo]);
+        await client.query("UPDATE meta SET value = GREATEST(value, $1::bigint) WHERE key = 'pruned'", [upTo]);
+        return { upTo, removed: removed.rowCount ?? 0 };
+      });
+      if (!pass) return 0;
+      this.pruned = Math.max(this.pruned, pass.upTo);
+      return pass.removed;
+    });
+  }
+
+  /** The last revision retention removed, as of this store's last load, prune or changesAfter. */
+  prunedRevision(): number {
+    return this.pruned;
+  }
+
+  /**
+   * The changes after `revision` by any writer, oldest first. When retention removed some of them
+   * (`prunedRevision()` above `revision` once this resolves), they do not follow `revision` without
+   * a gap: the caller must load the store again instead.
+   */
+  changesAfter(revision: number, limit: number): Promise<AlarmChange[]> {
+    return this.run(() =>
+      this.snapshot(async (client) => {
+        await this.readMeta(client);
+        const { rows } = await client.query<HistoryRow>({ name: 'ac-changes-after', text: SQL.changesAfter, values: [revision, limit] });
+        return rows.map(changeOf);
+      }),
+    );
+  }
+
+  onRemoteCommit(listener: (revision?: number) => void): void {
+    if (!this.closed) this.listener.add(listener);
+  }
+
+  lease(name: string): Lease {
+    if (this.closed) throw new StoreError('the store is closed');
+    const lease: AdvisoryLease = new AdvisoryLease(name, {
+      settings: this.settings,
+      logger: this.logger,
+      redact: this.redact,
+      retryMs: this.leaseRetryMs,
+      onClose: () => this.leases.delete(lease),
+    });
+    this.leases.add(lease);
+    return lease;
+  }
+
+  /** Resolves when the database takes a write now: reachable, and neither a standby nor read-only. */
+  ping(): Promise<void> {
+    return this.run(async () => {
+      const [row] = await this.query<{ read_only: boolean }>(
+        "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on' AS read_only",
+        [],
+      );
+      if (row?.read_only) throw new StoreError('the database is read-only (a standby, or default_transaction_read_only)', { backendCode: '25006' });
+    });
+  }
+
+  /** Gives up the leases, stops listening, and closes the pool once the calls in flight are done. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.leases].map((l) => l.close()));
+    await this.listener.close();
+    await this.pool.end();
+  }
+}

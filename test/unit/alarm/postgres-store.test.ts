@@ -1,0 +1,327 @@
+/**
+ * What only the PostgreSQL store does: migrations shared by replicas, a server that goes away and
+ * comes back, the commit listener's and the leases' own connections, and URLs shown without their
+ * password. The AlarmStore contract itself is store-contract.test.ts.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { expect } from 'chai';
+import pg from 'pg';
+import type { Alarm, AlarmChange } from '../../../src/alarm/model.js';
+import { DEFAULT_POSTGRES_MIGRATIONS_DIR, PostgresStore, redactUrl, type PostgresStoreOptions } from '../../../src/alarm/postgres-store.js';
+import { readMigrations } from '../../../src/alarm/sqlite-migrations.js';
+import { StoreError, type Lease } from '../../../src/alarm/store.js';
+import { createLogger } from '../../../src/logger.js';
+import { waitFor } from '../../helpers/integration.js';
+import { freshDatabase } from '../../helpers/postgres.js';
+import { rejection } from '../../helpers/promises.js';
+import { storedAlarm as alarm } from '../../helpers/store.js';
+
+function change(a: Alarm, action: AlarmChange['action'] = 'raise', removed = false): AlarmChange {
+  return { action, alarm: a, removed, at: a.updatedAt };
+}
+
+/** A TCP proxy in front of the server, to take it away and bring it back. */
+class Outage {
+  private readonly sockets = new Set<net.Socket>();
+  private server: net.Server | undefined;
+
+  private constructor(
+    readonly port: number,
+    private readonly target: number,
+  ) {}
+
+  static async before(target: number): Promise<Outage> {
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as net.AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    const outage = new Outage(port, target);
+    await outage.end();
+    return outage;
+  }
+
+  /** The server is away: connections are cut and new ones refused. */
+  async begin(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    if (server) await new Promise((resolve) => server.close(resolve));
+  }
+
+  /** The server is back. */
+  async end(): Promise<void> {
+    const server = net.createServer((client) => {
+      const upstream = net.connect(this.target, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => this.sockets.delete(s));
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.server = server;
+  }
+}
+
+describe('PostgresStore', () => {
+  const opened: { close(): Promise<void> }[] = [];
+  let url: string;
+  let admin: pg.Client;
+
+  async function open(options: Partial<PostgresStoreOptions> = {}): Promise<PostgresStore> {
+    const store = await PostgresStore.open({ url, leaseRetryMs: 50, reconnectMaxMs: 200, ...options });
+    opened.push(store);
+    return store;
+  }
+
+  /** The server's sessions of the test's database opened under `name` (application_name). */
+  async function backends(name: string): Promise<{ pid: number; query: string }[]> {
+    const { rows } = await admin.query<{ pid: number; query: string }>(
+      'SELECT pid, query FROM pg_stat_activity WHERE datname = $1 AND application_name = $2',
+      [new URL(url).pathname.slice(1), name],
+    );
+    return rows;
+  }
+
+  /** Ends the sessions opened under `name`, as a lost connection or a dead replica would. */
+  async function kill(name: string): Promise<void> {
+    const pids = (await backends(name)).map((b) => b.pid);
+    expect(pids, `sessions of ${name}`).to.not.deep.equal([]);
+    await admin.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [pids]);
+  }
+
+  beforeEach(async function () {
+    url = await freshDatabase(this);
+    admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+  });
+
+  afterEach(async () => {
+    for (const s of opened.splice(0).reverse()) await s.close().catch(() => undefined);
+    await admin?.end();
+  });
+
+  describe('.open', () => {
+    const known = readMigrations(DEFAULT_POSTGRES_MIGRATIONS_DIR);
+
+    const recorded = async () =>
+      (await admin.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version')).rows.map((r) => [
+        r.version,
+        r.name,
+      ]);
+
+    it('applies the migrations and records each in schema_migrations', async () => {
+      await open();
+
+      expect(await recorded()).to.deep.equal(known.map((m) => [m.version, m.name]));
+      const { rows } = await admin.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
+      expect(rows.map((r) => r.tablename)).to.include.members(['alarms', 'history', 'meta', 'schema_migrations']);
+    });
+
+    it('applies each migration once when several replicas open the database together', async () => {
+      const stores = await Promise.all([open(), open(), open(), open(), open()]);
+
+      expect(await recorded()).to.deep.equal(known.map((m) => [m.version, m.name]));
+      await (stores[0] as PostgresStore).commit([change(alarm('A', 1))]);
+      for (const s of stores) expect((await s.load()).alarms.map((a) => a.id)).to.deep.equal(['A']);
+    });
+
+    it('applies only the migrations the database lacks, in order, and none again', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alarm-center-pg-migrations-'));
+      try {
+        for (const m of known) fs.writeFileSync(path.join(dir, `${String(m.version).padStart(3, '0')}_${m.name}.sql`), m.sql);
+        await (await open({ migrationsDir: dir })).close();
+        const next = known.length + 1;
+        fs.writeFileSync(path.join(dir, `${String(next).padStart(3, '0')}_notes.sql`), 'CREATE TABLE notes (text text NOT NULL);');
+
+        await open({ migrationsDir: dir });
+        await open({ migrationsDir: dir });
+
+        expect(await recorded()).to.deep.equal([...known.map((m) => [m.version, m.name]), [next, 'notes']]);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('refuses a database whose schema is newer, naming both versions, and changes nothing', async () => {
+      const first = await open();
+      await first.commit([change(alarm('A', 1))]);
+      await admin.query("INSERT INTO schema_migrations (version, name) VALUES ($1, 'future')", [known.length + 1]);
+      const before = await recorded();
+
+      const err = await rejection(open());
+
+      expect(err).to.be.instanceOf(StoreError);
+      expect((err as StoreError).message).to.equal(
+        `the database schema is at version ${known.length + 1}, newer than this Alarm Center (${known.length}); upgrade Alarm Center`,
+      );
+      expect((err as StoreError).backendCode).to.equal('SCHEMA_TOO_NEW');
+      expect(await recorded()).to.deep.equal(before);
+      expect((await first.load()).alarms.map((a) => a.id)).to.deep.equal(['A']);
+    });
+
+    it('names the cause when the server cannot be reached, and never the password', async () => {
+      const outage = await Outage.before(Number(new URL(url).port));
+      await outage.begin();
+      const unreachable = `postgres://alarms:Hunter2%2Fsecret@127.0.0.1:${outage.port}/alarms`;
+
+      const err = await rejection(PostgresStore.open({ url: unreachable, connectTimeoutMs: 2000 }));
+
+      expect(err).to.be.instanceOf(StoreError);
+      expect((err as StoreError).backendCode).to.equal('ECONNREFUSED');
+      expect((err as StoreError).message).to.equal(
+        `cannot open the PostgreSQL database postgres://alarms:***@127.0.0.1:${outage.port}/alarms: connect ECONNREFUSED 127.0.0.1:${outage.port}`,
+      );
+      expect(JSON.stringify(err) + String((err as Error).stack)).to.not.match(/Hunter2/i);
+    });
+  });
+
+  describe('when the server goes away', () => {
+    it('rejects commits and pings with a StoreError naming the cause, and works again once it is back', async () => {
+      const outage = await Outage.before(Number(new URL(url).port));
+      const logs: string[] = [];
+      const logger = createLogger({ level: 'debug', out: new Writable({ write: (chunk, _enc, done) => done(void logs.push(String(chunk))) }) });
+      const password = decodeURIComponent(new URL(url).password);
+      const store = await open({ url: url.replace(`:${new URL(url).port}/`, `:${outage.port}/`), logger });
+      await store.commit([change(alarm('A', 1))]);
+
+      await outage.begin();
+      const failed = await rejection(store.commit([change(alarm('B', 2))]));
+      expect(failed).to.be.instanceOf(StoreError);
+      const refused = await waitFor('a ping refused by the server', async () => {
+        const err = (await rejection(store.ping())) as StoreError;
+        return err.backendCode === 'ECONNREFUSED' ? err : undefined;
+      });
+      expect(refused.message).to.equal(`connect ECONNREFUSED 127.0.0.1:${outage.port}`);
+
+      await outage.end();
+      await waitFor('the store to answer again', () => store.ping().then(() => true, () => false));
+      await store.commit([change(alarm('C', 2))]);
+
+      expect((await store.load()).alarms.map((a) => a.id).sort()).to.deep.equal(['A', 'C']);
+      expect(logs.join('')).to.not.include(password);
+    });
+  });
+
+  describe('#onRemoteCommit', () => {
+    it('listens again once its connection is lost, calling the listener without a revision, then hears commits again', async () => {
+      const store = await open({ applicationName: 'replica-a' });
+      const other = await open({ applicationName: 'replica-b' });
+      const heard: (number | undefined)[] = [];
+      store.onRemoteCommit((revision) => heard.push(revision));
+      await waitFor('listening', () => heard.length === 1);
+
+      await kill('replica-a:listen');
+      await waitFor('listening again', () => heard.length === 2);
+      await other.commit([change(alarm('A', 1))]);
+      await waitFor('the commit heard', () => heard.length === 3);
+
+      expect(heard).to.deep.equal([undefined, undefined, 1]);
+    });
+  });
+
+  describe('#lease', () => {
+    /** Every change of both leases, as the listeners hear them. */
+    function watch(a: Lease, b: Lease): string[] {
+      const seen: string[] = [];
+      a.onChange((held) => seen.push(`a ${held}`));
+      b.onChange((held) => seen.push(`b ${held}`));
+      return seen;
+    }
+
+    /** True once the session of `name` has tried for the lock since it last did anything else. */
+    const tried = async (name: string) => (await backends(name)).some((b) => b.query.includes('pg_try_advisory_lock'));
+
+    it('is held by one store at a time, and taken over within a few tries once the holder dies', async () => {
+      // The holder tries again only in ten minutes: once its session ends, it is as good as dead.
+      const a = (await open({ applicationName: 'replica-a', leaseRetryMs: 600_000 })).lease('expiry');
+      await waitFor('a to hold it', () => a.held);
+      const b = (await open({ applicationName: 'replica-b' })).lease('expiry');
+      const seen = watch(a, b);
+      await waitFor('b to try for it', () => tried('replica-b:lease:expiry'));
+      expect(b.held).to.equal(false);
+
+      await kill('replica-a:lease:expiry');
+      await waitFor('b to take it over', () => b.held);
+
+      expect(a.held).to.equal(false);
+      expect(seen).to.have.members(['a false', 'b true']);
+    });
+
+    it('is tried for again on a new connection once its own is lost', async () => {
+      const a = (await open({ applicationName: 'replica-a' })).lease('expiry');
+      await waitFor('a to hold it', () => a.held);
+      const seen: boolean[] = [];
+      a.onChange((held) => seen.push(held));
+
+      await kill('replica-a:lease:expiry');
+      await waitFor('a to hold it again', () => seen.length === 2);
+
+      expect(seen).to.deep.equal([false, true]);
+      expect(a.held).to.equal(true);
+    });
+
+    it('is given up on close, for the other store to take', async () => {
+      const a = (await open({ applicationName: 'replica-a' })).lease('retention');
+      await waitFor('a to hold it', () => a.held);
+      const b = (await open({ applicationName: 'replica-b' })).lease('retention');
+      await waitFor('b to try for it', () => tried('replica-b:lease:retention'));
+
+      await a.close();
+
+      await waitFor('b to take it', () => b.held);
+      expect(a.held).to.equal(false);
+    });
+
+    it('keeps leases of different names apart', async () => {
+      const store = await open();
+      const expiry = store.lease('expiry');
+      const retention = store.lease('retention');
+
+      await waitFor('both held', () => expiry.held && retention.held);
+    });
+
+    it('is given up when its store closes', async () => {
+      const a = await open({ applicationName: 'replica-a' });
+      const lease = a.lease('expiry');
+      await waitFor('a to hold it', () => lease.held);
+      const b = (await open({ applicationName: 'replica-b' })).lease('expiry');
+
+      await a.close();
+
+      await waitFor('b to take it', () => b.held);
+      expect(await backends('replica-a:lease:expiry')).to.deep.equal([]);
+    });
+  });
+});
+
+describe('redactUrl', () => {
+  it('hides the password of a URL, keeping everything else', () => {
+    expect(redactUrl('postgres://alarms:s3cr%40t@db.example:5432/alarms?sslmode=require')).to.equal(
+      'postgres://alarms:***@db.example:5432/alarms?sslmode=require',
+    );
+  });
+
+  it('hides a password given as a query parameter', () => {
+    expect(redactUrl('postgresql://alarms@db/alarms?password=s3cret&application_name=x')).to.equal(
+      'postgresql://alarms@db/alarms?password=***&application_name=x',
+    );
+  });
+
+  it('leaves a URL without a password as it is', () => {
+    expect(redactUrl('postgres://alarms@db.example/alarms')).to.equal('postgres://alarms@db.example/alarms');
+  });
+
+  it('hides what looks like a password in text that is no URL', () => {
+    expect(redactUrl('host=/run/postgresql password=s3cret dbname=alarms')).to.equal('host=/run/postgresql password=*** dbname=alarms');
+    expect(redactUrl('postgres://alarms:s3cret@[not a host/alarms')).to.equal('postgres://alarms:***@[not a host/alarms');
+  });
+});

@@ -1,0 +1,408 @@
+/**
+ * The AlarmStore contract (src/alarm/store.ts), one suite run against every store: SQLite and
+ * PostgreSQL, each on a fresh place per test. What only a store several replicas share promises
+ * (StoreConflict, changesAfter, onRemoteCommit) runs for those, with two stores on one database.
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { selects, type AlarmSelection } from '../../../src/alarm/filter.js';
+import { SEVERITIES, STATUSES, type Alarm, type AlarmChange } from '../../../src/alarm/model.js';
+import { StoreConflict, StoreError, type AlarmStore, type HistoryEntry } from '../../../src/alarm/store.js';
+import { STORE_KINDS, type StorePlace } from '../../helpers/postgres.js';
+import { rejection } from '../../helpers/promises.js';
+import { storedAlarm as alarm } from '../../helpers/store.js';
+
+const P1 = { domain: 'default', project: 'p1' };
+const P2 = { domain: 'default', project: 'p2' };
+
+/** An alarm as plain data, whatever class the store builds it with. */
+function plain(a: Alarm): Record<string, unknown> {
+  return { ...a, fields: a.fields };
+}
+
+function change(a: Alarm, action: AlarmChange['action'] = 'raise', removed = false): AlarmChange {
+  return { action, alarm: a, removed, at: a.updatedAt };
+}
+
+const byId = (alarms: readonly Alarm[]) => [...alarms].sort((a, b) => a.id.localeCompare(b.id)).map(plain);
+
+/** An alarm with every field set, fields as JSON text no JSON.stringify would write. */
+const FULL = alarm('Full', 1, {
+  source: 'host-1/disk ✓',
+  status: 'ACTIVATED',
+  severity: 'critical',
+  fields: { detail: 'disk 95 % full', nested: { n: [1, 2.5, null] }, text: 'é "quoted" \\ \u2028' },
+  fieldsJson: '{ "detail":"disk 95 % full", "nested": {"n":[1,2.5,null]}, "text":"\\u00e9 \\"quoted\\" \\\\ \\u2028" }',
+  count: 7,
+  raisedAt: 1_790_000_000_000,
+  updatedAt: 1_790_000_123_456,
+  ackedBy: 'ops@example — night shift',
+  ackedAt: 1_790_000_100_000,
+  ackComment: 'looking; "root cause" next',
+  expiresAt: 1_790_003_723_456,
+});
+
+for (const kind of STORE_KINDS) {
+  describe(`AlarmStore contract: ${kind.name}`, () => {
+    let place: StorePlace;
+    let store: AlarmStore;
+
+    beforeEach(async function () {
+      place = await kind.place(this);
+      store = await place.open();
+    });
+
+    afterEach(async () => {
+      await place?.dispose();
+    });
+
+    /** Closes the store and opens another on the same place, as a restart does. */
+    async function reopen(): Promise<AlarmStore> {
+      await store.close();
+      store = await place.open();
+      return store;
+    }
+
+    describe('#commit and #load', () => {
+      it('answers an empty store at revision 0', async () => {
+        expect(await store.load()).to.deep.equal({ alarms: [], revision: 0 });
+      });
+
+      it('keeps every field of an alarm, the fields as their exact JSON text', async () => {
+        const cleared = alarm('Cleared', 2, { status: 'CLEARED', clearedAt: 2000, updatedAt: 2000, severity: 'warning' });
+
+        await store.commit([change(FULL), change(cleared, 'clear')]);
+
+        const snapshot = await store.load();
+        expect(snapshot.revision).to.equal(2);
+        expect(byId(snapshot.alarms)).to.deep.equal(byId([cleared, FULL]));
+        const again = await reopen();
+        expect(byId((await again.load()).alarms)).to.deep.equal(byId([cleared, FULL]));
+      });
+
+      it('removes an alarm whose change says removed, keeping its history', async () => {
+        await store.commit([change(alarm('A', 1)), change(alarm('B', 2))]);
+
+        await store.commit([change(alarm('A', 3), 'clear-all', true)]);
+
+        const snapshot = await store.load();
+        expect(snapshot.alarms.map((a) => a.id)).to.deep.equal(['B']);
+        expect(snapshot.revision).to.equal(3);
+        expect((await store.history(P1, 0, 10)).map((h) => [h.revision, h.action, h.alarm.id])).to.deep.equal([
+          [1, 'raise', 'A'],
+          [2, 'raise', 'B'],
+          [3, 'clear-all', 'A'],
+        ]);
+      });
+
+      it('keeps the last state of an alarm changed several times in one commit', async () => {
+        await store.commit([
+          change(alarm('A', 1)),
+          change(alarm('A', 2), 'clear-all', true),
+          change(alarm('A', 3, { raisedAt: 3000, updatedAt: 3000 })),
+          change(alarm('B', 4)),
+          change(alarm('B', 5, { status: 'CLEARED', clearedAt: 5000, updatedAt: 5000 }), 'purge', true),
+        ]);
+
+        const snapshot = await (await reopen()).load();
+        expect(byId(snapshot.alarms)).to.deep.equal(byId([alarm('A', 3, { raisedAt: 3000, updatedAt: 3000 })]));
+        expect(snapshot.revision).to.equal(5);
+      });
+
+      it('takes a group commit of the largest writes: 1,000 alarms of 16 KiB fields', async () => {
+        const detail = 'x'.repeat(16 * 1024 - 20);
+        const changes = Array.from({ length: 1000 }, (_, i) => {
+          const fields = { detail, i };
+          return change(alarm(`A${i}`, i + 1, { fields, fieldsJson: JSON.stringify(fields) }));
+        });
+
+        await store.commit(changes);
+
+        const snapshot = await (await reopen()).load();
+        expect(snapshot.revision).to.equal(1000);
+        expect(snapshot.alarms).to.have.length(1000);
+        expect(snapshot.alarms.every((a) => a.fieldsJson.length >= 16 * 1024 - 20)).to.equal(true);
+      });
+
+      it('stores nothing of a commit when one of its changes fails', async () => {
+        await store.commit([change(alarm('A', 1))]);
+        const before = await store.load();
+
+        const err = await rejection(
+          store.commit([change(alarm('B', 2)), change(alarm('A', 3, { count: 2 }), 'reraise'), change(alarm('C', 3))]),
+        );
+
+        expect(err).to.be.instanceOf(StoreError);
+        expect((err as StoreError).backendCode, 'the backend code of a duplicate revision').to.match(/^(SQLITE_CONSTRAINT|23505$)/);
+        expect(byId((await store.load()).alarms)).to.deep.equal(byId(before.alarms));
+        expect((await store.load()).revision).to.equal(1);
+        expect(await store.history(P1, 0, 10)).to.have.length(1);
+      });
+
+      it('keeps working after a failed commit', async () => {
+        await rejection(store.commit([change(alarm('A', 1)), change(alarm('B', 1))]));
+
+        await store.commit([change(alarm('C', 1))]);
+
+        expect((await store.load()).alarms.map((a) => a.id)).to.deep.equal(['C']);
+      });
+
+      it('serves the same alarms, acknowledgements and expiries after a reopen', async () => {
+        await store.commit([change(FULL), change(alarm('Plain', 2))]);
+        const acked = alarm('Plain', 3, { ackedBy: 'me', ackedAt: 3000, ackComment: '', updatedAt: 3000 });
+        await store.commit([change(acked, 'ack')]);
+
+        const snapshot = await (await reopen()).load();
+
+        expect(snapshot.revision).to.equal(3);
+        expect(byId(snapshot.alarms)).to.deep.equal(byId([FULL, acked]));
+        const full = snapshot.alarms.find((a) => a.id === 'Full');
+        expect(full).to.deep.include({ ackedBy: FULL.ackedBy, ackedAt: FULL.ackedAt, ackComment: FULL.ackComment, expiresAt: FULL.expiresAt });
+      });
+    });
+
+    describe('#history', () => {
+      it("answers a scope's entries after since, oldest first, at most limit", async () => {
+        const changes: AlarmChange[] = [];
+        for (let r = 1; r <= 12; r += 1) {
+          const scope = r % 3 === 0 ? P2 : P1;
+          changes.push(change(alarm(`A${r % 4}`, r, { ...scope, updatedAt: 1000 + r }), r > 4 ? 'reraise' : 'raise'));
+        }
+        await store.commit(changes.slice(0, 5));
+        await store.commit(changes.slice(5));
+
+        const pages: number[][] = [];
+        for (let since = 0; ; ) {
+          const page = await store.history(P1, since, 3);
+          if (page.length === 0) break;
+          pages.push(page.map((e) => e.revision));
+          since = (page.at(-1) as HistoryEntry).revision;
+        }
+
+        expect(pages).to.deep.equal([[1, 2, 4], [5, 7, 8], [10, 11]]);
+        const entry = (await store.history(P2, 5, 1))[0] as HistoryEntry;
+        expect({ ...entry, alarm: plain(entry.alarm) }).to.deep.equal({
+          revision: 6,
+          action: 'reraise',
+          at: 1006,
+          alarm: plain(alarm('A2', 6, { ...P2, updatedAt: 1006 })),
+        });
+      });
+    });
+
+    describe('#findHistory', () => {
+      /** 40 changes of 4 alarms in two scopes, with every status, severity and acknowledgement. */
+      async function fill(): Promise<HistoryEntry[]> {
+        const changes: AlarmChange[] = [];
+        for (let r = 1; r <= 40; r += 1) {
+          const acked = r % 4 === 1 ? { ackedBy: 'ops', ackedAt: r, ackComment: '' } : {};
+          const cleared = r % 5 === 2 ? { status: 'CLEARED' as const, clearedAt: r } : {};
+          const a = alarm(`A${r % 4}`, r, {
+            ...(r % 7 === 0 ? P2 : P1),
+            source: r % 2 === 0 ? '' : 's1',
+            severity: SEVERITIES[r % 5],
+            updatedAt: 1000 + r,
+            ...acked,
+            ...cleared,
+          });
+          changes.push(change(a, r % 9 === 0 ? 'clear-all' : 'raise', r % 9 === 0));
+        }
+        await store.commit(changes);
+        return store.history(P1, 0, 100);
+      }
+
+      const selections: fc.Arbitrary<AlarmSelection> = fc.record(
+        {
+          ids: fc.subarray(['A0', 'A1', 'A2', 'A3', 'X'], { minLength: 1 }).map((ids) => new Set(ids)),
+          source: fc.constantFrom('', 's1', 'other'),
+          severities: fc.subarray([...SEVERITIES], { minLength: 1 }).map((s) => new Set(s)),
+          status: fc.constantFrom(...STATUSES),
+          acknowledged: fc.boolean(),
+          updatedSince: fc.integer({ min: 995, max: 1045 }),
+        },
+        { requiredKeys: [] },
+      );
+
+      it('answers what a filter of the whole history answers, with its count', async function () {
+        this.timeout(60_000);
+        const findHistory = store.findHistory?.bind(store);
+        if (!findHistory) this.skip();
+        const all = await fill();
+
+        await fc.assert(
+          fc.asyncProperty(
+            selections,
+            fc.integer({ min: 0, max: 42 }),
+            fc.integer({ min: 0, max: 42 }),
+            fc.integer({ min: 1, max: 12 }),
+            fc.boolean(),
+            async (selection, since, upTo, limit, count) => {
+              const matching = all.filter((e) => e.revision <= upTo && selects(e.alarm, selection));
+              const page = await findHistory(P1, { selection, since, upTo, limit, count });
+              expect(page.entries.map((e) => e.revision)).to.deep.equal(
+                matching.filter((e) => e.revision > since).slice(0, limit).map((e) => e.revision),
+              );
+              expect(page.total).to.equal(count ? matching.length : undefined);
+            },
+          ),
+          { numRuns: 60 },
+        );
+      });
+
+      it('answers entries as history does, every field included', async function () {
+        if (!store.findHistory) this.skip();
+        await store.commit([change(FULL), change(alarm('B', 2))]);
+
+        const page = await store.findHistory(P1, { selection: { ids: new Set(['Full']) }, since: 0, upTo: 2, limit: 10, count: true });
+
+        expect(page.total).to.equal(1);
+        expect(page.entries.map((e) => ({ ...e, alarm: plain(e.alarm) }))).to.deep.equal([
+          { revision: 1, action: 'raise', at: FULL.updatedAt, alarm: plain(FULL) },
+        ]);
+      });
+    });
+
+    describe('#pruneHistory', () => {
+      /** 10 raises of A0…A4 committed at times 1001…1010 (revision r at 1000 + r). */
+      async function fill(): Promise<void> {
+        const changes: AlarmChange[] = [];
+        for (let r = 1; r <= 10; r += 1) changes.push(change(alarm(`A${r % 5}`, r, { updatedAt: 1000 + r, count: r > 5 ? 2 : 1 })));
+        await store.commit(changes);
+      }
+
+      const revisions = async (s: AlarmStore) => (await s.history(P1, 0, 100)).map((e) => e.revision);
+
+      it('removes the entries older than olderThan, at most a batch at a time, and records the last one', async function () {
+        if (!store.pruneHistory) this.skip();
+        await fill();
+        expect(store.prunedRevision?.()).to.equal(0);
+
+        expect(await store.pruneHistory(1007, 0, 4)).to.equal(4);
+        expect(await store.pruneHistory(1007, 0, 4)).to.equal(2);
+        expect(await store.pruneHistory(1007, 0, 4)).to.equal(0);
+
+        expect(await revisions(store)).to.deep.equal([7, 8, 9, 10]);
+        expect(store.prunedRevision?.()).to.equal(6);
+      });
+
+      it('keeps the newest keepLast entries', async function () {
+        if (!store.pruneHistory) this.skip();
+        await fill();
+
+        let removed = 0;
+        for (let n = -1; n !== 0; removed += n) n = await store.pruneHistory(0, 3, 2);
+
+        expect(removed).to.equal(7);
+        expect(await revisions(store)).to.deep.equal([8, 9, 10]);
+        expect(store.prunedRevision?.()).to.equal(7);
+      });
+
+      it('never removes what a restart needs: every alarm and the revision stay, and what was pruned', async function () {
+        if (!store.pruneHistory) this.skip();
+        await fill();
+        const before = await store.load();
+
+        await store.pruneHistory(2000, 0, 100);
+
+        const again = await reopen();
+        const snapshot = await again.load();
+        expect(snapshot.revision).to.equal(10);
+        expect(byId(snapshot.alarms)).to.deep.equal(byId(before.alarms));
+        expect(await revisions(again)).to.deep.equal([]);
+        expect(again.prunedRevision?.()).to.equal(10);
+        await again.commit([change(alarm('New', 11, { updatedAt: 1011 }))]);
+        expect(await revisions(again)).to.deep.equal([11]);
+      });
+    });
+
+    describe('#ping', () => {
+      it('resolves on an open store and rejects with a StoreError once it is closed', async () => {
+        await store.ping();
+
+        await store.close();
+
+        expect(await rejection(store.ping())).to.be.instanceOf(StoreError);
+      });
+    });
+
+    if (!kind.shared) return;
+
+    describe('shared by replicas', () => {
+      let other: AlarmStore;
+
+      beforeEach(async () => {
+        other = await place.open();
+        await store.load();
+        await other.load();
+      });
+
+      it('lets exactly one of two stores commit the same next revision; the other stores nothing', async () => {
+        const results = await Promise.allSettled([
+          store.commit([change(alarm('Mine', 1)), change(alarm('Mine2', 2))]),
+          other.commit([change(alarm('Theirs', 1))]),
+        ]);
+
+        const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+        expect(refused, 'one refused').to.have.length(1);
+        const conflict = (refused[0] as PromiseRejectedResult).reason as StoreConflict;
+        expect(conflict).to.be.instanceOf(StoreConflict);
+        const winner = results[0]?.status === 'fulfilled' ? ['Mine', 'Mine2'] : ['Theirs'];
+        expect(conflict.revision).to.equal(winner.length);
+        const snapshot = await store.load();
+        expect(snapshot.alarms.map((a) => a.id).sort()).to.deep.equal(winner);
+        expect((await other.load()).revision).to.equal(winner.length);
+      });
+
+      it('refuses a commit that skips a revision', async () => {
+        await store.commit([change(alarm('A', 1))]);
+
+        const err = await rejection(other.commit([change(alarm('B', 3))]));
+
+        expect(err).to.be.instanceOf(StoreConflict);
+        expect((err as StoreConflict).revision).to.equal(1);
+        expect((err as StoreConflict).message).to.equal('another writer committed first: the store is at revision 1, the commit expected 2');
+        expect((await other.load()).alarms.map((a) => a.id)).to.deep.equal(['A']);
+      });
+
+      it("answers another store's changes with changesAfter, removals marked, and then takes the loser's commit", async () => {
+        await other.commit([change(alarm('A', 1)), change(alarm('B', 2, P2))]);
+        await other.commit([change(alarm('A', 3, { updatedAt: 3000 }), 'clear-all', true), change(alarm('B', 4, { ...P2, status: 'CLEARED', clearedAt: 4000 }), 'purge', true)]);
+        await other.commit([change(alarm('C', 5, { updatedAt: 5000, ackedBy: 'x', ackedAt: 5000, ackComment: 'c' }), 'ack')]);
+        const refused = await rejection(store.commit([change(alarm('Mine', 1))]));
+        expect(refused).to.be.instanceOf(StoreConflict);
+
+        const caught = await store.changesAfter?.(1, 3);
+
+        expect(caught?.map((c) => ({ ...c, alarm: plain(c.alarm) }))).to.deep.equal([
+          { action: 'raise', removed: false, at: 1000, alarm: plain(alarm('B', 2, P2)) },
+          { action: 'clear-all', removed: true, at: 3000, alarm: plain(alarm('A', 3, { updatedAt: 3000 })) },
+          { action: 'purge', removed: true, at: 1000, alarm: plain(alarm('B', 4, { ...P2, status: 'CLEARED', clearedAt: 4000 })) },
+        ]);
+        expect((await store.changesAfter?.(4, 10))?.map((c) => [c.alarm.revision, c.action, c.removed])).to.deep.equal([[5, 'ack', false]]);
+        expect(await store.changesAfter?.(5, 10)).to.deep.equal([]);
+
+        await store.commit([change(alarm('Mine', 6))]);
+        expect((await other.load()).alarms.map((a) => a.id).sort()).to.deep.equal(['C', 'Mine']);
+      });
+
+      it("calls onRemoteCommit with the revision of another store's commit", async () => {
+        const heard: (number | undefined)[] = [];
+        let wake: () => void = () => undefined;
+        store.onRemoteCommit?.((revision) => {
+          heard.push(revision);
+          wake();
+        });
+        const next = () => new Promise<void>((resolve) => (wake = resolve));
+        // Called without a revision once it listens: nothing committed before is missed.
+        while (heard.length === 0) await next();
+        expect(heard).to.deep.equal([undefined]);
+
+        const commit = other.commit([change(alarm('A', 1)), change(alarm('B', 2))]);
+        while (heard.length < 2) await next();
+        await commit;
+
+        expect(heard).to.deep.equal([undefined, 2]);
+      });
+    });
+  });
+}
