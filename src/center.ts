@@ -7,7 +7,7 @@
 import type { Logger } from 'winston';
 import type { Registry } from 'prom-client';
 import type { z } from 'zod';
-import { alarmText, alarmsText, countText, historyText } from './alarm/answers.js';
+import { alarmValue, historyText } from './alarm/answers.js';
 import { AlarmFilterSchema, HistoryFilterSchema, type AlarmFilter, type HistoryFilter } from './alarm/filter.js';
 import {
   AckInputSchema,
@@ -38,9 +38,9 @@ export const DB_FILE = 'alarms.db';
  * durability, queues, limits, retention: `EmbeddedSettings`) are the settings table's, with its
  * defaults and checks (see the README's configuration table); the rest are the embedder's own.
  */
-export interface AlarmCenterOptions extends EmbeddedSettings {
-  /** A store to use instead of SQLite (a networked database, a test double). */
-  store?: AlarmStore;
+export interface AlarmCenterOptions extends Omit<EmbeddedSettings, 'store'> {
+  /** `sqlite` (the default), `postgres` (with `postgresUrl`), or a store of its own (a test double). */
+  store?: EmbeddedSettings['store'] | AlarmStore;
   logger?: Logger;
   /** Prometheus registry for the core's metrics; none are recorded without one. */
   registry?: Registry;
@@ -50,6 +50,12 @@ export interface AlarmCenterOptions extends EmbeddedSettings {
   watchFeedQueueSize?: number;
   /** How often retention runs (default a minute). */
   retentionIntervalMs?: number;
+  /**
+   * On a store several replicas share: how often this replica reads the changes the others
+   * committed without being notified of them (default 1 s); a lost notification delays a change
+   * by at most this.
+   */
+  followPollMs?: number;
   /** Milliseconds since the epoch; for tests. */
   clock?: () => number;
 }
@@ -182,19 +188,23 @@ function value<T>(text: string): T {
   return JSON.parse(text) as T;
 }
 
+/** `total` and `next` of a page, present only when given, as the routes write them. */
+function pageOf(r: { total?: number; next?: string }): { total?: number; next?: string } {
+  return { ...(r.total !== undefined && { total: r.total }), ...(r.next !== undefined && { next: r.next }) };
+}
+
 /** The embedding API over the core's services. */
 export function embeddingApi(parts: EmbeddingParts): AlarmCenter {
   const { alarms, hub, lifecycle } = parts;
   return {
     async raise(scope, input) {
       const s = checkScope(scope);
-      const alarm = await alarms.raise(s, parse(AlarmInputSchema, input));
-      return value<{ alarm: AlarmJson }>(alarmText(alarm)).alarm;
+      return alarmValue(await alarms.raise(s, parse(AlarmInputSchema, input)));
     },
     async clear(scope, id, source = '') {
       const s = checkScope(scope);
       const valid = parse(AlarmInputSchema, { id, source, status: 'CLEARED' });
-      return value<{ alarm: AlarmJson }>(alarmText(await alarms.clear(s, valid.id, valid.source))).alarm;
+      return alarmValue(await alarms.clear(s, valid.id, valid.source));
     },
     async clearAll(scope) {
       return alarms.clearAll(checkScope(scope));
@@ -203,28 +213,28 @@ export function embeddingApi(parts: EmbeddingParts): AlarmCenter {
       const s = checkScope(scope);
       const key = parse(AlarmInputSchema, { id, source: ack.source ?? '' });
       const valid = parse(AckInputSchema, { by: ack.by, comment: ack.comment });
-      return value<{ alarm: AlarmJson }>(alarmText(await alarms.ack(s, key.id, key.source, valid.by, valid.comment))).alarm;
+      return alarmValue(await alarms.ack(s, key.id, key.source, valid.by, valid.comment));
     },
     async unack(scope, id, source = '') {
       const s = checkScope(scope);
       const key = parse(AlarmInputSchema, { id, source });
-      return value<{ alarm: AlarmJson }>(alarmText(await alarms.unack(s, key.id, key.source))).alarm;
+      return alarmValue(await alarms.unack(s, key.id, key.source));
     },
     async clearMatching(scope, selector) {
       const s = checkScope(scope);
       const r = await alarms.clearMatching(s, parse(ClearSelectorSchema, selector));
-      return value(countText(r.alarms.length, r.revision));
+      return { count: r.alarms.length, revision: r.revision };
     },
     async apply(scope, inputs) {
       const s = checkScope(scope);
       const r = await alarms.apply(s, inputs.map((input, i) => parse(AlarmInputSchema, input, `alarms.${i}`)));
-      return value(alarmsText(r.alarms, r.revision));
+      return { alarms: r.alarms.map(alarmValue), revision: r.revision };
     },
     list(scope, filter = {}) {
       const s = checkScope(scope);
       const { selection, page } = parse(AlarmFilterSchema, filter);
       const r = page ? alarms.page(s, selection, page) : alarms.list(s, selection);
-      return value(alarmsText(r.alarms, r.revision, r));
+      return { alarms: r.alarms.map(alarmValue), revision: r.revision, ...pageOf(r) };
     },
     async history(scope, filter = {}) {
       const s = checkScope(scope);

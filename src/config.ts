@@ -25,6 +25,9 @@ export function isLoopback(host: string): boolean {
  * anyone who reaches the port change alarms, so it needs tokens or an explicit `insecure`.
  */
 export const ConfigSchema = SettingsSchema.superRefine((c, ctx) => {
+  if (c.store === 'postgres' && c.postgresUrl === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['postgresUrl'], message: 'is required with store postgres (--postgres-url or ALARM_CENTER_POSTGRES_URL)' });
+  }
   if (isLoopback(c.host) || c.tokens.length > 0 || c.insecure) return;
   ctx.addIssue({
     code: 'custom',
@@ -93,7 +96,7 @@ function readConfigFile(file: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-const SECRET = new Set<string>(SETTINGS.filter((s) => s.kind === 'tokens').map((s) => s.key));
+const SECRET = new Set<string>(SETTINGS.filter((s) => s.kind === 'tokens' || s.secret).map((s) => s.key));
 
 /** ` (got "…")` for a plain value of a setting that is no secret; nothing otherwise. */
 function got(key: string, issue: z.core.$ZodIssue, input: Record<string, unknown>): string {

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import './v8-flags.js';
 import { ConfigError, HELP_HINT, loadConfig, usage, type Config } from './config.js';
 import { createLogger, flushLogs } from './logger.js';
+import { redactUrl } from './alarm/postgres-store.js';
 import { startServer } from './root.js';
 
 /** The exit code of a start-up that cannot succeed as configured: a bad setting, a busy port, an unusable data folder. */
@@ -95,8 +96,8 @@ async function main(): Promise<number> {
     onSignal = stop;
     logger.info('listening', {
       url: server.url,
-      dataDir: config.dataDir,
-      durability: config.durability,
+      store: config.store,
+      ...(config.store === 'postgres' ? { postgres: redactUrl(config.postgresUrl ?? '') } : { dataDir: config.dataDir, durability: config.durability }),
       authentication: config.tokens.length > 0 ? 'tokens' : 'off',
       tokens: config.tokens.length,
       config: request.configFile,

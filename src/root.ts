@@ -12,9 +12,11 @@ import { z } from 'zod';
 import { AlarmIndex } from './alarm/alarm-index.js';
 import { ALARM } from './alarm/event.js';
 import { Expirer } from './alarm/expirer.js';
+import { Follower } from './alarm/follower.js';
 import { createAlarmMetrics, noopAlarmMetrics } from './alarm/metrics.js';
 import { Retention } from './alarm/retention.js';
 import { AlarmService } from './alarm/service.js';
+import { PostgresStore } from './alarm/postgres-store.js';
 import { SqliteStore } from './alarm/sqlite-store.js';
 import type { AlarmStore } from './alarm/store.js';
 import { AlarmSubscriber } from './alarm/subscriber.js';
@@ -27,6 +29,7 @@ import { BusService } from './event/bus-service.js';
 import { createBusMetrics, noopBusMetrics } from './event/metrics.js';
 import { createAlarmChecker } from './health/checkers/alarm-checker.js';
 import { createBusChecker, createLifecycleChecker, createStoreChecker } from './health/checkers/self-checks.js';
+import type { HealthChecker } from './health/checker.js';
 import { HealthRegistry } from './health/registry.js';
 import { TokenRegistry } from './http/auth.js';
 import type { InstanceInfo } from './http/routes/health.js';
@@ -101,19 +104,32 @@ export interface RunningServer extends Core {
   close(): Promise<void>;
 }
 
-function openStore(options: AlarmCenterOptions, s: EmbeddedValues): AlarmStore {
-  if (options.store) return options.store;
+/** The store the settings choose: SQLite in the data folder, or the shared PostgreSQL database. */
+async function openStore(options: AlarmCenterOptions, s: EmbeddedValues, logger: Logger): Promise<AlarmStore> {
+  if (typeof options.store === 'object') return options.store;
+  if (s.store === 'postgres') {
+    if (s.postgresUrl === undefined) throw new AlarmCenterError(Codes.InvalidParams, 'options.postgresUrl: is required with store postgres');
+    return PostgresStore.open({ url: s.postgresUrl, logger: logger.child({ component: 'postgres' }) });
+  }
   return new SqliteStore({ file: s.dataDir === ':memory:' ? ':memory:' : path.join(s.dataDir, DB_FILE), durability: s.durability });
 }
 
 /** The embedded settings of the options, checked, with the settings table's defaults. */
 function settingsOf(options: AlarmCenterOptions): EmbeddedValues {
+  const { store, ...rest } = options;
   try {
-    return embeddedSettings(options);
+    return embeddedSettings(typeof store === 'string' ? { ...rest, store } : rest);
   } catch (err) {
     if (err instanceof z.ZodError) throw new AlarmCenterError(Codes.InvalidParams, describeIssues(err, 'options'));
     throw err;
   }
+}
+
+/** A health registry of these checkers. */
+function registryOf(...checkers: HealthChecker[]): HealthRegistry {
+  const registry = new HealthRegistry();
+  for (const c of checkers) registry.register(c);
+  return registry;
 }
 
 /** Builds the core: store, index, bus, ALARM subscriber, change feed, watchers, expiry, retention, health. */
@@ -121,7 +137,7 @@ async function buildCore(o: AlarmCenterOptions, teardown: Teardown): Promise<Cor
   const s = settingsOf(o);
   const logger = o.logger ?? createSilentLogger();
   const log = (component: string) => logger.child({ component });
-  const store = openStore(o, s);
+  const store = await openStore(o, s, logger);
   teardown.defer(() => store.close());
   const index = new AlarmIndex();
   const snapshot = await store.load();
@@ -168,33 +184,37 @@ async function buildCore(o: AlarmCenterOptions, teardown: Teardown): Promise<Cor
   // Queued writes commit before the watchers are finished.
   teardown.defer(() => writes.stop());
   const service = new AlarmService({ bus, index, store });
-  const expirer: Expirer = new Expirer({ index, expire: (scope, due) => service.expire(scope, due), logger: log('expiry'), clock: o.clock });
+  // With replicas, the jobs that must run once (expiry, retention) run where this lease is held.
+  const lease = store.lease?.('jobs');
+  if (lease) teardown.defer(() => lease.close());
+  const expirer: Expirer = new Expirer({ index, expire: (scope, due) => service.expire(scope, due), logger: log('expiry'), clock: o.clock, lease });
   for (const a of index.allAlarms()) expirer.track(a);
   teardown.defer(() => expirer.close());
   const retention = new Retention({
     store,
     index,
     purge: (scope, before) => service.purge(scope, before),
-    logger: log('retention'),
-    registry: o.registry,
+    logger: log('retention'), registry: o.registry, intervalMs: o.retentionIntervalMs, clock: o.clock, lease,
     historyMaxAgeMs: s.historyRetentionDays * 86_400_000,
     historyMaxEntries: s.historyMaxEntries,
     clearedMaxAgeMs: s.clearedRetentionSeconds * 1000,
-    intervalMs: o.retentionIntervalMs,
-    clock: o.clock,
   });
   teardown.defer(() => retention.close());
+  if (store.changesAfter) {
+    const follower = new Follower({ store, sync: () => service.sync(), revision: () => index.revision, pollMs: o.followPollMs ?? 1000, logger: log('follow') });
+    follower.start();
+    teardown.defer(() => follower.close());
+  }
   let state: Lifecycle = 'starting';
   const lifecycle = { get state() { return state; }, beginShutdown: () => void (state = 'stopping') };
   teardown.defer(() => lifecycle.beginShutdown());
-  const cluster = new HealthRegistry();
-  cluster.register(createAlarmChecker({ index, ids: s.unhealthyAlarmIds }));
-  const readiness = new HealthRegistry();
-  readiness.register(createStoreChecker(store, () => subscriber.storeFailure, { holdMs: o.readinessHoldMs, clock: o.clock }));
-  readiness.register(createBusChecker(bus));
-  readiness.register(createLifecycleChecker(() => state));
-  const published = () => feed.revision;
-  const center = embeddingApi({ alarms: service, published, hub, cluster, readiness, lifecycle, close: () => teardown.run() });
+  const cluster = registryOf(createAlarmChecker({ index, ids: s.unhealthyAlarmIds }));
+  const readiness = registryOf(
+    createStoreChecker(store, () => subscriber.storeFailure, { holdMs: o.readinessHoldMs, clock: o.clock }),
+    createBusChecker(bus),
+    createLifecycleChecker(() => state),
+  );
+  const center = embeddingApi({ alarms: service, published: () => feed.revision, hub, cluster, readiness, lifecycle, close: () => teardown.run() });
   state = 'running';
   retention.start();
   return { center, parts: { service, index, bus, store, feed, hub, retention, subscriber, cluster, readiness, lifecycle } };

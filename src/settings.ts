@@ -36,6 +36,8 @@ export interface Setting<S extends z.ZodType = z.ZodType, E extends boolean = bo
   defaultText?: string;
   /** The default when stdout is a terminal, if it differs. */
   onTerminal?: z.input<S>;
+  /** Never repeated in an error or a log line (it may hold a password). */
+  secret?: boolean;
 }
 
 const setting = <S extends z.ZodType, const E extends boolean>(s: Setting<S, E>): Setting<S, E> => s;
@@ -108,6 +110,26 @@ export const SETTING_TABLE = {
     arg: 'DIR',
     doc: 'folder of the SQLite database',
     embed: true,
+  }),
+  store: setting({
+    schema: z.enum(['sqlite', 'postgres']).default('sqlite'),
+    env: 'ALARM_CENTER_STORE',
+    flag: 'store',
+    doc: 'sqlite: one process on a file in the data folder; postgres: replicas sharing one PostgreSQL database',
+    embed: true,
+  }),
+  postgresUrl: setting({
+    schema: z
+      .string()
+      .regex(/^(postgres|postgresql):\/\/\S+$/, 'must be a postgres:// or postgresql:// URL')
+      .optional(),
+    env: 'ALARM_CENTER_POSTGRES_URL',
+    flag: 'postgres-url',
+    arg: 'URL',
+    doc: 'the PostgreSQL database of --store postgres (its password is never logged)',
+    embed: true,
+    defaultText: 'none',
+    secret: true,
   }),
   logLevel: setting({
     schema: z.enum(LOG_LEVELS).default('info'),

@@ -47,4 +47,9 @@ export type WriteOutcome = ({ ok: true; durable: Promise<void> } & WriteResult) 
  */
 export interface AlarmWrite extends WriteRequest {
   readonly reply: (outcome: WriteOutcome) => void;
+  /**
+   * Set on a request, without operations, to read first the changes other replicas committed
+   * (a store several replicas share); its reply carries the revision reached.
+   */
+  readonly sync?: boolean;
 }

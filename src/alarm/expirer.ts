@@ -1,6 +1,7 @@
 import type { Logger } from 'winston';
 import type { AlarmIndex } from './alarm-index.js';
 import type { Alarm, Scope } from './model.js';
+import type { Lease } from './store.js';
 
 interface Due {
   /** When to look at it: the expiry, or a retry after a failed one. */
@@ -65,6 +66,11 @@ export interface ExpirerOptions {
   clock?: () => number;
   /** How long a failed expiry waits before it is tried again. */
   retryMs?: number;
+  /**
+   * With replicas, the lease of the jobs that run once: expiries are written only while it is
+   * held (alarms are tracked all the same, so a replica that takes it over expires them on time).
+   */
+  lease?: Lease;
 }
 
 /** The longest delay setTimeout takes. */
@@ -89,6 +95,15 @@ export class Expirer {
   constructor(options: ExpirerOptions) {
     this.options = options;
     this.clock = options.clock ?? Date.now;
+    options.lease?.onChange((held) => {
+      if (held) this.schedule();
+      else if (this.timer) clearTimeout(this.timer);
+    });
+  }
+
+  /** Whether this process may write expiries now. */
+  private get leading(): boolean {
+    return this.options.lease?.held ?? true;
   }
 
   /** Alarms waiting for their expiry (stale entries included until they come due). */
@@ -114,6 +129,7 @@ export class Expirer {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.timerAt = Infinity;
+    if (!this.leading) return;
     const next = this.heap.peek();
     if (!next) return;
     this.timerAt = next.at;
@@ -125,6 +141,7 @@ export class Expirer {
   private async run(): Promise<void> {
     this.timer = undefined;
     this.timerAt = Infinity;
+    if (!this.leading) return;
     this.running = true;
     try {
       const now = this.clock();

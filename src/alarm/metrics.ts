@@ -11,9 +11,11 @@ export interface AlarmMetrics {
   storeFailed(code: string): void;
   /** A write was refused whole because it would pass `limit`. */
   refused(limit: AlarmLimit): void;
+  /** A commit was refused because another replica committed first; its batch is planned again. */
+  conflicted(): void;
 }
 
-export const noopAlarmMetrics: AlarmMetrics = { changed() {}, storeFailed() {}, refused() {} };
+export const noopAlarmMetrics: AlarmMetrics = { changed() {}, storeFailed() {}, refused() {}, conflicted() {} };
 
 /**
  * Alarms by status and severity (read from the index at scrape time), the bytes of fields held,
@@ -65,7 +67,15 @@ export function createAlarmMetrics(registry: Registry, index: AlarmIndex, prefix
     labelNames: ['code'],
     registers,
   });
+  const conflicts = new Counter({
+    name: `${prefix}store_conflicts_total`,
+    help: 'Commits refused because another replica committed first; the batch is planned again over its changes.',
+    registers,
+  });
   return {
+    conflicted() {
+      conflicts.inc();
+    },
     changed(action, n) {
       changes.inc({ action }, n);
     },

@@ -3,7 +3,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'winston';
 import type { AlarmIndex } from './alarm-index.js';
 import type { Scope } from './model.js';
-import type { AlarmStore } from './store.js';
+import type { AlarmStore, Lease } from './store.js';
 
 export interface RetentionPolicy {
   /** History entries older than this are removed (0 keeps them whatever their age). */
@@ -26,6 +26,8 @@ export interface RetentionOptions extends RetentionPolicy {
   /** History entries removed per transaction (default 250): each one is a short pause of the writes. */
   batch?: number;
   clock?: () => number;
+  /** With replicas, the lease of the jobs that run once: a pass runs only while it is held. */
+  lease?: Lease;
 }
 
 /** What one pass did. */
@@ -99,6 +101,13 @@ export class Retention {
     };
     this.timer = setTimeout(tick, 0);
     this.timer.unref();
+    // With replicas, a pass is due as soon as this one takes over the jobs.
+    this.options.lease?.onChange((held) => {
+      if (!held || this.closed || this.timer === undefined) return;
+      clearTimeout(this.timer);
+      this.timer = setTimeout(tick, 0);
+      this.timer.unref();
+    });
   }
 
   /** One pass of the policy; concurrent calls share the pass under way. */
@@ -119,12 +128,13 @@ export class Retention {
 
   private async pass(): Promise<RetentionPass> {
     const result: RetentionPass = { pruned: 0, batches: 0, longestBatchMs: 0 };
+    if (this.options.lease && !this.options.lease.held) return result;
     const { store, historyMaxAgeMs, historyMaxEntries, clearedMaxAgeMs } = this.options;
     if (this.prunesHistory && store.pruneHistory) {
       const olderThan = historyMaxAgeMs > 0 ? this.clock() - historyMaxAgeMs : 0;
       while (!this.closed) {
         const started = process.hrtime.bigint();
-        const n = store.pruneHistory(olderThan, historyMaxEntries, this.batch);
+        const n = await store.pruneHistory(olderThan, historyMaxEntries, this.batch);
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
         if (n === 0) break;
         result.pruned += n;

@@ -178,10 +178,19 @@ export class AlarmService {
     };
   }
 
-  private async write(scope: Scope, ops: AlarmOp[]): Promise<WriteResult> {
+  /**
+   * Reads the changes other replicas committed to a shared store into this one (its index, its
+   * watchers); resolves with the revision reached. Writes queued before it are committed first.
+   */
+  async sync(): Promise<number> {
+    const r = await this.write({ domain: '', project: '' }, [], true);
+    return r.revision;
+  }
+
+  private async write(scope: Scope, ops: AlarmOp[], sync = false): Promise<WriteResult> {
     // Declared wide: it is set by the reply, which control-flow analysis does not follow.
     let outcome = undefined as WriteOutcome | undefined;
-    const payload: AlarmWrite = { scope, ops, reply: (o) => (outcome = o) };
+    const payload: AlarmWrite = { scope, ops, reply: (o) => (outcome = o), ...(sync && { sync }) };
     let result;
     try {
       result = await this.bus.fire(createEvent(ALARM, ALARM_SUBJECT, '', payload));

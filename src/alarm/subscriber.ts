@@ -7,7 +7,17 @@ import { ALARM, ALARM_SUBJECT, type AlarmWrite, type WriteResult } from './event
 import type { AlarmLimit, AlarmMetrics } from './metrics.js';
 import { AlarmIds, makeAlarm, SELF_SOURCE, alarmKey, type AlarmChange, type ChangeAction } from './model.js';
 import { Overlay, planWrite, type Growth } from './planner.js';
-import type { AlarmStore, StoreFailure } from './store.js';
+import { StoreConflict, type AlarmStore, type StoreFailure } from './store.js';
+
+/**
+ * Commits of one batch tried before conflicts with other writers fail its writes. Each conflict
+ * brings the replica up to date, so a batch loses only to a commit made in the short time
+ * between its catch-up and its own commit; after a few losses in a row it waits a moment, a
+ * random few milliseconds, so replicas writing at once do not keep colliding.
+ */
+const MAX_ATTEMPTS = 50;
+/** Changes of other writers read at a time. */
+const CATCH_UP_PAGE = 1000;
 
 export interface AlarmSubscriberOptions {
   store: AlarmStore;
@@ -75,35 +85,72 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
   }
 
   async onBatch(events: BusEvent<AlarmWrite>[]): Promise<void> {
+    const writes = events.map((e) => e.payload);
+    // A shared store: read what other replicas committed first when asked to, then whenever a
+    // commit finds that another writer committed first, and plan the batch again.
+    let behind = this.store.changesAfter !== undefined && writes.some((w) => w.sync);
+    for (let attempt = 1; ; attempt += 1) {
+      if (behind) {
+        try {
+          await this.catchUp();
+        } catch (err) {
+          const answer = this.failed(err);
+          for (const w of writes) w.reply({ ok: false, error: answer });
+          return;
+        }
+      }
+      const turn = await this.commitTurn(writes, attempt < MAX_ATTEMPTS);
+      if (turn !== 'conflict') return;
+      this.metrics.conflicted();
+      behind = true;
+      if (attempt >= 3) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(attempt, 20)));
+    }
+  }
+
+  /**
+   * Plans and commits one turn's writes and replies to each, or answers `conflict` (replying to
+   * none) when `mayRetry` and another writer committed first.
+   */
+  private async commitTurn(writes: readonly AlarmWrite[], mayRetry: boolean): Promise<'done' | 'conflict'> {
     const batch = new Overlay(this.index);
     const accepted: { write: AlarmWrite; result: WriteResult }[] = [];
-    for (const event of events) {
-      const write = event.payload;
+    const refused: { write: AlarmWrite; error: Error }[] = [];
+    for (const write of writes) {
+      if (write.sync) {
+        accepted.push({ write, result: { alarms: [], revision: this.index.revision } });
+        continue;
+      }
       const plan = planWrite(batch, write, this.clock());
       if (!plan.ok) {
-        write.reply({ ok: false, error: plan.error });
+        refused.push({ write, error: plan.error });
         continue;
       }
       // The global limits are checked on the planned changes, so clear-alls, removals and fields
       // replaced by a re-raise count exactly; a refused write's changes never join the batch.
       const over = this.overQuota(batch, write) ?? this.overGlobalLimits(batch, plan.planned.growth);
       if (over) {
-        write.reply({ ok: false, error: over });
+        refused.push({ write, error: over });
         continue;
       }
       batch.absorb(plan.planned);
       accepted.push({ write, result: plan.result });
     }
-    if (accepted.length === 0) return;
     const { changes } = batch;
-    let durable: Promise<void>;
-    try {
-      ({ durable } = await this.commit(changes));
-    } catch (err) {
-      const answer = this.failed(err);
-      for (const a of accepted) a.write.reply({ ok: false, error: answer });
-      return;
+    let durable: Promise<void> = Promise.resolve();
+    // A write that changes nothing still commits (nothing): its answer waits for what it saw to be durable.
+    if (accepted.some((a) => !a.write.sync)) {
+      try {
+        ({ durable } = await this.commit(changes));
+      } catch (err) {
+        if (err instanceof StoreConflict && mayRetry) return 'conflict';
+        const answer = this.failed(err);
+        for (const r of refused) r.write.reply({ ok: false, error: r.error });
+        for (const a of accepted) a.write.reply({ ok: false, error: answer });
+        return 'done';
+      }
     }
+    for (const r of refused) r.write.reply({ ok: false, error: r.error });
+    if (accepted.length === 0) return 'done';
     // Visible now, acknowledged once durable: the next batch may commit while this one flushes.
     this.index.apply(changes);
     this.countChanges(changes);
@@ -119,6 +166,24 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
     );
     acknowledged.catch(() => undefined);
     for (const a of accepted) a.write.reply({ ok: true, ...a.result, durable: acknowledged });
+    return 'done';
+  }
+
+  /**
+   * Applies the changes other writers committed to a shared store after the index's revision:
+   * to the index, then to the feed and the expirer, as this replica's own durable changes are.
+   */
+  private async catchUp(): Promise<void> {
+    const read = this.store.changesAfter;
+    if (!read) return;
+    for (;;) {
+      const changes = await read.call(this.store, this.index.revision, CATCH_UP_PAGE);
+      if (changes.length === 0) return;
+      this.index.apply(changes);
+      this.publish(changes);
+      if (this.storeFailure) this.onStoreRecovered();
+      if (changes.length < CATCH_UP_PAGE) return;
+    }
   }
 
   /** Commits, using the store's pipelined commit when it has one; resolves with durability. */

@@ -250,7 +250,7 @@ describe('alarm-center (the bin)', function () {
       await fetch(`${url}/v4/p/admin/alarms`);
       const request = await pretty('for the request', / request /);
 
-      expect(listening).to.match(/^\d{4}-\d\d-\d\dT[\d:.]+Z info {2}listening url=http:\/\/127\.0\.0\.1:\d+ dataDir=\S+ durability=full authentication=off tokens=0 config=null$/);
+      expect(listening).to.match(/^\d{4}-\d\d-\d\dT[\d:.]+Z info {2}listening url=http:\/\/127\.0\.0\.1:\d+ store=sqlite dataDir=\S+ durability=full authentication=off tokens=0 config=null$/);
       expect(request).to.match(/ info {2}request component=http method=GET route=\/v4\/:project\/admin\/alarms path=\/v4\/p\/admin\/alarms status=200 durationMs=[\d.]+ requestId=\S+$/);
       expect(bin.lines.filter((l) => l.unparsed === undefined), 'no JSON line').to.deep.equal([]);
       expect(await bin.stop()).to.equal(0);

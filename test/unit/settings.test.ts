@@ -32,6 +32,8 @@ describe('settings table', () => {
     expect([...EMBEDDED_SETTING_KEYS].sort()).to.deep.equal(
       [
         'dataDir',
+        'store',
+        'postgresUrl',
         'durability',
         'queueSize',
         'maxBatch',
