@@ -6,7 +6,8 @@ import { clientConfig, connectionBroken, redactor, storeErrorOf, type Connection
 import { AdvisoryLease } from './postgres-lease.js';
 import { CommitListener } from './postgres-listener.js';
 import { DEFAULT_POSTGRES_MIGRATIONS_DIR, migrate, readMigrations } from './postgres-migrations.js';
-import { SQL, alarmValues, changeOf, entryOf, fromRow, historyValues, historyWhere, type AlarmRow, type HistoryRow } from './postgres-sql.js';
+import { SQL, alarmValues, historyValues, historyWhere } from './postgres-sql.js';
+import { changeOf, entryOf, fromRow, type AlarmRow, type HistoryRow } from './store-rows.js';
 import {
   StoreConflict,
   StoreError,

@@ -2,12 +2,13 @@ import type Database from 'better-sqlite3';
 import type { DataLock } from './data-lock.js';
 import { FileIdentity } from './file-identity.js';
 import type { AlarmSelection } from './filter.js';
-import { REMOVING_ACTIONS, makeAlarm, type Alarm, type AlarmChange, type AlarmStatus, type Scope, type Severity } from './model.js';
+import { REMOVING_ACTIONS, type Alarm, type AlarmChange, type Scope } from './model.js';
 import { DEFAULT_MIGRATIONS_DIR, migrate, readMigrations, refuseNewerSchema, schemaVersion } from './sqlite-migrations.js';
 import { openDatabase, openFailure } from './sqlite-open.js';
 import { StoreError, type AlarmStore, type HistoryEntry, type HistoryPage, type HistoryQuery, type StoreSnapshot } from './store.js';
 import { DEFAULT_WAL_LIMIT_BYTES, WalCheckpointer } from './wal-checkpointer.js';
 import { WalFlusher } from './wal-flusher.js';
+import { fromRow, type AlarmRow, type HistoryRow } from './store-rows.js';
 
 export { DEFAULT_MIGRATIONS_DIR, readMigrations } from './sqlite-migrations.js';
 
@@ -34,52 +35,6 @@ export interface SqliteStoreOptions {
   walIdleMs?: number;
   /** How often the database file is checked to still be the one at `file` (default 5,000 ms). */
   fileCheckMs?: number;
-}
-
-/** A history row: an alarm's whole state after one change. */
-interface HistoryRow {
-  revision: number;
-  domain: string;
-  project: string;
-  id: string;
-  source: string;
-  action: string;
-  status: AlarmStatus;
-  severity: Severity;
-  fields: string;
-  count: number;
-  raised_at: number;
-  updated_at: number;
-  cleared_at: number | null;
-  acked_by: string | null;
-  acked_at: number | null;
-  ack_comment: string | null;
-  expires_at: number | null;
-  at: number;
-}
-
-/** A row of the alarms table: the state as of the checkpoint. */
-type AlarmRow = Omit<HistoryRow, 'action' | 'at'>;
-
-function fromRow(r: AlarmRow): Alarm {
-  return makeAlarm({
-    domain: r.domain,
-    project: r.project,
-    id: r.id,
-    source: r.source,
-    status: r.status,
-    severity: r.severity,
-    fieldsJson: r.fields,
-    count: r.count,
-    raisedAt: r.raised_at,
-    updatedAt: r.updated_at,
-    revision: r.revision,
-    clearedAt: r.cleared_at ?? undefined,
-    ackedBy: r.acked_by ?? undefined,
-    ackedAt: r.acked_at ?? undefined,
-    ackComment: r.ack_comment ?? undefined,
-    expiresAt: r.expires_at ?? undefined,
-  });
 }
 
 function storeError(err: unknown): StoreError {
