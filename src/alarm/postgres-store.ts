@@ -36,6 +36,12 @@ export interface PostgresStoreOptions {
   reconnectMaxMs?: number;
   /** Most milliseconds to wait for a connection to be made (default 5,000). */
   connectTimeoutMs?: number;
+  /**
+   * Most milliseconds a statement of the pool may take before it fails as a lost connection
+   * would (default 10,000): a network that drops packets instead of refusing them fails the
+   * writes with 503001 instead of holding them until the kernel gives up on the connection.
+   */
+  queryTimeoutMs?: number;
   /** `application_name` of the connections, as `pg_stat_activity` shows them (default `alarm-center`). */
   applicationName?: string;
 }
@@ -78,7 +84,7 @@ export class PostgresStore implements AlarmStore {
     this.logger = options.logger ?? createSilentLogger();
     this.redact = redactor(options.url);
     this.leaseRetryMs = options.leaseRetryMs ?? 1000;
-    this.pool = new pg.Pool({ ...clientConfig(this.settings), max: options.poolSize ?? 10 });
+    this.pool = new pg.Pool({ ...clientConfig(this.settings), max: options.poolSize ?? 10, query_timeout: options.queryTimeoutMs ?? 10_000 });
     // An idle connection the server ended: the pool drops it and makes another when needed.
     this.pool.on('error', (err) => this.logger.warn('idle database connection lost', { error: this.redact(err.message) }));
     this.listener = new CommitListener({

@@ -19,6 +19,7 @@ import { waitFor } from '../../helpers/integration.js';
 import { freshDatabase } from '../../helpers/postgres.js';
 import { rejection } from '../../helpers/promises.js';
 import { storedAlarm as alarm } from '../../helpers/store.js';
+import { TcpProxy } from '../../helpers/tcp-proxy.js';
 
 function change(a: Alarm, action: AlarmChange['action'] = 'raise', removed = false): AlarmChange {
   return { action, alarm: a, removed, at: a.updatedAt };
@@ -208,6 +209,31 @@ describe('PostgresStore', () => {
 
       expect((await store.load()).alarms.map((a) => a.id).sort()).to.deep.equal(['A', 'C']);
       expect(logs.join('')).to.not.include(password);
+    });
+  });
+
+  describe('when the network drops packets instead of refusing them', () => {
+    it('fails a commit after the query timeout instead of holding it, and commits again once the network is back', async () => {
+      const target = new URL(url);
+      const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) });
+      try {
+        const store = await open({ url: proxy.url(url), queryTimeoutMs: 300 });
+        await store.commit([change(alarm('A', 1))]);
+
+        proxy.stall();
+        const failed = await rejection(store.commit([change(alarm('B', 2))]));
+        expect(failed).to.be.instanceOf(StoreError);
+        expect((failed as StoreError).message).to.match(/timeout/i);
+
+        await proxy.restore();
+        await waitFor('the store to answer again', () => store.ping().then(() => true, () => false));
+        // The timed-out commit was not acknowledged; whether the server kept it or not, the next one follows it.
+        const { revision } = await store.load();
+        await store.commit([change(alarm('C', revision + 1))]);
+        expect((await store.load()).alarms.map((a) => a.id)).to.include.members(['A', 'C']);
+      } finally {
+        await proxy.close();
+      }
     });
   });
 
