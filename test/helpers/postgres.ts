@@ -20,6 +20,7 @@ import pg from 'pg';
 import { PostgresStore } from '../../src/alarm/postgres-store.js';
 import { SqliteStore } from '../../src/alarm/sqlite-store.js';
 import type { AlarmStore } from '../../src/alarm/store.js';
+import { stopAtExit } from './pg-process.js';
 
 /** A server the tests may create databases on. */
 export interface TestPostgres {
@@ -217,44 +218,6 @@ async function startOnFreePort<T extends { start(): Promise<void>; stop(): Promi
       if (attempt === 3 || !log.some((l) => /could not (bind|create listen)/i.test(l))) throw new Error('the server did not start');
     }
   }
-}
-
-/** The pid in a data folder's postmaster.pid, if a server runs there. */
-function postmasterPid(dataDir: string): number | undefined {
-  try {
-    const pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** True while the process runs (a child that exited but was not waited for counts as gone). */
-function running(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Stops the server from an `exit` handler, where nothing asynchronous runs: an immediate shutdown,
- * waited for with a bounded blocking wait, then the folder removed.
- */
-function stopAtExit(dataDir: string, remove: () => void): void {
-  const pid = postmasterPid(dataDir);
-  if (pid !== undefined) {
-    try {
-      process.kill(pid, 'SIGQUIT');
-    } catch {
-      // Already gone.
-    }
-    const tick = new Int32Array(new SharedArrayBuffer(4));
-    const deadline = Date.now() + 5000;
-    while (running(pid) && Date.now() < deadline) Atomics.wait(tick, 0, 0, 10);
-  }
-  remove();
 }
 
 // One root hook for the whole run, whichever test file loads this first.
