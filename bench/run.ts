@@ -2,12 +2,17 @@
  * The benchmark program (`npm run bench`, after a build): part A measures Alarm Center embedded
  * in-process; part B measures its HTTP server against a bare express server and, when installed,
  * Prometheus Alertmanager; part C measures the fan-out of live-watch messages to WebSocket
- * watchers; part D fills the limits over all domains and reads the server's memory. It prints a
- * markdown table and writes the same results as JSON to `.bench/results.json`. Everything runs on 127.0.0.1 and every child process is stopped at the end.
+ * watchers; part D fills the limits over all domains and reads the server's memory; part E
+ * starts a throwaway PostgreSQL server and measures Alarm Center on it against Alarm Center on
+ * SQLite (batch and single raises, with the CPU each spends per request) and the propagation of
+ * changes from one replica to a watcher on another. It prints a markdown table and writes the
+ * same results as JSON to `.bench/results.json`. Everything runs on 127.0.0.1 and every child
+ * process, PostgreSQL included, is stopped at the end.
  *
- * BENCH_ONLY runs only the parts it names, comma-separated: `in-process`, `http`, `fanout`, `limits`
- * (e.g. `BENCH_ONLY=fanout npm run bench`). BENCH_SECONDS and BENCH_WARMUP_SECONDS set the
- * measured and warm-up seconds of each side of an HTTP comparison (defaults 10 and 2).
+ * BENCH_ONLY runs only the parts it names, comma-separated: `in-process`, `http`, `fanout`,
+ * `limits`, `postgres` (e.g. `BENCH_ONLY=postgres npm run bench`). BENCH_SECONDS and
+ * BENCH_WARMUP_SECONDS set the measured and warm-up seconds of each side of an HTTP comparison,
+ * part E's included (defaults 10 and 2).
  * BENCH_FANOUT_WATCHERS, BENCH_FANOUT_CHANGES and BENCH_FANOUT_RATE set the fan-out's watchers,
  * changes and changes per second (defaults 10,000, 2,000 and 5: see FANOUT_RATE).
  */
@@ -20,6 +25,7 @@ import { runFanout, type FanoutSettings } from './fanout.js';
 import { runHttp, type HttpSettings } from './http.js';
 import { runInProcess, type InProcessSettings } from './in-process.js';
 import { runLimits, type LimitsSettings } from './limits.js';
+import { runPostgres, type PostgresSettings } from './postgres.js';
 import { addSection, errorRow, formatTable, writeReport, type Report } from './report.js';
 
 const RESULTS = fileURLToPath(new URL('../.bench/results.json', import.meta.url));
@@ -52,7 +58,11 @@ const LIMITS: LimitsSettings = {
  */
 const FANOUT_RATE = 5;
 
-const PARTS = ['in-process', 'http', 'fanout', 'limits'] as const;
+/** Single raises per second to one replica in the postgres part's propagation, and for how long. */
+const PROPAGATION_RATE = 1000;
+const PROPAGATION_SECONDS = 10;
+
+const PARTS = ['in-process', 'http', 'fanout', 'limits', 'postgres'] as const;
 type Part = (typeof PARTS)[number];
 
 function seconds(name: string, fallback: number): number {
@@ -87,6 +97,12 @@ function httpSettings(): HttpSettings {
   };
 }
 
+/** The postgres part drives its comparisons as part B does, and warms its replicas up as long. */
+function postgresSettings(http: HttpSettings): PostgresSettings {
+  const propagation = { rate: PROPAGATION_RATE, seconds: PROPAGATION_SECONDS, warmupSeconds: http.load.warmupSeconds };
+  return { load: http.load, batchSize: http.batchSize, propagation };
+}
+
 function fanoutSettings(): FanoutSettings {
   return {
     watchers: positive('BENCH_FANOUT_WATCHERS', 10_000, true),
@@ -100,7 +116,7 @@ function progress(what: string): void {
   process.stderr.write(`bench: ${what}\n`);
 }
 
-function newReport(http: HttpSettings, fanout: FanoutSettings, parts: ReadonlySet<Part>): Report {
+function newReport(http: HttpSettings, fanout: FanoutSettings, postgres: PostgresSettings, parts: ReadonlySet<Part>): Report {
   return {
     startedAt: new Date().toISOString(),
     environment: {
@@ -110,7 +126,7 @@ function newReport(http: HttpSettings, fanout: FanoutSettings, parts: ReadonlySe
       memory: os.totalmem(),
       platform: `${os.platform()} ${os.release()}`,
     },
-    settings: { parts: [...parts], inProcess: IN_PROCESS, http, fanout, limits: LIMITS },
+    settings: { parts: [...parts], inProcess: IN_PROCESS, http, fanout, limits: LIMITS, postgres },
     rows: [],
     notes: [],
     figures: {},
@@ -139,7 +155,8 @@ async function main(): Promise<number> {
   const parts = partsToRun();
   const http = httpSettings();
   const fanout = fanoutSettings();
-  const report = newReport(http, fanout, parts);
+  const postgres = postgresSettings(http);
+  const report = newReport(http, fanout, postgres, parts);
   try {
     if (parts.has('in-process')) await partA(report, workDir);
     if (parts.has('http')) {
@@ -153,6 +170,10 @@ async function main(): Promise<number> {
     if (parts.has('limits')) {
       progress('part D: limits over all domains');
       addSection(report, await runLimits(path.join(workDir, 'limits'), LIMITS, (what) => progress(`part D: ${what}`)));
+    }
+    if (parts.has('postgres')) {
+      progress('part E: PostgreSQL');
+      addSection(report, await runPostgres(path.join(workDir, 'postgres'), postgres, (what) => progress(`part E: ${what}`)));
     }
   } finally {
     await stopAllChildren();

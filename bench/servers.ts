@@ -1,6 +1,7 @@
 /**
- * How the bench starts each server under test on 127.0.0.1: Alarm Center's built server, the bare
- * express baseline, and Prometheus Alertmanager when the Debian package is installed.
+ * How the bench starts each server under test on 127.0.0.1: Alarm Center's built server (on
+ * SQLite, or as a replica on a PostgreSQL database), the bare express baseline, and Prometheus
+ * Alertmanager when the Debian package is installed.
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -72,20 +73,33 @@ async function startReady(
 }
 
 /**
+ * The limits the bench turns off. The write rate limit (per client address) and the alarm quota
+ * (per project): the bench is one client sending more writes per second, and more new alarms to
+ * one project in a measurement, than the defaults let one client send. The limits of alarms and
+ * of their fields in all, for the same reason: the loads fill servers past them (a batch run
+ * stores about 1,000,000 alarms).
+ */
+const LIMITS_OFF = ['--write-rate-limit', '0', '--max-alarms-per-scope', '0', '--max-alarms', '0', '--max-fields-bytes', '0'];
+
+/**
  * Starts Alarm Center's server as an operator runs it — default log level `info`, so every
  * request is logged to stdout (read and discarded by the bench) — but without the write rate
  * limit and the alarm quota, on a port it picks itself,
  * read from its `listening` log line, with its database in `dataDir`.
  */
 export function startAlarmCenter(dataDir: string): Promise<ChildServer> {
-  // The write rate limit (per client address) and the alarm quota (per project) are off: the
-  // bench is one client sending more writes per second, and more new alarms to one project in a
-  // measurement, than the defaults let one client send.
-  // The limits of alarms and of their fields in all are off for the same reason: the loads fill
-  // servers past them (a batch run stores about 1,000,000 alarms).
-  const limitsOff = ['--write-rate-limit', '0', '--max-alarms-per-scope', '0', '--max-alarms', '0', '--max-fields-bytes', '0'];
-  const args = [SERVER_MAIN, '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...limitsOff];
+  const args = [SERVER_MAIN, '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...LIMITS_OFF];
   return startReady('Alarm Center', process.execPath, args, readyAlarmCenter);
+}
+
+/**
+ * Starts Alarm Center as `startAlarmCenter` does (same limits off) but on the PostgreSQL database
+ * at `postgresUrl`, as one of the replicas sharing it; `name` tells replicas apart in errors.
+ */
+export function startAlarmCenterOnPostgres(postgresUrl: string, dataDir: string, name = 'Alarm Center on PostgreSQL'): Promise<ChildServer> {
+  const store = ['--store', 'postgres', '--postgres-url', postgresUrl];
+  const args = [SERVER_MAIN, '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...LIMITS_OFF, ...store];
+  return startReady(name, process.execPath, args, readyAlarmCenter);
 }
 
 /**
