@@ -1,49 +1,20 @@
 /**
- * The PostgreSQL store's statements: a commit's changes are written as arrays that `unnest`
- * turns back into rows (one statement per table, whatever the number of changes). Rows are read
- * back with store-rows.ts, as SQLite's are.
+ * The PostgreSQL store's statements: a commit is one call of alarm_center_commit, its changes
+ * passed as one array per column that `unnest` turns back into rows (one statement, whatever the
+ * number of changes). Rows are read back with store-rows.ts, as SQLite's are.
  */
 import type { AlarmSelection } from './filter.js';
-import type { Alarm, AlarmChange, Scope } from './model.js';
+import type { AlarmChange, Scope } from './model.js';
 import { COMMIT_CHANNEL } from './postgres-listener.js';
 
-const KEY = 'domain, project, id, source';
-const STATE = 'status, severity, fields, count, raised_at, updated_at, cleared_at, acked_by, acked_at, ack_comment, expires_at';
-const KEY_TYPES = ['text', 'text', 'text', 'text'];
-const STATE_TYPES = ['text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'bigint', 'text', 'bigint', 'text', 'bigint'];
-
-/** `unnest($1::t1[], $2::t2[], …)`: one row per array index, the arrays passed as parameters. */
-const unnest = (types: readonly string[]) => `unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})`;
-
-const key = (a: Alarm) => [a.domain, a.project, a.id, a.source];
-const state = (a: Alarm) => [
-  a.status, a.severity, a.fieldsJson, a.count, a.raisedAt, a.updatedAt, a.clearedAt ?? null,
-  a.ackedBy ?? null, a.ackedAt ?? null, a.ackComment ?? null, a.expiresAt ?? null,
-];
-
-/** The columns of `rows` as arrays, for `unnest`. */
-function columns(rows: readonly unknown[][], width: number): unknown[][] {
-  const out: unknown[][] = Array.from({ length: width }, () => []);
-  for (const row of rows) row.forEach((v, i) => (out[i] as unknown[]).push(v));
-  return out;
-}
-
-/** The store's statements; those of a commit run as prepared statements on each connection. */
+/** The store's statements; the commit's runs as a prepared statement on each connection. */
 export const SQL = {
-  appendHistory: `INSERT INTO history (revision, ${KEY}, action, ${STATE}, at)
-    SELECT * FROM ${unnest(['bigint', ...KEY_TYPES, 'text', ...STATE_TYPES, 'bigint'])}`,
-  upsertAlarms: `INSERT INTO alarms (${KEY}, ${STATE}, revision)
-    SELECT * FROM ${unnest([...KEY_TYPES, ...STATE_TYPES, 'bigint'])}
-    ON CONFLICT (${KEY}) DO UPDATE SET status = excluded.status, severity = excluded.severity,
-      fields = excluded.fields, count = excluded.count, raised_at = excluded.raised_at,
-      updated_at = excluded.updated_at, cleared_at = excluded.cleared_at, acked_by = excluded.acked_by,
-      acked_at = excluded.acked_at, ack_comment = excluded.ack_comment, expires_at = excluded.expires_at,
-      revision = excluded.revision`,
-  deleteAlarms: `DELETE FROM alarms a USING ${unnest(KEY_TYPES)} AS r(domain, project, id, source)
-    WHERE a.domain = r.domain AND a.project = r.project AND a.id = r.id AND a.source = r.source`,
-  lockRevision: "SELECT value FROM meta WHERE key = 'revision' FOR UPDATE",
-  setRevision: `WITH mark AS (UPDATE meta SET value = $1::bigint WHERE key = 'revision')
-    SELECT pg_notify('${COMMIT_CHANNEL}', $1::bigint::text)`,
+  /**
+   * A whole commit, one round trip: alarm_center_commit (migrations/postgres/002) locks the
+   * revision, stores the changes unless the revision is not the expected one, and notifies; it
+   * returns the revision it found. Parameters: see commitValues.
+   */
+  commit: `SELECT alarm_center_commit(${Array.from({ length: 22 }, (_, i) => `$${i + 1}`).join(', ')}) AS found`,
   historyPage: 'SELECT * FROM history WHERE domain = $1 AND project = $2 AND revision > $3 ORDER BY revision LIMIT $4',
   changesAfter: 'SELECT * FROM history WHERE revision > $1 ORDER BY revision LIMIT $2',
   meta: 'SELECT key, value FROM meta',
@@ -63,24 +34,38 @@ export function historyWhere(scope: Scope, s: AlarmSelection, upTo: number): { s
   return { sql, values };
 }
 
-/** The parameters of SQL.appendHistory: one history row per change. */
-export function historyValues(changes: readonly AlarmChange[]): unknown[][] {
-  return columns(changes.map((c) => [c.alarm.revision, ...key(c.alarm), c.action, ...state(c.alarm), c.at]), 18);
-}
-
 /**
- * The parameters of SQL.upsertAlarms and SQL.deleteAlarms bringing the alarms table from before a
- * commit to after it: each alarm's last change in the commit decides (the table is keyed by alarm,
- * and one statement may not touch a row twice). Undefined where there is nothing to do.
+ * The parameters of SQL.commit: the revision expected before the commit, the one after it, the
+ * channel to notify, then one array per column of the changes, in commit order (the history's
+ * columns, then whether the change removes its alarm). Built in one pass, column by column.
  */
-export function alarmValues(changes: readonly AlarmChange[]): { upserts?: unknown[][]; deletes?: unknown[][] } {
-  const last = new Map<string, AlarmChange>();
-  for (const c of changes) last.set(key(c.alarm).join('\u0000'), c);
-  const final = [...last.values()];
-  const kept = final.filter((c) => !c.removed).map((c) => [...key(c.alarm), ...state(c.alarm), c.alarm.revision]);
-  const removed = final.filter((c) => c.removed).map((c) => key(c.alarm));
-  return {
-    ...(kept.length > 0 && { upserts: columns(kept, 16) }),
-    ...(removed.length > 0 && { deletes: columns(removed, 4) }),
-  };
+export function commitValues(changes: readonly AlarmChange[], expected: number, revision: number): unknown[] {
+  const n = changes.length;
+  const col = () => new Array<unknown>(n);
+  const [rev, domain, project, id, source, action, status, severity, fields, count] = [col(), col(), col(), col(), col(), col(), col(), col(), col(), col()];
+  const [raisedAt, updatedAt, clearedAt, ackedBy, ackedAt, ackComment, expiresAt, at, removed] = [col(), col(), col(), col(), col(), col(), col(), col(), col()];
+  for (let i = 0; i < n; i++) {
+    const c = changes[i] as AlarmChange;
+    const a = c.alarm;
+    rev[i] = a.revision;
+    domain[i] = a.domain;
+    project[i] = a.project;
+    id[i] = a.id;
+    source[i] = a.source;
+    action[i] = c.action;
+    status[i] = a.status;
+    severity[i] = a.severity;
+    fields[i] = a.fieldsJson;
+    count[i] = a.count;
+    raisedAt[i] = a.raisedAt;
+    updatedAt[i] = a.updatedAt;
+    clearedAt[i] = a.clearedAt ?? null;
+    ackedBy[i] = a.ackedBy ?? null;
+    ackedAt[i] = a.ackedAt ?? null;
+    ackComment[i] = a.ackComment ?? null;
+    expiresAt[i] = a.expiresAt ?? null;
+    at[i] = c.at;
+    removed[i] = c.removed;
+  }
+  return [expected, revision, COMMIT_CHANNEL, rev, domain, project, id, source, action, status, severity, fields, count, raisedAt, updatedAt, clearedAt, ackedBy, ackedAt, ackComment, expiresAt, at, removed];
 }

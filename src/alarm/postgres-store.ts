@@ -6,7 +6,7 @@ import { clientConfig, connectionBroken, redactor, storeErrorOf, type Connection
 import { AdvisoryLease } from './postgres-lease.js';
 import { CommitListener } from './postgres-listener.js';
 import { DEFAULT_POSTGRES_MIGRATIONS_DIR, migrate, readMigrations } from './postgres-migrations.js';
-import { SQL, alarmValues, historyValues, historyWhere } from './postgres-sql.js';
+import { SQL, commitValues, historyWhere } from './postgres-sql.js';
 import { changeOf, entryOf, fromRow, type AlarmRow, type HistoryRow } from './store-rows.js';
 import {
   StoreConflict,
@@ -49,11 +49,13 @@ export interface PostgresStoreOptions {
 /**
  * The PostgreSQL store, which several replicas share.
  *
- * - Commit order is revision order: a commit locks the row of meta 'revision' (`FOR UPDATE`), so
- *   writers take turns; it is refused with StoreConflict, nothing stored, unless its first
- *   revision is the store's plus one. In the same transaction it appends the history, brings the
- *   alarms table up to date (no checkpoints: the table is always current), sets the revision and
- *   notifies `alarm_center` with it, which PostgreSQL delivers only once the commit is.
+ * - Commit order is revision order: a commit, one statement (one round trip) calling
+ *   alarm_center_commit (migrations/postgres/002), locks the row of meta 'revision'
+ *   (`FOR UPDATE`), so writers take turns; it is refused with StoreConflict, nothing stored,
+ *   unless its first revision is the store's plus one. In the same transaction it appends the
+ *   history, brings the alarms table up to date (no checkpoints: the table is always current),
+ *   sets the revision and notifies `alarm_center` with it, which PostgreSQL delivers only once the
+ *   commit is.
  * - Reads of several statements (`load`, `changesAfter`) run in one REPEATABLE READ transaction,
  *   a consistent snapshot.
  * - Connections: a pool for everything a caller awaits, which makes new connections by itself
@@ -183,18 +185,13 @@ export class PostgresStore implements AlarmStore {
     const first = changes[0];
     const last = changes.at(-1);
     if (!first || !last) return Promise.resolve();
-    return this.run(() =>
-      this.transaction('BEGIN', async (client) => {
-        const { rows } = await client.query<{ value: number }>({ name: 'ac-lock-revision', text: SQL.lockRevision });
-        const current = rows[0]?.value ?? 0;
-        if (first.alarm.revision !== current + 1) throw new StoreConflict(current, first.alarm.revision - 1);
-        await client.query({ name: 'ac-append-history', text: SQL.appendHistory, values: historyValues(changes) });
-        const { upserts, deletes } = alarmValues(changes);
-        if (upserts) await client.query({ name: 'ac-upsert-alarms', text: SQL.upsertAlarms, values: upserts });
-        if (deletes) await client.query({ name: 'ac-delete-alarms', text: SQL.deleteAlarms, values: deletes });
-        await client.query({ name: 'ac-set-revision', text: SQL.setRevision, values: [last.alarm.revision] });
-      }),
-    );
+    const expected = first.alarm.revision - 1;
+    return this.run(async () => {
+      const values = commitValues(changes, expected, last.alarm.revision);
+      const { rows } = await this.withClient((client) => client.query<{ found: number }>({ name: 'ac-commit', text: SQL.commit, values }));
+      const found = rows[0]?.found ?? 0;
+      if (found !== expected) throw new StoreConflict(found, expected);
+    });
   }
 
   history(scope: Scope, since: number, limit: number): Promise<HistoryEntry[]> {
