@@ -321,6 +321,14 @@ describe('history and watch API', () => {
       await c.until('two heartbeats', (x) => x.frames.filter((f) => f.comments.includes('heartbeat')).length >= 2);
     });
 
+    it('answers a HEAD with the stream’s head and ends it, leaving no watcher open', async () => {
+      await start();
+      const res = await api().head(WATCH).set('accept', 'text/event-stream').timeout(5000);
+      expect(res.status).to.equal(200);
+      expect(res.headers['content-type']).to.match(/^text\/event-stream/);
+      expect(server.parts.hub.size).to.equal(0);
+    });
+
     it('answers 400001 naming accept when neither SSE nor a WebSocket is asked for', async () => {
       await start();
       expectError(await api().get(WATCH), '400001', /^accept: /);

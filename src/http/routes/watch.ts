@@ -96,6 +96,12 @@ export function watchRoutes({ history, hub }: WatchRouteDeps): Route[] {
           'Cache-Control': 'no-cache, no-transform',
           'X-Accel-Buffering': 'no',
         });
+        // A HEAD gets the stream's head and no stream: Node sends no body for it, nor the head
+        // before the answer ends, so a stream opened for it would hold the client forever.
+        if (req.method === 'HEAD') {
+          res.end();
+          return;
+        }
         // Tells the client the stream is open before the first change.
         res.write(': watching\n\n');
         const sink = new SseSink(res, hub.heartbeatMs, hub.sendTimeoutMs, Date.now());
