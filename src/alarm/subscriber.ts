@@ -143,7 +143,11 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
         ({ durable } = await this.commit(changes));
       } catch (err) {
         if (err instanceof StoreConflict && mayRetry) return 'conflict';
-        const answer = this.failed(err);
+        // Losing every race is no failure of the store: the writes are refused, the store stays healthy.
+        const answer =
+          err instanceof StoreConflict
+            ? new AlarmCenterError(Codes.Unavailable, `other replicas committed first ${MAX_ATTEMPTS} times in a row; retry`, { cause: err })
+            : this.failed(err);
         for (const r of refused) r.write.reply({ ok: false, error: r.error });
         for (const a of accepted) a.write.reply({ ok: false, error: answer });
         return 'done';

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { AlarmCenter, WatchEvent } from '../../src/center.js';
 import { AlarmCenterError } from '../../src/errors.js';
+import { StoreConflict } from '../../src/alarm/store.js';
 import { createCore, type Core } from '../../src/root.js';
 import { waitFor } from '../helpers/integration.js';
 import { rejection } from '../helpers/promises.js';
@@ -85,6 +86,21 @@ describe('replicas on a shared store', () => {
       ['raise', 1],
       ['reraise', 2],
     ]);
+  });
+
+  it('refuses a write with 503001, and stays healthy, when other replicas win every race for its commit', async () => {
+    const store = log.open();
+    const core = await createCore({ store, followPollMs: 60_000 });
+    opened.push(core);
+    store.commit = () => Promise.reject(new StoreConflict(log.revision, log.revision));
+
+    const err = await rejection(core.center.raise(SCOPE, { id: 'A' }));
+
+    expect(err).to.be.instanceOf(AlarmCenterError).with.property('code', '503001');
+    expect((err as AlarmCenterError).detail).to.equal('other replicas committed first 50 times in a row; retry');
+    expect((await core.center.ready()).healthy).to.equal(true);
+    expect(core.center.list(SCOPE).alarms).to.deep.equal([]);
+    expect(await core.center.health(SCOPE)).to.deep.equal({ healthy: true });
   });
 
   it('reads what a lost notification carried on its next poll', async () => {
