@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { AlarmIndex } from '../../../src/alarm/alarm-index.js';
-import type { Alarm } from '../../../src/alarm/model.js';
 import { type AlarmCenter, type AlarmCenterOptions } from '../../../src/center.js';
 import { createAlarmCenter } from '../../../src/root.js';
 import { createAlarmChecker } from '../../../src/health/checkers/alarm-checker.js';
+import { storedAlarm } from '../../helpers/store.js';
 
 const SCOPE = { domain: 'default', project: 'p1' };
 const OTHER = { domain: 'default', project: 'p2' };
@@ -115,21 +115,7 @@ describe('createAlarmChecker', () => {
   describe('#check on an index', () => {
     it('answers from the index alone, with the default name and ids', () => {
       const index = new AlarmIndex();
-      const fields = { detail: 'refused' };
-      const alarm: Alarm = {
-        domain: SCOPE.domain,
-        project: SCOPE.project,
-        id: 'BackendConnectionRefuse',
-        source: '',
-        status: 'ACTIVATED',
-        severity: 'major',
-        fields,
-        fieldsJson: JSON.stringify(fields),
-        count: 1,
-        raisedAt: 1,
-        updatedAt: 1,
-        revision: 1,
-      };
+      const alarm = storedAlarm('BackendConnectionRefuse', 1, { fields: { detail: 'refused' }, fieldsJson: '{"detail":"refused"}', raisedAt: 1, updatedAt: 1 });
       index.apply([{ action: 'raise', alarm, removed: false, at: 1 }]);
       const check = createAlarmChecker({ index });
 
