@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { AlarmCenter, WatchEvent } from '../../src/center.js';
+import type { AlarmCenter, AlarmCenterOptions, WatchEvent } from '../../src/center.js';
 import { AlarmCenterError } from '../../src/errors.js';
 import { StoreConflict } from '../../src/alarm/store.js';
 import { createCore, type Core } from '../../src/root.js';
@@ -14,8 +14,8 @@ describe('replicas on a shared store', () => {
   let log: SharedLog;
   const opened: Core[] = [];
 
-  async function replica(options: { followPollMs?: number } = {}): Promise<Core> {
-    const core = await createCore({ store: log.open(), followPollMs: options.followPollMs ?? 60_000 });
+  async function replica(options: Omit<AlarmCenterOptions, 'store'> = {}): Promise<Core> {
+    const core = await createCore({ followPollMs: 60_000, ...options, store: log.open() });
     opened.push(core);
     return core;
   }
@@ -119,6 +119,25 @@ describe('replicas on a shared store', () => {
     await a.center.close();
     await waitFor('B to expire the alarm', () => b.center.list(SCOPE).alarms[0]?.status === 'CLEARED', 5000);
     expect(log.changes.filter((c) => c.action === 'expire')).to.have.length(1);
+  });
+
+  it('purges cleared alarms only where the jobs lease is held, and at once on the replica taking it over', async () => {
+    let now = Date.UTC(2026, 11, 1);
+    const options = { clock: () => now, clearedRetentionSeconds: 1, retentionIntervalMs: 3_600_000 };
+    const a = await replica(options);
+    const b = await replica(options);
+    await a.center.raise(SCOPE, { id: 'Old' });
+    await a.center.clear(SCOPE, 'Old');
+    now += 5000;
+    // The holder's next pass is an hour away; B, which is not holding the lease, purges nothing.
+    await b.parts.service.sync();
+    await b.parts.retention.runOnce();
+    expect(log.changes.filter((c) => c.action === 'purge')).to.have.length(0);
+
+    await a.center.close();
+
+    await waitFor('B to purge the alarm', () => b.center.list(SCOPE).alarms.length === 0);
+    expect(log.changes.filter((c) => c.action === 'purge')).to.have.length(1);
   });
 
   it('answers 503001 while the store is unreachable, fails readiness, and catches up once it is back', async () => {
