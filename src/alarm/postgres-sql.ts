@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL store's statements: a commit is one call of alarm_center_commit, its changes
  * passed as one array per column that `unnest` turns back into rows (one statement, whatever the
- * number of changes). Rows are read back with store-rows.ts, as SQLite's are.
+ * number of changes); a checkpoint step, one call of alarm_center_checkpoint. Rows are read back with store-rows.ts, as SQLite's are.
  */
 import type { AlarmSelection } from './filter.js';
 import type { AlarmChange, Scope } from './model.js';
@@ -10,11 +10,17 @@ import { COMMIT_CHANNEL } from './postgres-listener.js';
 /** The store's statements; the commit's runs as a prepared statement on each connection. */
 export const SQL = {
   /**
-   * A whole commit, one round trip: alarm_center_commit (migrations/postgres/002) locks the
-   * revision, stores the changes unless the revision is not the expected one, and notifies; it
-   * returns the revision it found. Parameters: see commitValues.
+   * A whole commit, one round trip: alarm_center_commit (migrations/postgres/002, 003) locks the
+   * revision, appends the changes to the history unless the revision is not the expected one, and
+   * notifies; it returns the revision it found. Parameters: see commitValues.
    */
   commit: `SELECT alarm_center_commit(${Array.from({ length: 22 }, (_, i) => `$${i + 1}`).join(', ')}) AS found`,
+  /**
+   * One checkpoint step (migrations/postgres/003): $1 the revision to reach, $2 the most history
+   * rows to take, $3 the actions that remove their alarm. Answers the checkpoint it leaves, or
+   * null when another replica's checkpoint is running.
+   */
+  checkpoint: 'SELECT alarm_center_checkpoint($1, $2, $3::text[]) AS done',
   historyPage: 'SELECT * FROM history WHERE domain = $1 AND project = $2 AND revision > $3 ORDER BY revision LIMIT $4',
   changesAfter: 'SELECT * FROM history WHERE revision > $1 ORDER BY revision LIMIT $2',
   meta: 'SELECT key, value FROM meta',

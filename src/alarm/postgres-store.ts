@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Logger } from 'winston';
 import { createSilentLogger } from '../logger.js';
-import type { AlarmChange, Scope } from './model.js';
+import { REMOVING_ACTIONS, type Alarm, type AlarmChange, type Scope } from './model.js';
 import { clientConfig, connectionBroken, redactor, storeErrorOf, type ConnectionSettings } from './postgres-connection.js';
 import { AdvisoryLease } from './postgres-lease.js';
 import { CommitListener } from './postgres-listener.js';
@@ -44,18 +44,28 @@ export interface PostgresStoreOptions {
   queryTimeoutMs?: number;
   /** `application_name` of the connections, as `pg_stat_activity` shows them (default `alarm-center`). */
   applicationName?: string;
+  /** History rows past the checkpoint that start the next checkpoint after a commit (default 20,000). */
+  checkpointEvery?: number;
 }
+
+/** Most history rows one checkpoint transaction takes: a long backlog goes in several. */
+const CHECKPOINT_STEP_ROWS = 20_000;
+const REMOVING = [...REMOVING_ACTIONS];
 
 /**
  * The PostgreSQL store, which several replicas share.
  *
  * - Commit order is revision order: a commit, one statement (one round trip) calling
- *   alarm_center_commit (migrations/postgres/002), locks the row of meta 'revision'
+ *   alarm_center_commit (migrations/postgres/002, 003), locks the row of meta 'revision'
  *   (`FOR UPDATE`), so writers take turns; it is refused with StoreConflict, nothing stored,
  *   unless its first revision is the store's plus one. In the same transaction it appends the
- *   history, brings the alarms table up to date (no checkpoints: the table is always current),
- *   sets the revision and notifies `alarm_center` with it, which PostgreSQL delivers only once the
- *   commit is.
+ *   history, sets the revision and notifies `alarm_center` with it, which PostgreSQL delivers only
+ *   once the commit is.
+ * - Checkpoints, as SQLite's: the alarms table is brought up to date from the history in bulk,
+ *   once `checkpointEvery` rows accumulated after a commit, by alarm_center_checkpoint
+ *   (migrations/postgres/003) on a connection of the pool, outside the commits' turn; replicas take
+ *   turns on it. A load reads the table and replays the history after its checkpoint; retention
+ *   never removes history past the checkpoint.
  * - Reads of several statements (`load`, `changesAfter`) run in one REPEATABLE READ transaction,
  *   a consistent snapshot.
  * - Connections: a pool for everything a caller awaits, which makes new connections by itself
@@ -74,7 +84,13 @@ export class PostgresStore implements AlarmStore {
   private readonly leaseRetryMs: number;
   private readonly listener: CommitListener;
   private readonly leases = new Set<AdvisoryLease>();
+  private readonly checkpointEvery: number;
   private pruned = 0;
+  /** The checkpoint and the revision, as this store last saw them. */
+  private checkpointed = 0;
+  private lastRevision = 0;
+  /** The checkpoint this store runs, while it runs. */
+  private checkpointing: Promise<void> | undefined;
   private closed = false;
 
   private constructor(options: PostgresStoreOptions) {
@@ -86,6 +102,7 @@ export class PostgresStore implements AlarmStore {
     this.logger = options.logger ?? createSilentLogger();
     this.redact = redactor(options.url);
     this.leaseRetryMs = options.leaseRetryMs ?? 1000;
+    this.checkpointEvery = options.checkpointEvery ?? 20_000;
     this.pool = new pg.Pool({ ...clientConfig(this.settings), max: options.poolSize ?? 10, query_timeout: options.queryTimeoutMs ?? 10_000 });
     // An idle connection the server ended: the pool drops it and makes another when needed.
     this.pool.on('error', (err) => this.logger.warn('idle database connection lost', { error: this.redact(err.message) }));
@@ -164,21 +181,32 @@ export class PostgresStore implements AlarmStore {
     return this.transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', work);
   }
 
+  /** The alarms table at its checkpoint, then the history after it replayed, in one snapshot. */
   load(): Promise<StoreSnapshot> {
     return this.run(() =>
       this.snapshot(async (client) => {
         const meta = await this.readMeta(client);
-        const { rows } = await client.query<AlarmRow>('SELECT * FROM alarms');
-        return { alarms: rows.map(fromRow), revision: meta.revision };
+        const state = new Map<string, Alarm>();
+        const keyOf = (r: AlarmRow) => `${r.domain}\u0000${r.project}\u0000${r.id}\u0000${r.source}`;
+        for (const r of (await client.query<AlarmRow>('SELECT * FROM alarms')).rows) state.set(keyOf(r), fromRow(r));
+        const tail = await client.query<HistoryRow>('SELECT * FROM history WHERE revision > $1 ORDER BY revision', [meta.checkpoint]);
+        for (const r of tail.rows) {
+          if (REMOVING_ACTIONS.has(r.action)) state.delete(keyOf(r));
+          else state.set(keyOf(r), fromRow(r));
+        }
+        return { alarms: [...state.values()], revision: meta.revision };
       }),
     );
   }
 
-  private async readMeta(client: pg.ClientBase): Promise<{ revision: number; pruned: number }> {
+  private async readMeta(client: pg.ClientBase): Promise<{ revision: number; pruned: number; checkpoint: number }> {
     const { rows } = await client.query<{ key: string; value: number }>(SQL.meta);
     const value = (k: string) => rows.find((r) => r.key === k)?.value ?? 0;
-    this.pruned = Math.max(this.pruned, value('pruned'));
-    return { revision: value('revision'), pruned: value('pruned') };
+    const meta = { revision: value('revision'), pruned: value('pruned'), checkpoint: value('checkpoint') };
+    this.pruned = Math.max(this.pruned, meta.pruned);
+    this.checkpointed = Math.max(this.checkpointed, meta.checkpoint);
+    this.lastRevision = Math.max(this.lastRevision, meta.revision);
+    return meta;
   }
 
   commit(changes: readonly AlarmChange[]): Promise<void> {
@@ -191,7 +219,37 @@ export class PostgresStore implements AlarmStore {
       const { rows } = await this.withClient((client) => client.query<{ found: number }>({ name: 'ac-commit', text: SQL.commit, values }));
       const found = rows[0]?.found ?? 0;
       if (found !== expected) throw new StoreConflict(found, expected);
+      this.lastRevision = Math.max(this.lastRevision, last.alarm.revision);
+      if (this.lastRevision - this.checkpointed >= this.checkpointEvery) void this.checkpoint();
     });
+  }
+
+  /**
+   * Brings the alarms table up to the last revision this store saw, in steps of at most
+   * CHECKPOINT_STEP_ROWS, unless another replica's checkpoint is running (it does the work). A
+   * failure only delays it: the history still holds every change, and the next commit tries
+   * again. Resolves once done or given up; never rejects.
+   */
+  checkpoint(): Promise<void> {
+    this.checkpointing ??= this.checkpointSteps(this.lastRevision).finally(() => {
+      this.checkpointing = undefined;
+    });
+    return this.checkpointing;
+  }
+
+  private async checkpointSteps(upTo: number): Promise<void> {
+    try {
+      while (this.checkpointed < upTo && !this.closed) {
+        const [row] = await this.query<{ done: number | null }>(SQL.checkpoint, [upTo, CHECKPOINT_STEP_ROWS, REMOVING]);
+        const done = row?.done ?? null;
+        if (done === null || done <= this.checkpointed) return;
+        this.checkpointed = done;
+      }
+    } catch (err) {
+      this.logger.warn('checkpoint of the alarms table failed; the next commit tries again', {
+        error: this.redact(err instanceof Error ? err.message : String(err)),
+      });
+    }
   }
 
   history(scope: Scope, since: number, limit: number): Promise<HistoryEntry[]> {
@@ -223,23 +281,26 @@ export class PostgresStore implements AlarmStore {
 
   /**
    * One batch of retention, as SQLite's: among the oldest `batch` entries, those older than
-   * `olderThan` or beyond the newest `keepLast`. The alarms table is always current, so a restart
-   * needs no history; replicas that applied less than what is removed find it in `prunedRevision`.
+   * `olderThan` or beyond the newest `keepLast`, none past the checkpoint, so a load never needs
+   * what it removes; replicas that applied less than what is removed find it in `prunedRevision`.
    */
   pruneHistory(olderThan: number, keepLast: number, batch: number): Promise<number> {
     return this.run(async () => {
+      // The history after the checkpoint is what a load replays: bring the checkpoint up first.
+      await this.checkpoint();
       const pass = await this.transaction('BEGIN', async (client) => {
         const { rows } = await client.query<{ revision: number; at: number }>('SELECT revision, at FROM history ORDER BY revision LIMIT $1', [batch]);
         const first = rows[0];
         if (!first) return undefined;
-        const { revision } = await this.readMeta(client);
+        const { revision, checkpoint } = await this.readMeta(client);
         let upTo = 0;
         if (olderThan > 0) for (const r of rows) if (r.at < olderThan) upTo = r.revision;
         if (keepLast > 0) {
           const excess = revision - first.revision + 1 - keepLast;
           if (excess > 0) upTo = Math.max(upTo, Math.min(first.revision + excess - 1, (rows.at(-1) as { revision: number }).revision));
         }
-        if (upTo === 0) return undefined;
+        upTo = Math.min(upTo, checkpoint);
+        if (upTo < first.revision) return undefined;
         const removed = await client.query('DELETE FROM history WHERE revision <= $1', [upTo]);
         await client.query("UPDATE meta SET value = GREATEST(value, $1::bigint) WHERE key = 'pruned'", [upTo]);
         return { upTo, removed: removed.rowCount ?? 0 };
@@ -302,6 +363,7 @@ export class PostgresStore implements AlarmStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.checkpointing;
     await Promise.all([...this.leases].map((l) => l.close()));
     await this.listener.close();
     await this.pool.end();

@@ -185,6 +185,106 @@ describe('PostgresStore', () => {
     });
   });
 
+  describe('#checkpoint', () => {
+    const tableRows = async () =>
+      (await admin.query<{ id: string; revision: number; count: number; status: string }>('SELECT id, revision::integer, count::integer, status FROM alarms ORDER BY id')).rows;
+    const checkpointOf = async () => Number((await admin.query<{ value: string }>("SELECT value FROM meta WHERE key = 'checkpoint'")).rows[0]?.value);
+    const loaded = async (store: PostgresStore) => {
+      const snapshot = await store.load();
+      return { revision: snapshot.revision, alarms: Object.fromEntries(snapshot.alarms.map((a) => [a.id, [a.revision, a.count, a.status]])) };
+    };
+
+    it('leaves the alarms table alone on commit: the history is the record until a checkpoint', async () => {
+      const store = await open();
+      await store.commit([change(alarm('A', 1)), change(alarm('B', 2))]);
+
+      expect(await tableRows()).to.deep.equal([]);
+      expect(await checkpointOf()).to.equal(0);
+      expect(await loaded(store)).to.deep.equal({ revision: 2, alarms: { A: [1, 1, 'ACTIVATED'], B: [2, 1, 'ACTIVATED'] } });
+    });
+
+    it('brings the alarms table to the last state of each alarm: removed, raised again, raised and removed', async () => {
+      const store = await open();
+      await store.commit([change(alarm('A', 1)), change(alarm('C', 2)), change(alarm('D', 3))]);
+      await store.checkpoint();
+      expect((await tableRows()).map((r) => r.id)).to.deep.equal(['A', 'C', 'D']);
+      await store.commit([change(alarm('A', 4), 'clear-all', true), change(alarm('C', 5), 'clear-all', true)]);
+      await store.commit([change(alarm('A', 6, { raisedAt: 3000, updatedAt: 3000 })), change(alarm('B', 7))]);
+      await store.commit([change(alarm('B', 8, { status: 'CLEARED', clearedAt: 3500 }), 'purge', true)]);
+      await store.commit([change(alarm('D', 9, { count: 2 }), 'reraise'), change(alarm('D', 10, { count: 3 }), 'reraise')]);
+
+      await store.checkpoint();
+
+      expect(await tableRows()).to.deep.equal([
+        { id: 'A', revision: 6, count: 1, status: 'ACTIVATED' },
+        { id: 'D', revision: 10, count: 3, status: 'ACTIVATED' },
+      ]);
+      expect(await checkpointOf()).to.equal(10);
+    });
+
+    it('serves the same state from a checkpoint plus the history after it to a replica starting while the writer runs', async () => {
+      const writer = await open();
+      await writer.commit([change(alarm('A', 1)), change(alarm('B', 2)), change(alarm('C', 3))]);
+      await writer.checkpoint();
+      await writer.commit([change(alarm('A', 4), 'clear-all', true), change(alarm('C', 5, { count: 2 }), 'reraise')]);
+      await writer.commit([change(alarm('A', 6, { raisedAt: 3000, updatedAt: 3000 }))]);
+      expect(await checkpointOf()).to.equal(3);
+
+      const other = await open();
+
+      expect(await loaded(other)).to.deep.equal({ revision: 6, alarms: { A: [6, 1, 'ACTIVATED'], B: [2, 1, 'ACTIVATED'], C: [5, 2, 'ACTIVATED'] } });
+    });
+
+    it('starts by itself once checkpointEvery rows accumulated, after a commit', async () => {
+      const store = await open({ checkpointEvery: 3 });
+      await store.commit([change(alarm('A', 1)), change(alarm('B', 2))]);
+      expect(await checkpointOf()).to.equal(0);
+
+      await store.commit([change(alarm('C', 3))]);
+
+      await waitFor('the checkpoint at revision 3', async () => (await checkpointOf()) === 3 || undefined);
+      expect((await tableRows()).map((r) => r.id)).to.deep.equal(['A', 'B', 'C']);
+    });
+
+    it('lets replicas checkpoint at once: each alarm written once, the checkpoint at the last revision', async () => {
+      const stores = await Promise.all([open(), open(), open()]);
+      const changes = Array.from({ length: 3000 }, (_, i) => change(alarm(`A${i % 1000}`, i + 1, { count: Math.floor(i / 1000) + 1 }), i < 1000 ? 'raise' : 'reraise'));
+      await (stores[0] as PostgresStore).commit(changes);
+      for (const s of stores) await s.load();
+
+      await Promise.all(stores.map((s) => s.checkpoint()));
+      await stores[0]?.checkpoint();
+
+      expect(await checkpointOf()).to.equal(3000);
+      const rows = await tableRows();
+      expect(rows).to.have.length(1000);
+      expect(rows.every((r) => r.count === 3 && r.revision > 2000)).to.equal(true);
+    });
+
+    it('takes over a database of the previous schema, whose alarms table was kept current by each commit', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alarm-center-pg-migrations-'));
+      try {
+        for (const m of readMigrations(DEFAULT_POSTGRES_MIGRATIONS_DIR).filter((m) => m.version <= 2)) {
+          fs.writeFileSync(path.join(dir, `${String(m.version).padStart(3, '0')}_${m.name}.sql`), m.sql);
+        }
+        const before = await open({ migrationsDir: dir });
+        await before.commit([change(alarm('A', 1)), change(alarm('B', 2))]);
+        await before.commit([change(alarm('A', 3), 'clear-all', true)]);
+        await before.close();
+        expect((await tableRows()).map((r) => r.id)).to.deep.equal(['B']);
+
+        const after = await open();
+        expect(await checkpointOf()).to.equal(3);
+        await after.commit([change(alarm('C', 4))]);
+
+        expect(await loaded(after)).to.deep.equal({ revision: 4, alarms: { B: [2, 1, 'ACTIVATED'], C: [4, 1, 'ACTIVATED'] } });
+        expect(await loaded(await open())).to.deep.equal(await loaded(after));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
   describe('when the server goes away', () => {
     it('rejects commits and pings with a StoreError naming the cause, and works again once it is back', async () => {
       const outage = await Outage.before(Number(new URL(url).port));
