@@ -382,6 +382,32 @@ describe('PostgresStore', () => {
       expect(seen).to.have.members(['a false', 'b true']);
     });
 
+    it('is given up by a holder the network cut off before the server frees it, then taken over once the server ends its session', async () => {
+      const target = new URL(url);
+      const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) });
+      try {
+        const a = (await open({ url: proxy.url(url), applicationName: 'replica-a' })).lease('expiry');
+        await waitFor('a to hold it', () => a.held);
+        const b = (await open({ applicationName: 'replica-b' })).lease('expiry');
+        const seen = watch(a, b);
+        await waitFor('b to try for it', () => tried('replica-b:lease:expiry'));
+
+        // Every packet dropped: the server still sees a's session, so its lock stays taken.
+        proxy.stall();
+        await waitFor('a to give it up once its check goes unanswered', () => !a.held, 15_000);
+        expect(b.held).to.equal(false);
+        expect(await backends('replica-a:lease:expiry')).to.have.length(1);
+
+        // What the server's keep-alive probes do to a session whose client is gone: end it.
+        await kill('replica-a:lease:expiry');
+        await waitFor('b to take it over', () => b.held);
+
+        expect(seen).to.deep.equal(['a false', 'b true']);
+      } finally {
+        await proxy.close();
+      }
+    });
+
     it('is tried for again on a new connection once its own is lost', async () => {
       const a = (await open({ applicationName: 'replica-a' })).lease('expiry');
       await waitFor('a to hold it', () => a.held);
