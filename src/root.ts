@@ -175,6 +175,9 @@ async function buildCore(o: AlarmCenterOptions, teardown: Teardown): Promise<Cor
       feed.publish(changes);
       for (const c of changes) if (!c.removed) expirer.track(c.alarm);
     },
+    onExtended: (alarms) => {
+      for (const a of alarms) expirer.track(a);
+    },
     maxAlarmsPerScope: s.maxAlarmsPerScope,
     maxAlarms: s.maxAlarms,
     maxFieldsBytes: s.maxFieldsBytes,

@@ -352,6 +352,22 @@ export class AlarmIndex {
     }
   }
 
+  /**
+   * Applies expiry extensions: each alarm replaces the index's one when that one is still ACTIVATED
+   * at the extension's revision (a later change makes the extension stale). Answers those applied.
+   */
+  extend(extended: Iterable<Alarm>): Alarm[] {
+    const applied: Alarm[] = [];
+    for (const a of extended) {
+      const current = this.get(a, a.id, a.source);
+      if (current?.revision !== a.revision || current.status !== 'ACTIVATED' || current.expiresAt === a.expiresAt) continue;
+      this.put(a);
+      applied.push(a);
+    }
+    if (applied.length > 0) this.version += 1;
+    return applied;
+  }
+
   /** Drops the key order of scopes to which the changes add or from which they remove many alarms. */
   private dropKeyOrders(changes: readonly AlarmChange[]): void {
     const moved = new Map<ScopeAlarms, number>();

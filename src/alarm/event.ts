@@ -6,7 +6,22 @@ export const ALARM_SUBJECT = 'alarm';
 
 /** One operation of a write. */
 export type AlarmOp =
-  | { kind: 'raise'; id: string; source: string; severity?: Severity; fields: AlarmFields; ttlSeconds?: number }
+  | {
+      kind: 'raise';
+      id: string;
+      source: string;
+      severity?: Severity;
+      fields: AlarmFields;
+      ttlSeconds?: number;
+      /** The expiry itself (clock milliseconds), for intakes that send one; wins over `ttlSeconds`. */
+      expiresAt?: number;
+      /**
+       * A re-send, as Prometheus re-sends every firing alert: when the alarm is ACTIVATED with the
+       * same severity and fields, only its expiry moves (an ExpiryExtension: no new revision, no
+       * count, no history entry, no watcher woken); otherwise it is an ordinary raise.
+       */
+      resend?: boolean;
+    }
   | { kind: 'clear'; id: string; source: string; fields?: AlarmFields; mustExist: boolean }
   | { kind: 'clearAll' }
   /** Acknowledges the current activation of an ACTIVATED alarm. */

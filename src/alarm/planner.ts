@@ -67,6 +67,8 @@ function putLaidOut(byId: Map<string, Map<string, Alarm>>, a: Alarm): void {
 export class Overlay implements AlarmView {
   /** The changes added so far, in order: what a commit writes. */
   readonly changes: AlarmChange[] = [];
+  /** The expiries re-sends moved, by alarm: each alarm as extended, at its own revision. */
+  readonly extensions = new Map<string, Alarm>();
   /** How much the changes grow the alarms and their fields in all scopes. */
   readonly growth: Growth = { alarms: 0, fieldsBytes: 0 };
   revision: number;
@@ -101,7 +103,7 @@ export class Overlay implements AlarmView {
   scopeAlarms(scope: Scope): Alarm[] {
     const sk = scopeKey(scope);
     const mine = this.changes.filter((c) => scopeKey(c.alarm) === sk);
-    if (mine.length === 0) return [...this.base.scopeAlarms(scope)];
+    if (mine.length === 0) return Array.from(this.base.scopeAlarms(scope), (a) => this.extended(a));
     const byId = new Map<string, Map<string, Alarm>>();
     for (const a of this.base.scopeAlarms(scope)) putLaidOut(byId, a);
     for (const { alarm, removed } of mine) {
@@ -114,13 +116,32 @@ export class Overlay implements AlarmView {
       if (sources?.size === 0) byId.delete(alarm.id);
     }
     const out: Alarm[] = [];
-    for (const sources of byId.values()) for (const a of sources.values()) out.push(a);
+    for (const sources of byId.values()) for (const a of sources.values()) out.push(this.extended(a));
     return out;
+  }
+
+  /** The alarm with the expiry a re-send of the batch moved, while it is at that extension's revision. */
+  private extended(a: Alarm): Alarm {
+    if (this.extensions.size === 0) return a;
+    const e = this.extensions.get(overlayKey(a, a.id, a.source));
+    return e?.revision === a.revision ? e : a;
   }
 
   /** Alarms the changes add to (or, when negative, remove from) the scope. */
   addedTo(scope: Scope): number {
     return this.addedByScope.get(scopeKey(scope)) ?? 0;
+  }
+
+  /**
+   * Moves the expiry of an alarm the view shows, without a change (a re-send that changed nothing
+   * else): later reads of the overlay see the new expiry; answers the alarm as extended.
+   */
+  extend(old: Alarm, expiresAt: number): Alarm {
+    const alarm = makeAlarm({ ...old, expiresAt });
+    const key = overlayKey(old, old.id, old.source);
+    this.extensions.set(key, alarm);
+    this.latest.set(key, alarm);
+    return alarm;
   }
 
   /** Adds a change; its revision must follow the overlay's. The change's alarm names its scope. */
@@ -147,6 +168,7 @@ export class Overlay implements AlarmView {
     if (planned.base !== this || planned.from !== this.revision) throw new Error('an overlay can only absorb one planned over it as it stands');
     for (const change of planned.changes) this.changes.push(change);
     for (const [key, alarm] of planned.latest) this.latest.set(key, alarm);
+    for (const [key, alarm] of planned.extensions) this.extensions.set(key, alarm);
     for (const [sk, n] of planned.addedByScope) this.addedByScope.set(sk, (this.addedByScope.get(sk) ?? 0) + n);
     this.growth.alarms += planned.growth.alarms;
     this.growth.fieldsBytes += planned.growth.fieldsBytes;
@@ -256,10 +278,18 @@ function planOp(draft: Overlay, scope: Scope, op: AlarmOp, now: number, out: Ala
   }
 }
 
-/** Plans a raise: a new activation, or a re-raise of an ACTIVATED alarm (count + 1, same activation). */
+/**
+ * Plans a raise: a new activation, or a re-raise of an ACTIVATED alarm (count + 1, same
+ * activation), or, for a re-send that changes nothing but the expiry, an extension.
+ */
 function raised(draft: Overlay, scope: Scope, op: Extract<AlarmOp, { kind: 'raise' }>, now: number): Alarm {
   const old = draft.get(scope, op.id, op.source);
   const reraise = old?.status === 'ACTIVATED';
+  const fieldsJson = JSON.stringify(op.fields);
+  const expiresAt = op.expiresAt ?? (op.ttlSeconds === undefined ? undefined : now + op.ttlSeconds * 1000);
+  if (op.resend && reraise && expiresAt !== undefined && fieldsJson === old.fieldsJson && (op.severity ?? old.severity) === old.severity) {
+    return old.expiresAt === expiresAt ? old : draft.extend(old, expiresAt);
+  }
   const names = draft.canonical(scope, op.id);
   // A re-raise is the same activation: its acknowledgement stands.
   const ack = reraise && old.ackedAt !== undefined ? { ackedBy: old.ackedBy, ackedAt: old.ackedAt, ackComment: old.ackComment } : {};
@@ -273,13 +303,13 @@ function raised(draft: Overlay, scope: Scope, op: Extract<AlarmOp, { kind: 'rais
       source: op.source,
       status: 'ACTIVATED',
       severity: op.severity ?? (reraise ? old.severity : DEFAULT_SEVERITY),
-      fieldsJson: JSON.stringify(op.fields),
+      fieldsJson,
       count: reraise ? old.count + 1 : 1,
       raisedAt: reraise ? old.raisedAt : now,
       updatedAt: now,
       revision: draft.revision + 1,
       ...ack,
-      expiresAt: op.ttlSeconds === undefined ? undefined : now + op.ttlSeconds * 1000,
+      expiresAt,
     },
     now,
   );

@@ -5,6 +5,7 @@
  */
 import type { AlarmSelection } from './filter.js';
 import type { AlarmChange, Scope } from './model.js';
+import type { ExpiryExtension } from './store.js';
 import { COMMIT_CHANNEL } from './postgres-listener.js';
 
 /** The store's statements; the commit's runs as a prepared statement on each connection. */
@@ -21,6 +22,14 @@ export const SQL = {
    * null when another replica's checkpoint is running.
    */
   checkpoint: 'SELECT alarm_center_checkpoint($1, $2, $3::text[]) AS done',
+  /** Stores expiry extensions ($1–$6: one array per column); one of an older revision never replaces a newer one. */
+  extend: `INSERT INTO expiry_extensions (domain, project, id, source, revision, expires_at)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
+    ON CONFLICT (domain, project, id, source) DO UPDATE SET revision = excluded.revision, expires_at = excluded.expires_at
+    WHERE excluded.revision >= expiry_extensions.revision`,
+  /** The extensions of the alarms named by $1–$4 (domains, projects, ids, sources). */
+  extensionsOf: `SELECT e.* FROM expiry_extensions e
+    JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(domain, project, id, source) USING (domain, project, id, source)`,
   historyPage: 'SELECT * FROM history WHERE domain = $1 AND project = $2 AND revision > $3 ORDER BY revision LIMIT $4',
   changesAfter: 'SELECT * FROM history WHERE revision > $1 ORDER BY revision LIMIT $2',
   meta: 'SELECT key, value FROM meta',
@@ -74,4 +83,29 @@ export function commitValues(changes: readonly AlarmChange[], expected: number, 
     removed[i] = c.removed;
   }
   return [expected, revision, COMMIT_CHANNEL, rev, domain, project, id, source, action, status, severity, fields, count, raisedAt, updatedAt, clearedAt, ackedBy, ackedAt, ackComment, expiresAt, at, removed];
+}
+
+/** A row of expiry_extensions. */
+export interface ExtensionRow {
+  domain: string;
+  project: string;
+  id: string;
+  source: string;
+  revision: number;
+  expires_at: number;
+}
+
+export const extensionOfRow = (r: ExtensionRow): ExpiryExtension => ({
+  domain: r.domain,
+  project: r.project,
+  id: r.id,
+  source: r.source,
+  revision: r.revision,
+  expiresAt: r.expires_at,
+});
+
+/** The parameters of SQL.extend: one array per column, in one pass. */
+export function extensionValues(extensions: readonly ExpiryExtension[]): unknown[] {
+  const column = <T>(of: (e: ExpiryExtension) => T): T[] => extensions.map(of);
+  return [column((e) => e.domain), column((e) => e.project), column((e) => e.id), column((e) => e.source), column((e) => e.revision), column((e) => e.expiresAt)];
 }

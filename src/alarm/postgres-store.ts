@@ -1,12 +1,12 @@
 import pg from 'pg';
 import type { Logger } from 'winston';
 import { createSilentLogger } from '../logger.js';
-import { REMOVING_ACTIONS, type Alarm, type AlarmChange, type Scope } from './model.js';
+import { REMOVING_ACTIONS, makeAlarm, type Alarm, type AlarmChange, type Scope } from './model.js';
 import { clientConfig, connectionBroken, redactor, storeErrorOf, type ConnectionSettings } from './postgres-connection.js';
 import { AdvisoryLease } from './postgres-lease.js';
 import { CommitListener } from './postgres-listener.js';
 import { DEFAULT_POSTGRES_MIGRATIONS_DIR, migrate, readMigrations } from './postgres-migrations.js';
-import { SQL, commitValues, historyWhere } from './postgres-sql.js';
+import { SQL, commitValues, extensionOfRow, extensionValues, historyWhere, type ExtensionRow } from './postgres-sql.js';
 import { changeOf, entryOf, fromRow, type AlarmRow, type HistoryRow } from './store-rows.js';
 import {
   StoreConflict,
@@ -15,6 +15,8 @@ import {
   type HistoryEntry,
   type HistoryPage,
   type HistoryQuery,
+  type AlarmKey,
+  type ExpiryExtension,
   type Lease,
   type StoreSnapshot,
 } from './store.js';
@@ -187,12 +189,16 @@ export class PostgresStore implements AlarmStore {
       this.snapshot(async (client) => {
         const meta = await this.readMeta(client);
         const state = new Map<string, Alarm>();
-        const keyOf = (r: AlarmRow) => `${r.domain}\u0000${r.project}\u0000${r.id}\u0000${r.source}`;
+        const keyOf = (r: Pick<AlarmRow, 'domain' | 'project' | 'id' | 'source'>) => `${r.domain}\u0000${r.project}\u0000${r.id}\u0000${r.source}`;
         for (const r of (await client.query<AlarmRow>('SELECT * FROM alarms')).rows) state.set(keyOf(r), fromRow(r));
         const tail = await client.query<HistoryRow>('SELECT * FROM history WHERE revision > $1 ORDER BY revision', [meta.checkpoint]);
         for (const r of tail.rows) {
           if (REMOVING_ACTIONS.has(r.action)) state.delete(keyOf(r));
           else state.set(keyOf(r), fromRow(r));
+        }
+        for (const e of (await client.query<ExtensionRow>('SELECT * FROM expiry_extensions')).rows) {
+          const alarm = state.get(keyOf(e));
+          if (alarm?.revision === e.revision && alarm.status === 'ACTIVATED') state.set(keyOf(e), makeAlarm({ ...alarm, expiresAt: e.expires_at }));
         }
         return { alarms: [...state.values()], revision: meta.revision };
       }),
@@ -209,18 +215,35 @@ export class PostgresStore implements AlarmStore {
     return meta;
   }
 
-  commit(changes: readonly AlarmChange[]): Promise<void> {
+  /**
+   * The changes under the revision lock, then the extensions, which need no lock (an extension of
+   * an older revision never replaces a newer one): a batch of re-sends alone takes one statement
+   * and waits for no other replica's commit.
+   */
+  commit(changes: readonly AlarmChange[], extensions: readonly ExpiryExtension[] = []): Promise<void> {
     const first = changes[0];
     const last = changes.at(-1);
-    if (!first || !last) return Promise.resolve();
-    const expected = first.alarm.revision - 1;
+    if ((!first || !last) && extensions.length === 0) return Promise.resolve();
     return this.run(async () => {
-      const values = commitValues(changes, expected, last.alarm.revision);
-      const { rows } = await this.withClient((client) => client.query<{ found: number }>({ name: 'ac-commit', text: SQL.commit, values }));
-      const found = rows[0]?.found ?? 0;
-      if (found !== expected) throw new StoreConflict(found, expected);
-      this.lastRevision = Math.max(this.lastRevision, last.alarm.revision);
-      if (this.lastRevision - this.checkpointed >= this.checkpointEvery) void this.checkpoint();
+      if (first && last) {
+        const expected = first.alarm.revision - 1;
+        const values = commitValues(changes, expected, last.alarm.revision);
+        const { rows } = await this.withClient((client) => client.query<{ found: number }>({ name: 'ac-commit', text: SQL.commit, values }));
+        const found = rows[0]?.found ?? 0;
+        if (found !== expected) throw new StoreConflict(found, expected);
+        this.lastRevision = Math.max(this.lastRevision, last.alarm.revision);
+        if (this.lastRevision - this.checkpointed >= this.checkpointEvery) void this.checkpoint();
+      }
+      if (extensions.length > 0) await this.query(SQL.extend, extensionValues(extensions));
+    });
+  }
+
+  /** The stored extensions of these alarms, whichever replica made them. */
+  expiryExtensions(keys: readonly AlarmKey[]): Promise<ExpiryExtension[]> {
+    if (keys.length === 0) return Promise.resolve([]);
+    return this.run(async () => {
+      const rows = await this.query<ExtensionRow>(SQL.extensionsOf, [keys.map((k) => k.domain), keys.map((k) => k.project), keys.map((k) => k.id), keys.map((k) => k.source)]);
+      return rows.map(extensionOfRow);
     });
   }
 

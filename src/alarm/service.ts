@@ -101,6 +101,14 @@ export class AlarmService {
     return this.write(scope, inputs.map(toOp));
   }
 
+  /**
+   * Applies operations as given, atomically (the intakes of other tools build their own, with
+   * expiries and re-sends); answers the alarms they leave, in order, and the revision.
+   */
+  async applyOps(scope: Scope, ops: readonly AlarmOp[]): Promise<WriteResult> {
+    return this.write(scope, [...ops]);
+  }
+
   /** Raises (or re-raises) one alarm. */
   async raise(scope: Scope, input: ValidAlarmInput): Promise<Alarm> {
     const r = await this.write(scope, [toOp({ ...input, status: 'ACTIVATED' })]);

@@ -2,10 +2,10 @@ import type Database from 'better-sqlite3';
 import type { DataLock } from './data-lock.js';
 import { FileIdentity } from './file-identity.js';
 import type { AlarmSelection } from './filter.js';
-import { REMOVING_ACTIONS, type Alarm, type AlarmChange, type Scope } from './model.js';
+import { REMOVING_ACTIONS, makeAlarm, type Alarm, type AlarmChange, type Scope } from './model.js';
 import { DEFAULT_MIGRATIONS_DIR, migrate, readMigrations, refuseNewerSchema, schemaVersion } from './sqlite-migrations.js';
 import { openDatabase, openFailure } from './sqlite-open.js';
-import { StoreError, type AlarmStore, type HistoryEntry, type HistoryPage, type HistoryQuery, type StoreSnapshot } from './store.js';
+import { StoreError, type AlarmStore, type ExpiryExtension, type HistoryEntry, type HistoryPage, type HistoryQuery, type StoreSnapshot } from './store.js';
 import { DEFAULT_WAL_LIMIT_BYTES, WalCheckpointer } from './wal-checkpointer.js';
 import { WalFlusher } from './wal-flusher.js';
 import { fromRow, type AlarmRow, type HistoryRow } from './store-rows.js';
@@ -112,7 +112,7 @@ export class SqliteStore implements AlarmStore {
   /** Checkpoints the WAL off the event loop; none for an in-memory database. */
   readonly walCheckpointer: WalCheckpointer | undefined;
   private readonly checkpointEvery: number;
-  private readonly appendTx: (changes: readonly AlarmChange[]) => void;
+  private readonly appendTx: (changes: readonly AlarmChange[], extensions: readonly ExpiryExtension[]) => void;
   private readonly checkpointTx: (from: number, upTo: number) => void;
   private readonly historyPage: Database.Statement;
   /** Prepared filtered history reads, by SQL text (one per combination of criteria). */
@@ -178,11 +178,17 @@ export class SqliteStore implements AlarmStore {
     );
   }
 
-  private prepareAppend(): (changes: readonly AlarmChange[]) => void {
+  private prepareAppend(): (changes: readonly AlarmChange[], extensions: readonly ExpiryExtension[]) => void {
     const record = this.db.prepare(
       `INSERT INTO history (revision, ${KEY}, action, ${STATE}, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    return this.db.transaction((changes: readonly AlarmChange[]) => {
+    const extend = this.db.prepare(
+      `INSERT INTO expiry_extensions (${KEY}, revision, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (${KEY}) DO UPDATE SET revision = excluded.revision, expires_at = excluded.expires_at
+       WHERE excluded.revision >= expiry_extensions.revision`,
+    );
+    return this.db.transaction((changes: readonly AlarmChange[], extensions: readonly ExpiryExtension[]) => {
+      for (const e of extensions) extend.run(e.domain, e.project, e.id, e.source, e.revision, e.expiresAt);
       for (const c of changes) {
         const a = c.alarm;
         record.run(a.revision, a.domain, a.project, a.id, a.source, c.action, a.status, a.severity, a.fieldsJson,
@@ -215,11 +221,17 @@ export class SqliteStore implements AlarmStore {
     );
     const remove = this.db.prepare('DELETE FROM alarms WHERE domain = ? AND project = ? AND id = ? AND source = ? AND revision < ?');
     const mark = this.db.prepare("UPDATE meta SET value = ? WHERE key IN ('checkpoint', 'revision')");
+    // Extensions whose alarm changed or went at or before the checkpoint no longer apply.
+    const stale = this.db.prepare(
+      `DELETE FROM expiry_extensions AS e WHERE e.revision <= ? AND NOT EXISTS (SELECT 1 FROM alarms a
+         WHERE a.domain = e.domain AND a.project = e.project AND a.id = e.id AND a.source = e.source AND a.revision = e.revision)`,
+    );
     return this.db.transaction((from: number, upTo: number) => {
       upsert.run(from, upTo);
       for (const r of removals.all(from, upTo) as Pick<HistoryRow, 'revision' | 'domain' | 'project' | 'id' | 'source'>[]) {
         remove.run(r.domain, r.project, r.id, r.source, r.revision);
       }
+      stale.run(upTo);
       mark.run(upTo);
     });
   }
@@ -284,6 +296,10 @@ export class SqliteStore implements AlarmStore {
         else state.set(keyOf(r), alarm);
         last = r.revision;
       }
+      for (const e of this.db.prepare('SELECT * FROM expiry_extensions').iterate() as Iterable<AlarmRow & { expires_at: number }>) {
+        const alarm = state.get(keyOf(e));
+        if (alarm?.revision === e.revision && alarm.status === 'ACTIVATED') state.set(keyOf(e), makeAlarm({ ...alarm, expiresAt: e.expires_at }));
+      }
       this.lastRevision = last;
       try {
         this.checkpoint();
@@ -296,19 +312,19 @@ export class SqliteStore implements AlarmStore {
     }
   }
 
-  async commit(changes: readonly AlarmChange[]): Promise<void> {
-    const { durable } = await this.commitPipelined(changes);
+  async commit(changes: readonly AlarmChange[], extensions: readonly ExpiryExtension[] = []): Promise<void> {
+    const { durable } = await this.commitPipelined(changes, extensions);
     await durable;
   }
 
-  async commitPipelined(changes: readonly AlarmChange[]): Promise<{ durable: Promise<void> }> {
-    if (changes.length === 0) return { durable: Promise.resolve() };
+  async commitPipelined(changes: readonly AlarmChange[], extensions: readonly ExpiryExtension[] = []): Promise<{ durable: Promise<void> }> {
+    if (changes.length === 0 && extensions.length === 0) return { durable: Promise.resolve() };
     const room = this.walCheckpointer?.room();
     if (room) await room;
     const lost = this.checkFile(false);
     if (lost) throw lost;
     try {
-      this.appendTx(changes);
+      this.appendTx(changes, extensions);
     } catch (err) {
       throw storeError(err);
     }
@@ -319,7 +335,7 @@ export class SqliteStore implements AlarmStore {
       this.stepEnds.push(c.alarm.revision);
       this.stepFill = 0;
     }
-    this.lastRevision = (changes[changes.length - 1] as AlarmChange).alarm.revision;
+    this.lastRevision = changes.at(-1)?.alarm.revision ?? this.lastRevision;
     if (this.lastRevision - this.checkpointed >= this.checkpointEvery) this.scheduleCheckpoint();
     if (!this.flusher) return { durable: Promise.resolve() };
     return {

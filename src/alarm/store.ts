@@ -1,11 +1,28 @@
 import type { AlarmSelection } from './filter.js';
 import type { Alarm, AlarmChange, Scope } from './model.js';
 
+/** Which alarm: its scope, id and source. */
+export type AlarmKey = Pick<Alarm, 'domain' | 'project' | 'id' | 'source'>;
+
 /** What a store holds at start-up. */
 export interface StoreSnapshot {
   alarms: Alarm[];
   /** Revision of the last committed change (0 for an empty store). */
   revision: number;
+}
+
+/**
+ * An expiry moved without a change (a re-send that changed nothing else): the alarm as it is at
+ * `revision` now expires at `expiresAt`. It takes no revision and leaves no history entry; once
+ * the alarm changes again (a later revision), it no longer applies.
+ */
+export interface ExpiryExtension {
+  domain: string;
+  project: string;
+  id: string;
+  source: string;
+  revision: number;
+  expiresAt: number;
 }
 
 /** One entry of the history log. */
@@ -48,8 +65,14 @@ export interface HistoryPage {
  * later finds a change at or below R.
  */
 export interface AlarmStore {
+  /** The alarms, each with its expiry extension when one applies to its revision. */
   load(): Promise<StoreSnapshot>;
-  commit(changes: readonly AlarmChange[]): Promise<void>;
+  /**
+   * Commits the changes and, in the same commit where the store can, the expiry extensions (an
+   * extension of an alarm whose stored one is of a later revision is not stored). A store
+   * without extensions ignores them: they then last until a restart.
+   */
+  commit(changes: readonly AlarmChange[], extensions?: readonly ExpiryExtension[]): Promise<void>;
   /**
    * Optional pipelined commit: resolves once the changes are committed and visible to later
    * commits, with `durable` settling once they survive what the store's durability promises
@@ -57,7 +80,12 @@ export interface AlarmStore {
    * settles; it must not acknowledge these changes before. When either rejects, the changes
    * must be reported as not stored.
    */
-  commitPipelined?(changes: readonly AlarmChange[]): Promise<{ durable: Promise<void> }>;
+  commitPipelined?(changes: readonly AlarmChange[], extensions?: readonly ExpiryExtension[]): Promise<{ durable: Promise<void> }>;
+  /**
+   * Optional, for a store several replicas share: the stored expiry extensions of these alarms,
+   * which another replica may have made; read before an alarm is expired.
+   */
+  expiryExtensions?(keys: readonly AlarmKey[]): Promise<ExpiryExtension[]>;
   /** History entries of the scope with revision > `since`, oldest first, at most `limit`. */
   history(scope: Scope, since: number, limit: number): Promise<HistoryEntry[]>;
   /**

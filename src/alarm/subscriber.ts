@@ -3,11 +3,11 @@ import { AlarmCenterError, Codes } from '../errors.js';
 import type { BusEvent } from '../event/event.js';
 import type { Subscriber } from '../event/subscriber.js';
 import type { AlarmIndex } from './alarm-index.js';
-import { ALARM, ALARM_SUBJECT, type AlarmWrite, type WriteResult } from './event.js';
+import { ALARM, ALARM_SUBJECT, type AlarmOp, type AlarmWrite, type WriteResult } from './event.js';
 import type { AlarmLimit, AlarmMetrics } from './metrics.js';
-import { AlarmIds, makeAlarm, SELF_SOURCE, alarmKey, type AlarmChange, type ChangeAction } from './model.js';
+import { AlarmIds, makeAlarm, SELF_SOURCE, alarmKey, type Alarm, type AlarmChange, type ChangeAction } from './model.js';
 import { Overlay, planWrite, type Growth } from './planner.js';
-import { StoreConflict, type AlarmStore, type StoreFailure } from './store.js';
+import { StoreConflict, type AlarmKey, type AlarmStore, type ExpiryExtension, type StoreFailure } from './store.js';
 
 /**
  * Commits of one batch tried before conflicts with other writers fail its writes. Each conflict
@@ -30,6 +30,8 @@ export interface AlarmSubscriberOptions {
    * feed of history readers and watchers, which never see a change that could still be lost.
    */
   onDurable?: (changes: readonly AlarmChange[]) => void;
+  /** Called with the alarms whose expiry moved without a change (re-sends), as the index holds them now. */
+  onExtended?: (alarms: readonly Alarm[]) => void;
   /** Most alarms one domain/project may hold; 0 is no limit. A write past it is refused whole. */
   maxAlarmsPerScope?: number;
   /** Most alarms all scopes together may hold; 0 is no limit. A write past it is refused whole. */
@@ -39,6 +41,19 @@ export interface AlarmSubscriberOptions {
    * that would add bytes past it is refused whole.
    */
   maxFieldsBytes?: number;
+}
+
+/**
+ * Whether the operation carries its alarm's expiry over from this replica's index (an expiry, an
+ * acknowledgement or its withdrawal), so a move another replica made must be read first.
+ */
+function keepsExpiry(op: AlarmOp): op is Extract<AlarmOp, { kind: 'expire' | 'ack' | 'unack' }> {
+  return op.kind === 'expire' || op.kind === 'ack' || op.kind === 'unack';
+}
+
+/** The stored form of an alarm whose expiry a re-send moved. */
+function extensionOf(a: Alarm): ExpiryExtension {
+  return { domain: a.domain, project: a.project, id: a.id, source: a.source, revision: a.revision, expiresAt: a.expiresAt ?? 0 };
 }
 
 /**
@@ -60,6 +75,7 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
   private readonly metrics: AlarmMetrics;
   private readonly clock: () => number;
   private readonly onDurable: ((changes: readonly AlarmChange[]) => void) | undefined;
+  private readonly onExtended: ((alarms: readonly Alarm[]) => void) | undefined;
   private readonly maxAlarmsPerScope: number;
   private readonly maxAlarms: number;
   private readonly maxFieldsBytes: number;
@@ -73,6 +89,7 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
     this.metrics = options.metrics;
     this.clock = options.clock ?? Date.now;
     this.onDurable = options.onDurable;
+    this.onExtended = options.onExtended;
     this.maxAlarmsPerScope = options.maxAlarmsPerScope ?? 0;
     this.maxAlarms = options.maxAlarms ?? 0;
     this.maxFieldsBytes = options.maxFieldsBytes ?? 0;
@@ -89,10 +106,14 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
     // A shared store: read what other replicas committed first when asked to, then whenever a
     // commit finds that another writer committed first, and plan the batch again.
     let behind = this.store.changesAfter !== undefined && writes.some((w) => w.sync);
+    // Another replica may have moved an expiry this one is about to act on or carry over: read it first.
+    let expiring = this.store.expiryExtensions !== undefined && writes.some((w) => w.ops.some(keepsExpiry));
     for (let attempt = 1; ; attempt += 1) {
-      if (behind) {
+      if (behind || expiring) {
         try {
-          await this.catchUp();
+          if (behind) await this.catchUp();
+          if (expiring) await this.readExtensions(writes);
+          expiring = false;
         } catch (err) {
           const answer = this.failed(err);
           for (const w of writes) w.reply({ ok: false, error: answer });
@@ -136,11 +157,12 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
       accepted.push({ write, result: plan.result });
     }
     const { changes } = batch;
+    const extensions = [...batch.extensions.values()];
     let durable: Promise<void> = Promise.resolve();
     // A write that changes nothing still commits (nothing): its answer waits for what it saw to be durable.
     if (accepted.some((a) => !a.write.sync)) {
       try {
-        ({ durable } = await this.commit(changes));
+        ({ durable } = await this.commit(changes, extensions.map(extensionOf)));
       } catch (err) {
         if (err instanceof StoreConflict && mayRetry) return 'conflict';
         // Losing every race is no failure of the store: the writes are refused, the store stays healthy.
@@ -157,6 +179,7 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
     if (accepted.length === 0) return 'done';
     // Visible now, acknowledged once durable: the next batch may commit while this one flushes.
     this.index.apply(changes);
+    this.extended(extensions);
     this.countChanges(changes);
     const acknowledged = durable.then(
       () => {
@@ -191,10 +214,31 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
   }
 
   /** Commits, using the store's pipelined commit when it has one; resolves with durability. */
-  private async commit(changes: readonly AlarmChange[]): Promise<{ durable: Promise<void> }> {
-    if (this.store.commitPipelined) return this.store.commitPipelined(changes);
-    await this.store.commit(changes);
+  private async commit(changes: readonly AlarmChange[], extensions: readonly ExpiryExtension[]): Promise<{ durable: Promise<void> }> {
+    if (this.store.commitPipelined) return this.store.commitPipelined(changes, extensions);
+    await this.store.commit(changes, extensions);
     return { durable: Promise.resolve() };
+  }
+
+  /** Applies expiry extensions to the index, and tells of those that still applied. */
+  private extended(extensions: Iterable<Alarm>): void {
+    const applied = this.index.extend(extensions);
+    if (applied.length > 0) this.onExtended?.(applied);
+  }
+
+  /**
+   * Applies the stored extensions of the alarms the writes would expire, acknowledge or withdraw the
+   * acknowledgement of (a shared store: another replica's), so their changes keep the moved expiry.
+   */
+  private async readExtensions(writes: readonly AlarmWrite[]): Promise<void> {
+    const keys: AlarmKey[] = [];
+    for (const w of writes) for (const op of w.ops) if (keepsExpiry(op)) keys.push({ ...w.scope, id: op.id, source: op.source });
+    const found = await this.store.expiryExtensions?.(keys);
+    if (!found?.length) return;
+    this.extended(found.map((e) => {
+      const current = this.index.get(e, e.id, e.source);
+      return current ? makeAlarm({ ...current, revision: e.revision, expiresAt: e.expiresAt }) : undefined;
+    }).filter((a): a is Alarm => a !== undefined));
   }
 
   /** Records a store failure and returns the error to answer the failed writes with. */

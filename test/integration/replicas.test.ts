@@ -7,6 +7,7 @@
 import http from 'node:http';
 import { expect } from 'chai';
 import request from 'supertest';
+import type { AlarmOp } from '../../src/alarm/event.js';
 import type { RunningServer } from '../../src/root.js';
 import { postJson, type Bin } from '../helpers/bin.js';
 import { expectError, waitFor } from '../helpers/integration.js';
@@ -30,6 +31,7 @@ interface AlarmJson {
   fields: Record<string, unknown>;
   expiresAt?: string;
   clearedAt?: string;
+  ackedBy?: string;
 }
 
 interface ListJson {
@@ -271,6 +273,71 @@ describe('replicas on PostgreSQL', function () {
       expect(changes.map((c) => `${c.action} ${keyOf(c.alarm)}`)).to.deep.equal(['RAISE Heartbeat/svc-1', 'EXPIRE Heartbeat/svc-1']);
       expect(changes[1]?.alarm.clearedAt, 'cleared when it was due').to.equal(raised.expiresAt);
       expect(await list(survivorUrls[1] as string)).to.deep.equal(await list(survivorUrls[0] as string));
+    });
+  });
+
+  describe('expiries moved by re-sends', () => {
+    /** The scope of `/v4/p/…` (the default domain). */
+    const SCOPE = { domain: 'default', project: 'p' };
+    const resend = (expiresAt: number): AlarmOp[] => [
+      { kind: 'raise', id: 'TargetDown', source: 'job=node', severity: 'major', fields: { summary: 'target down' }, expiresAt, resend: true },
+    ];
+    const iso = (ms: number) => new Date(ms).toISOString();
+
+    it('expires an alarm whose expiry another replica moved once, at the moved expiry, on the replica holding the jobs lease', async function () {
+      const db = await freshDatabase(this);
+      const holder = await replicas.start(db);
+      await waitFor('the first replica to take the jobs lease', async () => (await leaseHolders(db, 'jobs')).length === 1, 10_000);
+      const other = await replicas.start(db);
+      // The lease holder's expirer runs on the real clock: expiries a few seconds away, waited for by polling.
+      const start = Date.now();
+      const first = start + 2000;
+      const moved = start + 4500;
+
+      await other.parts.service.applyOps(SCOPE, resend(first));
+      await waitFor('the holder to list the alarm', async () => (await list(holder.url)).alarms.length === 1);
+      const answer = await other.parts.service.applyOps(SCOPE, resend(moved));
+
+      expect(Date.now(), 'the re-send was answered before the first expiry').to.be.below(first);
+      expect(answer.alarms.map((a) => [a.count, a.revision, a.expiresAt])).to.deep.equal([[1, 1, moved]]);
+      expect((await list(other.url)).alarms.map((a) => [a.status, a.count, a.expiresAt])).to.deep.equal([['ACTIVATED', 1, iso(moved)]]);
+      // The holder learns of the move when the first expiry comes due, instead of expiring the alarm.
+      await waitFor('the holder to read the moved expiry', async () => (await list(holder.url)).alarms[0]?.expiresAt === iso(moved), 10_000);
+      expect(Date.now(), 'read when the first expiry came due').to.be.at.least(first);
+      expect((await list(holder.url)).alarms.map((a) => [a.status, a.revision])).to.deep.equal([['ACTIVATED', 1]]);
+      expect((await history(holder.url, 0)).history.map((c) => c.action)).to.deep.equal(['RAISE']);
+
+      for (const url of [holder.url, other.url]) {
+        await waitFor('the alarm to expire on both replicas', async () => (await list(url)).alarms[0]?.status === 'CLEARED', 10_000);
+      }
+      const changes = (await history(other.url, 0)).history;
+      expect(changes.map((c) => `${c.action} ${keyOf(c.alarm)}`)).to.deep.equal(['RAISE TargetDown/job=node', 'EXPIRE TargetDown/job=node']);
+      expect(changes[1]?.alarm.clearedAt, 'cleared at the moved expiry').to.equal(iso(moved));
+      expect(await list(holder.url)).to.deep.equal(await list(other.url));
+    });
+
+    it('keeps an expiry one replica moved when another, which has not seen the move, acknowledges the alarm or withdraws it', async function () {
+      const db = await freshDatabase(this);
+      const [a, b] = (await Promise.all([replicas.start(db), replicas.start(db)])) as [RunningServer, RunningServer];
+      const start = Date.now();
+      await a.parts.service.applyOps(SCOPE, resend(start + 3_600_000));
+      await waitFor('B to list the alarm', async () => (await list(b.url)).alarms.length === 1);
+      await a.parts.service.applyOps(SCOPE, resend(start + 7_200_000));
+
+      await request(b.url).post(`${ALARMS}/TargetDown/ack?source=job%3Dnode`).send({ by: 'ops', comment: 'looking' }).expect(200);
+
+      await waitFor('A to see the acknowledgement', async () => (await list(a.url)).revision === 2);
+      for (const url of [a.url, b.url]) {
+        expect((await list(url)).alarms.map((x) => [x.revision, x.ackedBy, x.expiresAt]), url).to.deep.equal([[2, 'ops', iso(start + 7_200_000)]]);
+      }
+
+      await a.parts.service.applyOps(SCOPE, resend(start + 10_800_000));
+      await request(b.url).post(`${ALARMS}/TargetDown/unack?source=job%3Dnode`).send({}).expect(200);
+
+      await waitFor('A to see the withdrawal', async () => (await list(a.url)).revision === 3);
+      for (const url of [a.url, b.url]) {
+        expect((await list(url)).alarms.map((x) => [x.revision, x.ackedBy, x.expiresAt]), url).to.deep.equal([[3, undefined, iso(start + 10_800_000)]]);
+      }
     });
   });
 

@@ -2,7 +2,8 @@ import * as FakeTimers from '@sinonjs/fake-timers';
 
 type InstalledClock = FakeTimers.Clock;
 import { expect } from 'chai';
-import { type AlarmCenter } from '../../../src/center.js';
+import type { AlarmOp } from '../../../src/alarm/event.js';
+import { type AlarmCenter, type WatchEvent } from '../../../src/center.js';
 import { openCore, partsOf } from '../../helpers/core.js';
 import { AlarmCenterError } from '../../../src/errors.js';
 import { removeDir, tempDir } from '../../helpers/integration.js';
@@ -115,6 +116,98 @@ describe('alarm lifecycle', () => {
         const err = await rejection(center.raise(SCOPE, { id: 'A', ttlSeconds }));
         expect(err).to.be.instanceOf(AlarmCenterError);
         expect((err as AlarmCenterError).detail).to.match(/^ttlSeconds: /);
+      }
+    });
+  });
+
+  describe('re-sends', () => {
+    /** Prometheus's re-send of a firing alert: the same alarm, fields and severity, a later expiry. */
+    const resend = (expiresAt: number, fields: Record<string, string> = { summary: 'target down' }): AlarmOp => ({
+      kind: 'raise', id: 'TargetDown', source: 'job=node', severity: 'major', fields, expiresAt, resend: true,
+    });
+    const watched = (center: AlarmCenter): WatchEvent[] => {
+      const events: WatchEvent[] = [];
+      center.watch(SCOPE, { onMessage: (e) => events.push(e) });
+      return events;
+    };
+
+    it('moves only the expiry of an unchanged firing alarm: no count, no history entry, no watcher message; it expires at the new expiry', async () => {
+      const t = fakeTime();
+      const center = await open();
+      const { service } = partsOf(center);
+      await service.applyOps(SCOPE, [resend(T0 + 60_000)]);
+      const events = watched(center);
+      await t.tickAsync(30_000);
+
+      const answer = await service.applyOps(SCOPE, [resend(T0 + 120_000)]);
+
+      expect(answer.revision).to.equal(1);
+      expect(answer.alarms.map((a) => [a.count, a.revision, a.expiresAt])).to.deep.equal([[1, 1, T0 + 120_000]]);
+      expect(center.list(SCOPE).alarms.map((a) => [a.id, a.status, a.count, a.revision, a.updatedAt, a.expiresAt])).to.deep.equal([
+        ['TargetDown', 'ACTIVATED', 1, 1, iso(T0), iso(T0 + 120_000)],
+      ]);
+      expect(center.list(SCOPE).revision).to.equal(1);
+      expect(await history(center)).to.deep.equal([['raise', 'TargetDown', 'ACTIVATED']]);
+
+      // Past the old expiry: nothing expires (any write the expirer made would be committed before the sync).
+      await t.tickAsync(31_000);
+      await service.sync();
+      expect(center.list(SCOPE).alarms[0]?.status).to.equal('ACTIVATED');
+
+      await t.tickAsync(59_000);
+      await waitForStatus(center, 'TargetDown', 'CLEARED', t);
+      expect(center.list(SCOPE).alarms[0]).to.deep.include({ clearedAt: iso(T0 + 120_000), count: 1 });
+      expect(await history(center)).to.deep.equal([
+        ['raise', 'TargetDown', 'ACTIVATED'],
+        ['expire', 'TargetDown', 'CLEARED'],
+      ]);
+      await waitForEvents(events, 1, t);
+      expect(events.map((e) => [e.revision, e.action, e.alarm?.id]), 'the watcher got the expiry and nothing for the re-send').to.deep.equal([
+        [2, 'EXPIRE', 'TargetDown'],
+      ]);
+    });
+
+    it('re-raises an alarm re-sent with other fields as any raise: count 2, a history entry and a watcher message', async () => {
+      const t = fakeTime();
+      const center = await open();
+      const { service } = partsOf(center);
+      await service.applyOps(SCOPE, [resend(T0 + 60_000)]);
+      const events = watched(center);
+
+      const answer = await service.applyOps(SCOPE, [resend(T0 + 120_000, { summary: 'target down: connection refused' })]);
+
+      expect(answer.alarms.map((a) => [a.count, a.revision, a.expiresAt])).to.deep.equal([[2, 2, T0 + 120_000]]);
+      expect(await history(center)).to.deep.equal([
+        ['raise', 'TargetDown', 'ACTIVATED'],
+        ['reraise', 'TargetDown', 'ACTIVATED'],
+      ]);
+      await waitForEvents(events, 1, t);
+      expect(events.map((e) => [e.revision, e.action, e.alarm?.count])).to.deep.equal([[2, 'RERAISE', 2]]);
+    });
+
+    it('keeps a moved expiry over a restart: the alarm expires at it, not at the one its raise set', async () => {
+      const dir = tempDir('resend');
+      try {
+        const t = fakeTime();
+        const first = await open(dir);
+        await partsOf(first).service.applyOps(SCOPE, [resend(T0 + 60_000)]);
+        await partsOf(first).service.applyOps(SCOPE, [resend(T0 + 120_000)]);
+        await first.close();
+
+        const second = await open(dir);
+        expect(second.list(SCOPE).alarms.map((a) => [a.status, a.count, a.revision, a.expiresAt])).to.deep.equal([['ACTIVATED', 1, 1, iso(T0 + 120_000)]]);
+        await t.tickAsync(61_000);
+        await partsOf(second).service.sync();
+        expect(second.list(SCOPE).alarms[0]?.status, 'past the old expiry').to.equal('ACTIVATED');
+        await t.tickAsync(59_000);
+        await waitForStatus(second, 'TargetDown', 'CLEARED', t);
+        expect(second.list(SCOPE).alarms[0]?.clearedAt).to.equal(iso(T0 + 120_000));
+        expect((await history(second)).map(([action]) => action)).to.deep.equal(['raise', 'expire']);
+      } finally {
+        clock?.uninstall();
+        clock = undefined;
+        for (const c of opened.splice(0)) await c.close();
+        removeDir(dir);
       }
     });
   });
@@ -240,4 +333,14 @@ async function waitForStatus(center: AlarmCenter, id: string, status: string, cl
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   throw new Error(`${id} never became ${status}`);
+}
+
+/** Waits, as waitForStatus does, until the watcher received `n` messages. */
+async function waitForEvents(events: readonly WatchEvent[], n: number, clock: FakeTimers.Clock): Promise<void> {
+  for (let i = 0; i < 10_000; i += 1) {
+    if (events.length >= n) return;
+    await clock.tickAsync(0);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  throw new Error(`the watcher received ${events.length} messages, never ${n}`);
 }

@@ -71,6 +71,8 @@ interface Case {
   answer?: Brief[];
   revision?: number;
   growth?: { alarms: number; fieldsBytes: number };
+  /** The expiries moved without a change (re-sends), each alarm as extended; none unless given. */
+  extensions?: Brief[];
 }
 
 const VIEW_REVISION = 10;
@@ -93,6 +95,9 @@ function expectPlan(plan: WritePlan, c: Case): void {
   for (const [i, want] of (c.answer ?? []).entries()) expect(brief(plan.result.alarms[i] as Alarm), `answer ${i}`).to.deep.include(want);
   expect(plan.result.revision, 'revision').to.equal(c.revision ?? VIEW_REVISION + plan.planned.changes.length);
   if (c.growth) expect(plan.planned.growth).to.deep.equal(c.growth);
+  const extensions = [...plan.planned.extensions.values()];
+  expect(extensions.length, 'extensions').to.equal((c.extensions ?? []).length);
+  for (const [i, want] of (c.extensions ?? []).entries()) expect(brief(extensions[i] as Alarm), `extension ${i}`).to.deep.include(want);
 }
 
 const acked = { ackedBy: 'ops', ackedAt: T0 + 1000, ackComment: 'on it' };
@@ -138,6 +143,98 @@ const CASES: Record<string, Case[]> = {
       changes: [{ action: 'raise', alarm: { count: 1, revision: 11 } }, { action: 'reraise', alarm: { count: 2, revision: 12 } }],
       answer: [{ count: 1 }, { count: 2 }],
       growth: { alarms: 1, fieldsBytes: 2 },
+    },
+  ],
+  'raise with an expiry, re-sent': [
+    {
+      name: 'sets the expiry it is given, which wins over a TTL',
+      view: [],
+      ops: [{ kind: 'raise', id: 'A', source: '', fields: {}, ttlSeconds: 30, expiresAt: NOW + 300_000 }],
+      changes: [{ action: 'raise', alarm: { count: 1, expiresAt: NOW + 300_000 } }],
+      answer: [{ expiresAt: NOW + 300_000 }],
+    },
+    {
+      name: 'moves only the expiry of an ACTIVATED alarm re-sent unchanged: no change, the alarm answered at its revision and count',
+      view: [alarm('A', { count: 2, fieldsJson: '{"detail":"x"}', expiresAt: NOW + 1000, ...acked })],
+      ops: [{ kind: 'raise', id: 'A', source: '', fields: { detail: 'x' }, expiresAt: NOW + 300_000, resend: true }],
+      changes: [],
+      answer: [{ count: 2, revision: 1, updatedAt: T0, raisedAt: T0, expiresAt: NOW + 300_000, ...acked }],
+      extensions: [{ id: 'A', count: 2, revision: 1, updatedAt: T0, expiresAt: NOW + 300_000, ...acked }],
+      revision: VIEW_REVISION,
+      growth: { alarms: 0, fieldsBytes: 0 },
+    },
+    {
+      name: 'moves the expiry of a re-send with a TTL to now plus the TTL, and of one naming the severity the alarm has',
+      view: [alarm('A', { expiresAt: NOW + 1000 })],
+      ops: [{ kind: 'raise', id: 'A', source: '', severity: 'major', fields: {}, ttlSeconds: 60, resend: true }],
+      changes: [],
+      answer: [{ count: 1, revision: 1, expiresAt: NOW + 60_000 }],
+      extensions: [{ id: 'A', revision: 1, expiresAt: NOW + 60_000 }],
+      revision: VIEW_REVISION,
+    },
+    {
+      name: 'gives an expiry to an ACTIVATED alarm that had none, re-sent unchanged with one',
+      view: [alarm('A')],
+      ops: [{ kind: 'raise', id: 'A', source: '', fields: {}, expiresAt: NOW + 300_000, resend: true }],
+      changes: [],
+      answer: [{ count: 1, revision: 1, expiresAt: NOW + 300_000 }],
+      extensions: [{ id: 'A', expiresAt: NOW + 300_000 }],
+      revision: VIEW_REVISION,
+    },
+    {
+      name: 'changes nothing at all for a re-send with the expiry the alarm already has',
+      view: [alarm('A', { count: 2, expiresAt: NOW + 300_000 })],
+      ops: [{ kind: 'raise', id: 'A', source: '', fields: {}, expiresAt: NOW + 300_000, resend: true }],
+      changes: [],
+      answer: [{ count: 2, revision: 1, updatedAt: T0, expiresAt: NOW + 300_000 }],
+      revision: VIEW_REVISION,
+    },
+    {
+      name: 're-raises an alarm re-sent with other fields: count + 1, a history change, the new expiry',
+      view: [alarm('A', { count: 2, fieldsJson: '{"detail":"x"}', expiresAt: NOW + 1000 })],
+      ops: [{ kind: 'raise', id: 'A', source: '', fields: { detail: 'y' }, expiresAt: NOW + 300_000, resend: true }],
+      changes: [{ action: 'reraise', alarm: { count: 3, revision: 11, updatedAt: NOW, fields: { detail: 'y' }, expiresAt: NOW + 300_000 } }],
+      answer: [{ count: 3, revision: 11 }],
+    },
+    {
+      name: 're-raises an alarm re-sent with another severity',
+      view: [alarm('A', { expiresAt: NOW + 1000 })],
+      ops: [{ kind: 'raise', id: 'A', source: '', severity: 'critical', fields: {}, expiresAt: NOW + 300_000, resend: true }],
+      changes: [{ action: 'reraise', alarm: { count: 2, severity: 'critical', revision: 11, expiresAt: NOW + 300_000 } }],
+      answer: [{ count: 2, severity: 'critical' }],
+    },
+    {
+      name: 're-raises an alarm re-sent without any expiry, which then has none',
+      view: [alarm('A', { expiresAt: NOW + 1000 })],
+      ops: [{ kind: 'raise', id: 'A', source: '', fields: {}, resend: true }],
+      changes: [{ action: 'reraise', alarm: { count: 2, revision: 11, expiresAt: undefined } }],
+      answer: [{ count: 2 }],
+    },
+    {
+      name: 'raises a CLEARED alarm re-sent as a new activation',
+      view: [clearedAlarm('A', T0 + 5000, { count: 4 })],
+      ops: [{ kind: 'raise', id: 'A', source: '', fields: {}, expiresAt: NOW + 300_000, resend: true }],
+      changes: [{ action: 'raise', alarm: { status: 'ACTIVATED', count: 1, raisedAt: NOW, clearedAt: undefined, expiresAt: NOW + 300_000 } }],
+      answer: [{ count: 1, revision: 11 }],
+    },
+    {
+      name: 'raises an unknown alarm re-sent as a new one',
+      view: [],
+      ops: [{ kind: 'raise', id: 'A', source: 's', fields: {}, expiresAt: NOW + 300_000, resend: true }],
+      changes: [{ action: 'raise', alarm: { id: 'A', source: 's', count: 1, revision: 11, expiresAt: NOW + 300_000 } }],
+      answer: [{ count: 1 }],
+      growth: { alarms: 1, fieldsBytes: 2 },
+    },
+    {
+      name: 'moves the expiry of an alarm the same write raised, at that raise\'s revision',
+      view: [],
+      ops: [
+        { kind: 'raise', id: 'A', source: '', fields: {}, expiresAt: NOW + 1000, resend: true },
+        { kind: 'raise', id: 'A', source: '', fields: {}, expiresAt: NOW + 300_000, resend: true },
+      ],
+      changes: [{ action: 'raise', alarm: { count: 1, revision: 11, expiresAt: NOW + 1000 } }],
+      answer: [{ count: 1, revision: 11, expiresAt: NOW + 1000 }, { count: 1, revision: 11, expiresAt: NOW + 300_000 }],
+      extensions: [{ revision: 11, expiresAt: NOW + 300_000 }],
     },
   ],
   clear: [
@@ -407,6 +504,76 @@ describe('Overlay', () => {
     expect(batch.changes).to.have.length(1);
   });
 
+  describe('re-sends', () => {
+    const resend = (expiresAt: number, fields = {}): AlarmOp[] => [{ kind: 'raise', id: 'A', source: '', fields, expiresAt, resend: true }];
+
+    it('keeps one extension per alarm, with the last expiry, for two re-sends of one alarm in two writes of one batch', () => {
+      const batch = new Overlay(viewOf([alarm('A', { expiresAt: NOW })], VIEW_REVISION));
+
+      planOver(batch, resend(NOW + 60_000), T0);
+      const plan = planOver(batch, resend(NOW + 120_000), NOW);
+
+      if (!plan.ok) return expect.fail(plan.error.message);
+      expect(brief(plan.result.alarms[0] as Alarm)).to.deep.include({ count: 1, revision: 1, expiresAt: NOW + 120_000 });
+      expect(batch.changes).to.deep.equal([]);
+      expect([...batch.extensions.values()].map((a) => [a.id, a.revision, a.expiresAt])).to.deep.equal([['A', 1, NOW + 120_000]]);
+      expect(batch.revision).to.equal(VIEW_REVISION);
+      expect(batch.get(SCOPE, 'A', '')?.expiresAt, 'later writes see the new expiry').to.equal(NOW + 120_000);
+    });
+
+    it('leaves the extension of a re-send stale once a later write of the batch clears the alarm: the clear is the change', () => {
+      const batch = new Overlay(viewOf([alarm('A', { expiresAt: NOW })], VIEW_REVISION));
+
+      planOver(batch, resend(NOW + 60_000), T0);
+      const plan = planOver(batch, [{ kind: 'clear', id: 'A', source: '', mustExist: true }], NOW);
+
+      if (!plan.ok) return expect.fail(plan.error.message);
+      expect(batch.changes.map((c) => [c.action, c.alarm.revision, c.alarm.status, c.alarm.expiresAt])).to.deep.equal([['clear', 11, 'CLEARED', undefined]]);
+      const [extension] = [...batch.extensions.values()];
+      expect(extension?.revision, 'the extension is of the revision before the clear').to.equal(1);
+      const index = new AlarmIndex();
+      index.load([alarm('A', { expiresAt: NOW })], VIEW_REVISION);
+      index.apply(batch.changes);
+      expect(index.extend(batch.extensions.values()), 'an index applies no stale extension').to.deep.equal([]);
+      expect(brief(index.get(SCOPE, 'A', '') as Alarm)).to.deep.include({ status: 'CLEARED', revision: 11 });
+    });
+
+    it('leaves an alarm whose expiry an earlier write of the batch moved ACTIVATED when its old expiry comes due', () => {
+      const batch = new Overlay(viewOf([alarm('A', { expiresAt: NOW })], VIEW_REVISION));
+
+      planOver(batch, resend(NOW + 60_000), T0);
+      const plan = planOver(batch, [{ kind: 'expire', id: 'A', source: '', expiresAt: NOW }], NOW);
+
+      if (!plan.ok) return expect.fail(plan.error.message);
+      expect(plan.result.alarms).to.deep.equal([]);
+      expect(batch.changes).to.deep.equal([]);
+    });
+
+    it('records the moved expiry in the clear-all of a later write of the batch, as one write per batch would', () => {
+      const batch = new Overlay(viewOf([alarm('A', { expiresAt: NOW }), alarm('B', { expiresAt: NOW })], VIEW_REVISION));
+
+      planOver(batch, resend(NOW + 60_000), T0);
+      planOver(batch, [{ kind: 'clearAll' }], NOW);
+
+      expect(batch.changes.map((c) => `${c.action} ${c.alarm.id} ${c.alarm.revision} ${c.alarm.expiresAt}`)).to.deep.equal([
+        `clear-all A 11 ${NOW + 60_000}`,
+        `clear-all B 12 ${NOW}`,
+      ]);
+    });
+
+    it('re-raises from the moved expiry when a later write of the batch re-sends other fields', () => {
+      const batch = new Overlay(viewOf([alarm('A', { count: 3, expiresAt: NOW })], VIEW_REVISION));
+
+      planOver(batch, resend(NOW + 60_000), T0);
+      const plan = planOver(batch, resend(NOW + 120_000, { detail: 'new' }), NOW);
+
+      if (!plan.ok) return expect.fail(plan.error.message);
+      expect(batch.changes.map((c) => brief(c.alarm))).to.deep.equal([
+        brief(alarm('A', { count: 4, updatedAt: NOW, revision: 11, fieldsJson: '{"detail":"new"}', expiresAt: NOW + 120_000 })),
+      ]);
+    });
+  });
+
   it('takes the scope\'s alarms in the order the index will hold them, so a bulk clear numbers them as one commit at a time would', () => {
     const index = new AlarmIndex();
     index.load([alarm('A', { revision: 1 }), alarm('B', { revision: 2 })], 2);
@@ -423,7 +590,8 @@ describe('Overlay', () => {
 });
 
 // Random programs of writes, mostly to one scope, over few ids and sources (so bulk writes meet
-// alarms removed and raised again, and sources added under an id) and times a TTL can reach.
+// alarms removed and raised again, and sources added under an id) and times a TTL can reach;
+// re-sends move expiries without a change, and are applied to the index as the subscriber does.
 const IDS = ['A', 'B'];
 const SOURCES = ['', 'x'];
 const STEP_MS = 1000;
@@ -431,6 +599,13 @@ const key = { id: fc.constantFrom(...IDS), source: fc.constantFrom(...SOURCES) }
 const time = fc.integer({ min: 0, max: 30 }).map((k) => T0 + k * STEP_MS);
 const op: fc.Arbitrary<AlarmOp> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('raise' as const), ...key, severity: fc.constantFrom(...SEVERITIES), fields: fc.constantFrom({}, { detail: 'a' }, { detail: 'bbbb' }), ttlSeconds: fc.integer({ min: 1, max: 3 }) }, { requiredKeys: ['kind', 'id', 'source', 'fields'] }) },
+  {
+    weight: 4,
+    arbitrary: fc.record(
+      { kind: fc.constant('raise' as const), ...key, severity: fc.constantFrom(...SEVERITIES), fields: fc.constantFrom({}, { detail: 'a' }), expiresAt: time, ttlSeconds: fc.integer({ min: 1, max: 3 }), resend: fc.constant(true) },
+      { requiredKeys: ['kind', 'id', 'source', 'fields', 'resend'] },
+    ),
+  },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('clear' as const), ...key, fields: fc.constantFrom({}, { detail: 'c' }), mustExist: fc.boolean() }, { requiredKeys: ['kind', 'id', 'source', 'mustExist'] }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('ack' as const), ...key, by: fc.constant('ops'), comment: fc.constantFrom('', 'why') }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('unack' as const), ...key }) },
@@ -462,7 +637,9 @@ function seeded(writes: readonly WriteRequest[]): AlarmIndex {
   const index = new AlarmIndex();
   for (const [i, w] of writes.entries()) {
     const plan = planWrite(index, w, T0 + i * STEP_MS);
-    if (plan.ok) index.apply(plan.planned.changes);
+    if (!plan.ok) continue;
+    index.apply(plan.planned.changes);
+    index.extend(plan.planned.extensions.values());
   }
   return index;
 }
@@ -475,6 +652,7 @@ describe('planWrite over a batch', () => {
         const at = (i: number) => start + i * STEP_MS;
 
         const single = seeded(seed);
+        const singleChanges: AlarmChange[] = [];
         const singleAnswers = writes.map((w, i) => {
           const batch = new Overlay(single);
           const plan = planWrite(batch, w, at(i));
@@ -482,6 +660,8 @@ describe('planWrite over a batch', () => {
           if (plan.ok) for (const c of plan.planned.changes) batch.add(c);
           const [size, fieldsBytes] = [single.size, single.fieldsBytes];
           single.apply(batch.changes);
+          if (plan.ok) single.extend(plan.planned.extensions.values());
+          singleChanges.push(...batch.changes);
           expect(batch.growth, 'growth of one write').to.deep.equal({ alarms: single.size - size, fieldsBytes: single.fieldsBytes - fieldsBytes });
           return answerOf(plan);
         });
@@ -496,7 +676,10 @@ describe('planWrite over a batch', () => {
         const planned = heldBy(grouped);
         const [size, fieldsBytes] = [grouped.size, grouped.fieldsBytes];
         grouped.apply(batch.changes);
+        grouped.extend(batch.extensions.values());
 
+        const told = (changes: readonly AlarmChange[]) => changes.map((c) => [c.action, c.removed, c.at, brief(c.alarm)]);
+        expect(told(batch.changes), 'the changes, as the history records them').to.deep.equal(told(singleChanges));
         expect(batch.growth, 'growth of the batch').to.deep.equal({ alarms: grouped.size - size, fieldsBytes: grouped.fieldsBytes - fieldsBytes });
         for (const s of [SCOPE, OTHER]) expect(batch.addedTo(s), 'alarms added to a scope').to.equal(grouped.scopeSize(s) - seeded(seed).scopeSize(s));
         expect(groupedAnswers).to.deep.equal(singleAnswers);

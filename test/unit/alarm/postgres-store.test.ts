@@ -13,7 +13,7 @@ import pg from 'pg';
 import type { Alarm, AlarmChange } from '../../../src/alarm/model.js';
 import { DEFAULT_POSTGRES_MIGRATIONS_DIR, PostgresStore, redactUrl, type PostgresStoreOptions } from '../../../src/alarm/postgres-store.js';
 import { readMigrations } from '../../../src/alarm/sqlite-migrations.js';
-import { StoreError, type Lease } from '../../../src/alarm/store.js';
+import { StoreError, type ExpiryExtension, type Lease } from '../../../src/alarm/store.js';
 import { createLogger } from '../../../src/logger.js';
 import { waitFor } from '../../helpers/integration.js';
 import { freshDatabase } from '../../helpers/postgres.js';
@@ -23,6 +23,11 @@ import { TcpProxy } from '../../helpers/tcp-proxy.js';
 
 function change(a: Alarm, action: AlarmChange['action'] = 'raise', removed = false): AlarmChange {
   return { action, alarm: a, removed, at: a.updatedAt };
+}
+
+/** The extension moving the expiry of `a`, as it is at its revision, to `expiresAt`. */
+function extension(a: Alarm, expiresAt: number): ExpiryExtension {
+  return { domain: a.domain, project: a.project, id: a.id, source: a.source, revision: a.revision, expiresAt };
 }
 
 /** A TCP proxy in front of the server, to take it away and bring it back. */
@@ -233,6 +238,44 @@ describe('PostgresStore', () => {
       const other = await open();
 
       expect(await loaded(other)).to.deep.equal({ revision: 6, alarms: { A: [6, 1, 'ACTIVATED'], B: [2, 1, 'ACTIVATED'], C: [5, 2, 'ACTIVATED'] } });
+    });
+
+    describe('of expiry extensions', () => {
+      const extensionRows = async () =>
+        (await admin.query<{ id: string; revision: number; expires_at: number }>('SELECT id, revision::integer, expires_at::bigint::float8 AS expires_at FROM expiry_extensions ORDER BY id')).rows;
+
+      it('deletes the extensions a later change or a removal made stale, and keeps those still applying', async () => {
+        const store = await open({ checkpointEvery: 1_000_000 });
+        const [a, b, c] = ['A', 'B', 'C'].map((id, i) => alarm(id, i + 1, { expiresAt: 5000 })) as [Alarm, Alarm, Alarm];
+        await store.commit([change(a), change(b), change(c)], [extension(a, 9000), extension(b, 9000), extension(c, 9000)]);
+        await store.commit([change(alarm('A', 4, { count: 2, expiresAt: 7000 }), 'reraise'), change(alarm('B', 5), 'clear-all', true)]);
+        expect((await extensionRows()).map((r) => r.id), 'all kept until a checkpoint').to.deep.equal(['A', 'B', 'C']);
+
+        await store.checkpoint();
+
+        expect(await checkpointOf()).to.equal(5);
+        expect(await extensionRows()).to.deep.equal([{ id: 'C', revision: 3, expires_at: 9000 }]);
+        const snapshot = await (await open()).load();
+        expect(Object.fromEntries(snapshot.alarms.map((x) => [x.id, [x.revision, x.expiresAt]]))).to.deep.equal({ A: [4, 7000], C: [3, 9000] });
+      });
+
+      it('keeps an extension of a revision past the checkpoint, which the alarms table cannot show yet', async () => {
+        const behind = await open({ checkpointEvery: 1_000_000 });
+        const ahead = await open({ checkpointEvery: 1_000_000 });
+        await behind.commit([change(alarm('A', 1)), change(alarm('B', 2, { expiresAt: 5000 }))]);
+        await ahead.load();
+        const reraised = alarm('B', 3, { count: 2, expiresAt: 6000 });
+        await ahead.commit([change(reraised, 'reraise')], [extension(reraised, 9000)]);
+
+        // The checkpoint goes as far as the store that runs it has seen: revision 2.
+        await behind.checkpoint();
+
+        expect(await checkpointOf()).to.equal(2);
+        expect(await extensionRows()).to.deep.equal([{ id: 'B', revision: 3, expires_at: 9000 }]);
+        expect((await behind.load()).alarms.find((x) => x.id === 'B')).to.deep.include({ revision: 3, expiresAt: 9000 });
+        await ahead.checkpoint();
+        expect(await extensionRows(), 'and once the checkpoint passes it').to.deep.equal([{ id: 'B', revision: 3, expires_at: 9000 }]);
+      });
     });
 
     it('starts by itself once checkpointEvery rows accumulated, after a commit', async () => {

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import type { Alarm, AlarmChange } from '../../../src/alarm/model.js';
 import { DEFAULT_MIGRATIONS_DIR, SqliteStore, readMigrations } from '../../../src/alarm/sqlite-store.js';
-import { StoreError } from '../../../src/alarm/store.js';
+import { StoreError, type ExpiryExtension } from '../../../src/alarm/store.js';
 import { rejection } from '../../helpers/promises.js';
 import { storedAlarm as alarm } from '../../helpers/store.js';
 
@@ -16,6 +16,11 @@ function plain(a: Alarm): Record<string, unknown> {
 
 function change(a: Alarm, action: AlarmChange['action'] = 'raise', removed = false): AlarmChange {
   return { action, alarm: a, removed, at: a.updatedAt };
+}
+
+/** The extension moving the expiry of `a`, as it is at its revision, to `expiresAt`. */
+function extension(a: Alarm, expiresAt: number): ExpiryExtension {
+  return { domain: a.domain, project: a.project, id: a.id, source: a.source, revision: a.revision, expiresAt };
 }
 
 function migrationsOf(db: Database.Database): { version: number; name: string; applied_at: string }[] {
@@ -270,6 +275,42 @@ describe('SqliteStore', () => {
       expect(snapshot.revision).to.equal(6);
       const byId = Object.fromEntries(snapshot.alarms.map((a) => [a.id, [a.revision, a.count, a.raisedAt]]));
       expect(byId).to.deep.equal({ A: [6, 1, 3000], B: [2, 1, 1000], C: [5, 2, 1000] });
+    });
+
+    describe('of expiry extensions', () => {
+      const extensionRows = (store: SqliteStore) =>
+        store.db.prepare('SELECT id, revision, expires_at FROM expiry_extensions ORDER BY id').all() as { id: string; revision: number; expires_at: number }[];
+
+      it('deletes the extensions a later change or a removal made stale, and keeps those still applying', async () => {
+        const store = openStore({ checkpointEvery: 1_000_000 });
+        await store.load();
+        const [a, b, c] = ['A', 'B', 'C'].map((id, i) => alarm(id, i + 1, { expiresAt: 5000 })) as [Alarm, Alarm, Alarm];
+        await store.commit([change(a), change(b), change(c)], [extension(a, 9000), extension(b, 9000), extension(c, 9000)]);
+        await store.commit([change(alarm('A', 4, { count: 2, expiresAt: 7000 }), 'reraise'), change(alarm('B', 5), 'clear-all', true)]);
+        expect(extensionRows(store).map((r) => r.id), 'all kept until a checkpoint').to.deep.equal(['A', 'B', 'C']);
+
+        store.checkpoint();
+
+        expect(extensionRows(store)).to.deep.equal([{ id: 'C', revision: 3, expires_at: 9000 }]);
+        const loaded = Object.fromEntries((await store.load()).alarms.map((x) => [x.id, [x.revision, x.expiresAt]]));
+        expect(loaded).to.deep.equal({ A: [4, 7000], C: [3, 9000] });
+      });
+
+      it('keeps an extension committed after a checkpoint over the next ones while its alarm stays at its revision', async () => {
+        const store = openStore({ checkpointEvery: 1_000_000 });
+        await store.load();
+        const a = alarm('A', 1, { expiresAt: 5000 });
+        await store.commit([change(a)]);
+        store.checkpoint();
+
+        await store.commit([], [extension(a, 9000)]);
+        await store.commit([change(alarm('B', 2))]);
+        store.checkpoint();
+
+        expect(extensionRows(store)).to.deep.equal([{ id: 'A', revision: 1, expires_at: 9000 }]);
+        await store.close();
+        expect((await openStore().load()).alarms.find((x) => x.id === 'A')?.expiresAt).to.equal(9000);
+      });
     });
 
     it('starts by itself once checkpointEvery rows have accumulated, between commits', async () => {

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { selects, type AlarmSelection } from '../../../src/alarm/filter.js';
 import { SEVERITIES, STATUSES, type Alarm, type AlarmChange } from '../../../src/alarm/model.js';
-import { StoreConflict, StoreError, type AlarmStore, type HistoryEntry } from '../../../src/alarm/store.js';
+import { StoreConflict, StoreError, type AlarmStore, type ExpiryExtension, type HistoryEntry } from '../../../src/alarm/store.js';
 import { STORE_KINDS, type StorePlace } from '../../helpers/postgres.js';
 import { rejection } from '../../helpers/promises.js';
 import { storedAlarm as alarm } from '../../helpers/store.js';
@@ -22,6 +22,11 @@ function plain(a: Alarm): Record<string, unknown> {
 
 function change(a: Alarm, action: AlarmChange['action'] = 'raise', removed = false): AlarmChange {
   return { action, alarm: a, removed, at: a.updatedAt };
+}
+
+/** The extension moving the expiry of `a`, as it is at its revision, to `expiresAt`. */
+function extension(a: Alarm, expiresAt: number, revision = a.revision): ExpiryExtension {
+  return { domain: a.domain, project: a.project, id: a.id, source: a.source, revision, expiresAt };
 }
 
 const byId = (alarms: readonly Alarm[]) => [...alarms].sort((a, b) => a.id.localeCompare(b.id)).map(plain);
@@ -158,6 +163,95 @@ for (const kind of STORE_KINDS) {
         expect(byId(snapshot.alarms)).to.deep.equal(byId([FULL, acked]));
         const full = snapshot.alarms.find((a) => a.id === 'Full');
         expect(full).to.deep.include({ ackedBy: FULL.ackedBy, ackedAt: FULL.ackedAt, ackComment: FULL.ackComment, expiresAt: FULL.expiresAt });
+      });
+    });
+
+    describe('expiry extensions', () => {
+      const A1 = alarm('A', 1, { expiresAt: 5000 });
+
+      /** The loaded alarm `id`, and the store's revision. */
+      async function loaded(s: AlarmStore, id: string): Promise<{ alarm: Record<string, unknown> | undefined; revision: number }> {
+        const snapshot = await s.load();
+        const found = snapshot.alarms.find((a) => a.id === id);
+        return { alarm: found && plain(found), revision: snapshot.revision };
+      }
+
+      it('loads an alarm with the expiry an extension committed with the changes moved, and nothing else of it changed', async () => {
+        await store.commit([change(A1), change(alarm('B', 2, { expiresAt: 5000 }))], [extension(A1, 9000)]);
+
+        expect(await loaded(store, 'A')).to.deep.equal({ alarm: plain({ ...A1, expiresAt: 9000 }), revision: 2 });
+        expect((await loaded(store, 'B')).alarm).to.deep.include({ expiresAt: 5000 });
+      });
+
+      it('applies an extension of an alarm raised in the same commit', async () => {
+        const raised = alarm('New', 2);
+
+        await store.commit([change(A1), change(raised)], [extension(raised, 9000)]);
+
+        expect((await loaded(store, 'New')).alarm).to.deep.include({ revision: 2, count: 1, expiresAt: 9000 });
+      });
+
+      it('stores an extension committed alone: no revision taken, no history entry', async () => {
+        await store.commit([change(A1)]);
+
+        await store.commit([], [extension(A1, 9000)]);
+
+        expect(await loaded(store, 'A')).to.deep.equal({ alarm: plain({ ...A1, expiresAt: 9000 }), revision: 1 });
+        expect((await store.history(P1, 0, 10)).map((e) => e.revision)).to.deep.equal([1]);
+        await store.commit([change(alarm('B', 2))]);
+        expect((await store.load()).revision, 'the next change takes the next revision').to.equal(2);
+      });
+
+      it('keeps the last extension of one revision', async () => {
+        await store.commit([change(A1)], [extension(A1, 9000)]);
+
+        await store.commit([], [extension(A1, 12_000)]);
+
+        expect((await loaded(store, 'A')).alarm).to.deep.include({ expiresAt: 12_000 });
+      });
+
+      it('no longer applies an extension once a later change of its alarm is stored: the change tells the expiry', async () => {
+        await store.commit([change(A1)], [extension(A1, 9000)]);
+        await store.commit([change(alarm('B', 2))], [extension(alarm('B', 2), 9000)]);
+
+        await store.commit([
+          change(alarm('A', 3, { count: 2, updatedAt: 3000, expiresAt: 7000 }), 'reraise'),
+          change(alarm('B', 4, { status: 'CLEARED', clearedAt: 4000, updatedAt: 4000 }), 'clear'),
+        ]);
+
+        expect((await loaded(store, 'A')).alarm).to.deep.include({ revision: 3, count: 2, expiresAt: 7000 });
+        const b = (await loaded(store, 'B')).alarm;
+        expect(b).to.deep.include({ revision: 4, status: 'CLEARED' });
+        expect(b?.expiresAt).to.equal(undefined);
+        expect((await loaded(await reopen(), 'A')).alarm, 'after a reopen too').to.deep.include({ revision: 3, expiresAt: 7000 });
+      });
+
+      it('applies no extension to the alarm raised again after its removal', async () => {
+        await store.commit([change(A1)], [extension(A1, 9000)]);
+
+        await store.commit([change(alarm('A', 2), 'clear-all', true), change(alarm('A', 3, { raisedAt: 3000, updatedAt: 3000 }))]);
+
+        const a = (await loaded(store, 'A')).alarm;
+        expect(a).to.deep.include({ revision: 3, count: 1, raisedAt: 3000 });
+        expect(a?.expiresAt).to.equal(undefined);
+      });
+
+      it('never replaces a stored extension with one of an older revision', async () => {
+        const A2 = alarm('A', 2, { count: 2, updatedAt: 2000, expiresAt: 6000 });
+        await store.commit([change(A1), change(A2, 'reraise')], [extension(A2, 9000)]);
+
+        // A replica that had not seen the re-raise yet moves the expiry of the activation before it.
+        await store.commit([], [extension(A1, 12_000)]);
+
+        expect((await loaded(store, 'A')).alarm).to.deep.include({ revision: 2, expiresAt: 9000 });
+      });
+
+      it('keeps the moved expiries over a reopen, and over the one after it', async () => {
+        await store.commit([change(A1), change(alarm('B', 2))], [extension(A1, 9000)]);
+
+        expect((await loaded(await reopen(), 'A')).alarm).to.deep.equal(plain({ ...A1, expiresAt: 9000 }));
+        await store.commit([change(alarm('C', 3))]);
+        expect((await loaded(await reopen(), 'A')).alarm).to.deep.equal(plain({ ...A1, expiresAt: 9000 }));
       });
     });
 
@@ -383,6 +477,30 @@ for (const kind of STORE_KINDS) {
 
         await store.commit([change(alarm('Mine', 6))]);
         expect((await other.load()).alarms.map((a) => a.id).sort()).to.deep.equal(['C', 'Mine']);
+      });
+
+      it("answers another store's extensions with expiryExtensions, and none for alarms without one", async () => {
+        const a = alarm('A', 1, { expiresAt: 5000 });
+        const b = alarm('B', 2, { ...P2, expiresAt: 5000 });
+        await other.commit([change(a), change(b)]);
+        await other.commit([], [extension(a, 9000)]);
+
+        const found = await store.expiryExtensions?.([b, { ...P1, id: 'Unknown', source: '' }, a]);
+
+        expect(found).to.deep.equal([extension(a, 9000)]);
+        expect(await store.expiryExtensions?.([b])).to.deep.equal([]);
+        expect(await store.expiryExtensions?.([])).to.deep.equal([]);
+      });
+
+      it('commits an extension alone whatever revision the store last saw: it waits for no other commit', async () => {
+        const a = alarm('A', 1, { expiresAt: 5000 });
+        await store.commit([change(a)]);
+        await other.commit([change(alarm('B', 2))]);
+
+        await store.commit([], [extension(a, 9000)]);
+
+        expect((await other.load()).alarms.find((x) => x.id === 'A')?.expiresAt).to.equal(9000);
+        expect(await other.expiryExtensions?.([a])).to.deep.equal([extension(a, 9000)]);
       });
 
       it("calls onRemoteCommit with the revision of another store's commit", async () => {

@@ -3,7 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
+import type { AlarmOp } from '../../../src/alarm/event.js';
 import type { SqliteStore } from '../../../src/alarm/sqlite-store.js';
+import { StoreError, type ExpiryExtension } from '../../../src/alarm/store.js';
 import { type AlarmCenter, type AlarmCenterOptions } from '../../../src/center.js';
 import { openCore, partsOf } from '../../helpers/core.js';
 import { AlarmCenterError } from '../../../src/errors.js';
@@ -233,6 +235,57 @@ describe('AlarmSubscriber', () => {
       await rejection(center.raise(scope(0), { id: 'B' }));
 
       expect(await sample(registry, 'alarm_center_alarm_quota_refusals_total', { limit: 'maxAlarmsPerScope' })).to.equal(1);
+    });
+  });
+
+  describe('re-sends', () => {
+    const resend = (id: string, expiresAt: number): AlarmOp[] => [{ kind: 'raise', id, source: '', fields: {}, expiresAt, resend: true }];
+
+    it('commits the expiries re-sends moved with the changes of the same group commit, in one store call', async () => {
+      await open({});
+      const { service } = partsOf(center);
+      await service.applyOps(scope(0), [...resend('A', T0 + 1000), ...resend('B', T0 + 1000)]);
+      const store = partsOf(center).store as SqliteStore;
+      const commit = store.commitPipelined.bind(store);
+      const calls: { changes: string[]; extensions: ExpiryExtension[] }[] = [];
+      store.commitPipelined = (changes, extensions = []) => {
+        calls.push({ changes: changes.map((c) => `${c.action} ${c.alarm.id}`), extensions: [...extensions] });
+        return commit(changes, extensions);
+      };
+
+      await Promise.all([
+        service.applyOps(scope(0), resend('A', T0 + 5000)),
+        center.raise(scope(0), { id: 'C' }),
+        service.applyOps(scope(0), resend('B', T0 + 6000)),
+      ]);
+
+      expect(calls).to.deep.equal([
+        {
+          changes: ['raise C'],
+          extensions: [
+            { ...scope(0), id: 'A', source: '', revision: 1, expiresAt: T0 + 5000 },
+            { ...scope(0), id: 'B', source: '', revision: 2, expiresAt: T0 + 6000 },
+          ],
+        },
+      ]);
+      expect(center.list(scope(0)).alarms.map((a) => [a.id, a.revision, a.expiresAt])).to.deep.equal([
+        ['A', 1, new Date(T0 + 5000).toISOString()],
+        ['B', 2, new Date(T0 + 6000).toISOString()],
+        ['C', 3, undefined],
+      ]);
+    });
+
+    it('answers 503001 and leaves the expiry where it was when the store fails the commit of a re-send', async () => {
+      await open({});
+      const { service } = partsOf(center);
+      await service.applyOps(scope(0), resend('A', T0 + 1000));
+      const store = partsOf(center).store as SqliteStore;
+      store.commitPipelined = () => Promise.reject(new StoreError('disk I/O error', { backendCode: 'SQLITE_IOERR' }));
+
+      const err = await rejection(service.applyOps(scope(0), resend('A', T0 + 5000)));
+
+      expect(err).to.be.instanceOf(AlarmCenterError).with.property('code', '503001');
+      expect(partsOf(center).index.get(scope(0), 'A', '')?.expiresAt).to.equal(T0 + 1000);
     });
   });
 });
