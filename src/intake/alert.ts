@@ -1,0 +1,150 @@
+/**
+ * One Alertmanager alert (the part API v2's `postableAlert` and the webhook's alerts share) read
+ * from a JSON value, and the alarm it maps to. Readers return the first problem found, named by
+ * its path from `at` (`alerts[3]`, `body.alerts[3]`).
+ */
+import {
+  AlarmInputSchema,
+  ID_PATTERN,
+  MAX_FIELDS_BYTES,
+  MAX_TTL_SECONDS,
+  describeIssues,
+  storedText,
+  type AlarmFields,
+  type Severity,
+} from '../alarm/model.js';
+import { ALERTNAME, LABEL_NAME_PATTERN, alertSource, severityOfLabel, type LabelSet } from './labels.js';
+import type { IntakeOp } from './op.js';
+import { ZERO_TIME_MS, parseRfc3339 } from './rfc3339.js';
+
+/** A value read from a body, or why it could not be. */
+export type Read<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** A time as sent and its instant, clock milliseconds. */
+export interface SentTime {
+  text: string;
+  ms: number;
+}
+
+/** What an alarm takes from one Alertmanager alert. */
+export interface AlertmanagerAlert {
+  /** The labels sent, but those with an empty value (Alertmanager drops them). */
+  labels: LabelSet;
+  annotations: LabelSet;
+  /** Absent when not sent or sent as Go's zero time. */
+  startsAt?: SentTime;
+  endsAt?: SentTime;
+  generatorURL?: string;
+}
+
+const fail = (error: string): { ok: false; error: string } => ({ ok: false, error });
+
+/** A key of an object in a path: `.name` when it is an identifier, else `["name"]`. */
+function pathKey(name: string): string {
+  return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`;
+}
+
+/** Whether a JSON value is an object (not an array, not null). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A label value the store can keep in a source: valid Unicode without NUL. */
+const LABEL_VALUE = storedText(MAX_FIELDS_BYTES);
+
+/**
+ * A label set, or annotations (Alertmanager checks their names the same way): an object of
+ * strings with Prometheus label names. Labels with an empty value are dropped, as Alertmanager
+ * does; the other values become part of a source, so they must be text the store can keep.
+ */
+function readLabelSet(value: unknown, at: string, kind: 'labels' | 'annotations'): Read<LabelSet> {
+  if (!isRecord(value)) return fail(`${at}: must be an object of label names to strings`);
+  const out: LabelSet = {};
+  for (const [name, v] of Object.entries(value)) {
+    const here = `${at}${pathKey(name)}`;
+    if (typeof v !== 'string') return fail(`${here}: must be a string`);
+    if (v === '' && kind === 'labels') continue;
+    if (name === '__proto__') return fail(`${here}: a key named __proto__ is refused: it would not be kept as sent`);
+    if (!LABEL_NAME_PATTERN.test(name)) return fail(`${here}: the name must match [a-zA-Z_][a-zA-Z0-9_]*`);
+    if (kind === 'labels') {
+      const checked = LABEL_VALUE.safeParse(v);
+      if (!checked.success) return fail(`${here}: ${checked.error.issues[0]?.message}`);
+    }
+    out[name] = v;
+  }
+  return { ok: true, value: out };
+}
+
+/** An optional RFC 3339 time; Go's zero time counts as absent. */
+function readTime(value: unknown, at: string): Read<SentTime | undefined> {
+  if (value === undefined || value === null) return { ok: true, value: undefined };
+  const ms = typeof value === 'string' ? parseRfc3339(value) : undefined;
+  if (ms === undefined) return fail(`${at}: must be an RFC 3339 date-time`);
+  return { ok: true, value: ms === ZERO_TIME_MS ? undefined : { text: value as string, ms } };
+}
+
+/** One alert's labels, annotations, times and generator URL; other keys are ignored, as Alertmanager does. */
+export function readAlert(raw: unknown, at: string): Read<AlertmanagerAlert> {
+  if (!isRecord(raw)) return fail(`${at}: must be an object`);
+  if (raw.labels === undefined) return fail(`${at}.labels: required`);
+  const labels = readLabelSet(raw.labels, `${at}.labels`, 'labels');
+  if (!labels.ok) return labels;
+  const alertname = labels.value[ALERTNAME];
+  if (alertname === undefined) return fail(`${at}.labels.alertname: required`);
+  if (!ID_PATTERN.test(alertname)) return fail(`${at}.labels.alertname: must match [A-Za-z0-9._:-]{1,128} (it is the alarm id)`);
+  const annotations = raw.annotations === undefined || raw.annotations === null ? { ok: true as const, value: {} } : readLabelSet(raw.annotations, `${at}.annotations`, 'annotations');
+  if (!annotations.ok) return annotations;
+  const startsAt = readTime(raw.startsAt, `${at}.startsAt`);
+  if (!startsAt.ok) return startsAt;
+  const endsAt = readTime(raw.endsAt, `${at}.endsAt`);
+  if (!endsAt.ok) return endsAt;
+  if (raw.generatorURL !== undefined && raw.generatorURL !== null && typeof raw.generatorURL !== 'string') {
+    return fail(`${at}.generatorURL: must be a string`);
+  }
+  const alert: AlertmanagerAlert = { labels: labels.value, annotations: annotations.value };
+  if (startsAt.value) alert.startsAt = startsAt.value;
+  if (endsAt.value) alert.endsAt = endsAt.value;
+  if (typeof raw.generatorURL === 'string' && raw.generatorURL !== '') alert.generatorURL = raw.generatorURL;
+  return { ok: true, value: alert };
+}
+
+/** The key of the alarm of an alert: id = `alertname`, source = the other labels (labels.ts). */
+export function alertKey(alert: AlertmanagerAlert): { id: string; source: string } {
+  return { id: alert.labels[ALERTNAME] as string, source: alertSource(alert.labels) };
+}
+
+/** The fields of an alert's alarm: `{ labels, annotations, generatorURL?, startsAt?, …extra, detail? }`. */
+function alertFields(alert: AlertmanagerAlert, extra: AlarmFields): AlarmFields {
+  const detail = alert.annotations.summary ?? alert.annotations.description;
+  return {
+    labels: alert.labels,
+    annotations: alert.annotations,
+    ...(alert.generatorURL !== undefined && { generatorURL: alert.generatorURL }),
+    ...(alert.startsAt && { startsAt: alert.startsAt.text }),
+    ...extra,
+    ...(detail !== undefined && { detail }),
+  };
+}
+
+/** An alarm's `fields`, checked as any raise's are (size, no `__proto__` key). */
+const FIELDS = AlarmInputSchema.shape.fields;
+
+/** The clear of an alert's alarm. */
+export function clearOf(alert: AlertmanagerAlert): IntakeOp {
+  return { kind: 'clear', ...alertKey(alert), mustExist: false };
+}
+
+/**
+ * The raise of an alert's alarm, expiring at `expiresAt` but never later than MAX_TTL_SECONDS
+ * from `now`; an error naming `at` when its fields are too large.
+ */
+export function raiseOf(alert: AlertmanagerAlert, at: string, expiresAt: number, now: number, extra: AlarmFields = {}): Read<IntakeOp> {
+  const fields = alertFields(alert, extra);
+  const checked = FIELDS.safeParse(fields);
+  if (!checked.success) return fail(describeIssues(checked.error, at));
+  const severity: Severity = severityOfLabel(alert.labels.severity);
+  return {
+    ok: true,
+    value: { kind: 'raise', ...alertKey(alert), severity, fields, expiresAt: Math.min(expiresAt, now + MAX_TTL_SECONDS * 1000), resend: true },
+  };
+}
