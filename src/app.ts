@@ -20,6 +20,7 @@ import { contextOf, createPipeline, type Pipeline } from './http/pipeline.js';
 import { RouteTable, expressRoute, type Route } from './http/route-table.js';
 import { alarmRoutes, jsonBody, type AlarmRouteDeps } from './http/routes/alarms.js';
 import { clusterHealth, healthRoutes, type HealthRouteDeps, type InstanceInfo } from './http/routes/health.js';
+import { intakeRoutes, type IntakeRouteDeps } from './http/routes/intake.js';
 import { watchRoutes, type WatchRouteDeps } from './http/routes/watch.js';
 import { webSocketWatch } from './http/routes/watch-socket.js';
 import type { HealthRegistry } from './health/registry.js';
@@ -43,6 +44,8 @@ export interface AppOptions {
   instance: () => InstanceInfo;
   /** The text served at `/openapi.yaml`. */
   openapi: string;
+  /** Alertmanager's and PagerDuty's intakes. */
+  intake: Omit<IntakeRouteDeps, 'registry' | 'logger'>;
   access: AccessOptions;
 }
 
@@ -106,6 +109,7 @@ export function createApp(options: AppOptions): HttpApp {
     ...healthRoutes({ cluster, readiness: options.readiness }),
     ...alarmRoutes({ alarms, version: options.version }),
     ...watchRoutes({ history: options.history, hub: options.hub }),
+    ...intakeRoutes({ ...options.intake, registry, logger }),
     ...metaRoutes(registry, options.openapi),
   ]);
   const { stopping } = options;

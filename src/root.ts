@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { AlarmIndex } from './alarm/alarm-index.js';
 import { ALARM } from './alarm/event.js';
 import { Expirer } from './alarm/expirer.js';
+import { Watchdog } from './alarm/watchdog.js';
 import { Follower } from './alarm/follower.js';
 import { createAlarmMetrics, noopAlarmMetrics } from './alarm/metrics.js';
 import { Retention } from './alarm/retention.js';
@@ -174,6 +175,7 @@ async function buildCore(o: AlarmCenterOptions, teardown: Teardown): Promise<Cor
     onDurable: (changes) => {
       feed.publish(changes);
       for (const c of changes) if (!c.removed) expirer.track(c.alarm);
+      watchdog.observe(changes);
     },
     onExtended: (alarms) => {
       for (const a of alarms) expirer.track(a);
@@ -193,6 +195,7 @@ async function buildCore(o: AlarmCenterOptions, teardown: Teardown): Promise<Cor
   const expirer: Expirer = new Expirer({ index, expire: (scope, due) => service.expire(scope, due), logger: log('expiry'), clock: o.clock, lease });
   for (const a of index.allAlarms()) expirer.track(a);
   teardown.defer(() => expirer.close());
+  const watchdog: Watchdog = new Watchdog({ index, ids: s.watchdogAlerts, write: (scope, ops) => service.applyOps(scope, ops), logger: log('watchdog'), lease });
   const retention = new Retention({
     store,
     index,
@@ -243,9 +246,14 @@ export async function createCore(options: AlarmCenterOptions = {}): Promise<Core
   }
 }
 
+/** The package's version. */
+function packageVersion(): string {
+  return (JSON.parse(fs.readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version;
+}
+
 /** How this instance describes itself in service-center's health answer. */
 function instanceInfo(endpoint: () => string): () => InstanceInfo {
-  const version = (JSON.parse(fs.readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version;
+  const version = packageVersion();
   const timestamp = String(Math.floor(Date.now() / 1000));
   const hostName = os.hostname();
   const instanceId = `${hostName}:${process.pid}`;
@@ -283,6 +291,14 @@ export async function startServer(
       bodyLimitBytes: config.bodyLimitBytes,
       instance: instanceInfo(() => url.replace('http:', 'rest:')),
       openapi: fs.readFileSync(OPENAPI_FILE, 'utf8'),
+      intake: {
+        alarms: service,
+        clock: options.clock ?? Date.now,
+        resolveTimeoutMs: config.resolveTimeoutSeconds * 1000,
+        pagerdutyAlarmId: config.pagerdutyAlarmId,
+        version: packageVersion(),
+        startedAt: Date.now(),
+      },
       access: { tokens, probesOpen: config.probesOpen, writeRateLimit: config.writeRateLimit },
     });
     teardown.defer(() => app.close());

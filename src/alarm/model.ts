@@ -17,6 +17,8 @@ export const DEFAULT_SEVERITY: Severity = 'indeterminate';
 export const AlarmIds = {
   BackendConnectionRefuse: 'BackendConnectionRefuse',
   InternalError: 'InternalError',
+  /** Raised by the watchdog when an alert of `watchdogAlerts` stops arriving. */
+  AlertingPipelineDown: 'AlertingPipelineDown',
 } as const;
 
 /** The source Alarm Center uses for alarms about itself. */

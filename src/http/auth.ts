@@ -106,8 +106,18 @@ export class TokenRegistry {
     if (!match) {
       throw new AlarmCenterError(Codes.Unauthorized, header === undefined ? 'authorization: a bearer token is required' : 'authorization: must be "Bearer <token>"');
     }
-    const principal = this.find(match[1] as string);
-    if (!principal) throw new AlarmCenterError(Codes.Unauthorized, 'authorization: unknown token');
+    return this.authorizeToken(match[1] as string, need, scope, 'authorization');
+  }
+
+  /**
+   * Checks a token a request carries elsewhere than its Authorization header (`field` names
+   * where, for the error's detail), as `authorize` checks the header's.
+   */
+  authorizeToken(token: string | undefined, need: Requirement, scope: Scope | undefined, field: string): Principal | undefined {
+    if (!this.enabled || need === 'open') return undefined;
+    if (token === undefined || token === '') throw new AlarmCenterError(Codes.Unauthorized, `${field}: a token is required`);
+    const principal = this.find(token);
+    if (!principal) throw new AlarmCenterError(Codes.Unauthorized, `${field}: unknown token`);
     if (RANK[principal.role] < RANK[need]) {
       throw new AlarmCenterError(Codes.Forbidden, `token ${principal.name} has role ${principal.role}; this needs ${need}`);
     }

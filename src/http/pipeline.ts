@@ -123,8 +123,11 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       (s) => {
         const route = s.route as Route;
         if (!access.tokens.enabled) return;
+        const header = headerOf(s.req, 'authorization');
+        // Authorized once the body is read, from the token it carries.
+        if (route.bodyToken && header === undefined) return;
         const need = requirementOfRoute(route.access, access.probesOpen);
-        s.principal = access.tokens.authorize(headerOf(s.req, 'authorization'), need, s.named);
+        s.principal = access.tokens.authorize(header, need, s.named);
       },
     ],
     ['write-limit', (s) => (s.route?.counted ? limiter.admit(s.req, s.res, s.principal) : undefined)],
@@ -145,6 +148,15 @@ export function createPipeline(options: PipelineOptions): Pipeline {
               s.body = body;
             })
           : undefined,
+    ],
+    [
+      'authorize-body',
+      (s) => {
+        const from = s.route?.bodyToken;
+        if (!from || !access.tokens.enabled || headerOf(s.req, 'authorization') !== undefined) return;
+        const need = requirementOfRoute((s.route as Route).access, access.probesOpen);
+        s.principal = access.tokens.authorizeToken(from.of(s.body), need, s.named, from.field);
+      },
     ],
     [
       'scope',

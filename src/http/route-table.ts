@@ -50,6 +50,11 @@ interface RouteBase {
   body: boolean;
   /** Also answers WebSocket upgrades (the handler serves the plain HTTP form). */
   websocket?: boolean;
+  /**
+   * For clients that cannot send an Authorization header (PagerDuty's): where the body carries
+   * the token, taken when the header is absent; the body is then read before authorization.
+   */
+  bodyToken?: { field: string; of(body: unknown): string | undefined };
 }
 
 /** A route the fast path may answer before express: its handler uses only Node's request and answer. */

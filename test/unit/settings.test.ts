@@ -38,6 +38,7 @@ describe('settings table', () => {
         'queueSize',
         'maxBatch',
         'unhealthyAlarmIds',
+        'watchdogAlerts',
         'watchQueueSize',
         'watchHeartbeatMs',
         'watchSendTimeoutMs',
