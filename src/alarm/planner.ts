@@ -287,8 +287,10 @@ function raised(draft: Overlay, scope: Scope, op: Extract<AlarmOp, { kind: 'rais
   const reraise = old?.status === 'ACTIVATED';
   const fieldsJson = JSON.stringify(op.fields);
   const expiresAt = op.expiresAt ?? (op.ttlSeconds === undefined ? undefined : now + op.ttlSeconds * 1000);
-  if (op.resend && reraise && expiresAt !== undefined && fieldsJson === old.fieldsJson && (op.severity ?? old.severity) === old.severity) {
-    return old.expiresAt === expiresAt ? old : draft.extend(old, expiresAt);
+  // A re-send that changes nothing is nothing; one that moves the expiry, an extension (one that drops it re-raises).
+  if (op.resend && reraise && fieldsJson === old.fieldsJson && (op.severity ?? old.severity) === old.severity) {
+    if (old.expiresAt === expiresAt) return old;
+    if (expiresAt !== undefined) return draft.extend(old, expiresAt);
   }
   const names = draft.canonical(scope, op.id);
   // A re-raise is the same activation: its acknowledgement stands.

@@ -135,16 +135,23 @@ export function clearOf(alert: AlertmanagerAlert): IntakeOp {
 }
 
 /**
- * The raise of an alert's alarm, expiring at `expiresAt` but never later than MAX_TTL_SECONDS
- * from `now`; an error naming `at` when its fields are too large.
+ * The raise of an alert's alarm, expiring at `expiresAt` (none: never) but never later than
+ * MAX_TTL_SECONDS from `now`; an error naming `at` when its fields are too large.
  */
-export function raiseOf(alert: AlertmanagerAlert, at: string, expiresAt: number, now: number, extra: AlarmFields = {}): Read<IntakeOp> {
+export function raiseOf(alert: AlertmanagerAlert, at: string, expiresAt: number | undefined, now: number, extra: AlarmFields = {}): Read<IntakeOp> {
   const fields = alertFields(alert, extra);
   const checked = FIELDS.safeParse(fields);
   if (!checked.success) return fail(describeIssues(checked.error, at));
   const severity: Severity = severityOfLabel(alert.labels.severity);
   return {
     ok: true,
-    value: { kind: 'raise', ...alertKey(alert), severity, fields, expiresAt: Math.min(expiresAt, now + MAX_TTL_SECONDS * 1000), resend: true },
+    value: {
+      kind: 'raise',
+      ...alertKey(alert),
+      severity,
+      fields,
+      ...(expiresAt !== undefined && { expiresAt: Math.min(expiresAt, now + MAX_TTL_SECONDS * 1000) }),
+      resend: true,
+    },
   };
 }

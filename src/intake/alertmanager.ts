@@ -43,14 +43,15 @@ export function parsePostableAlerts(body: unknown, now: number, resolveTimeoutMs
 
 /**
  * The operations of an Alertmanager webhook body (version "4"). A `resolved` alert clears its
- * alarm; a `firing` one raises it until its `endsAt` when that is later than `now`, else for
- * `resolveTimeoutMs` (Alertmanager sends firing alerts with a zero `endsAt`), never beyond
- * MAX_TTL_SECONDS. Each alarm is the one the same alert posted to API v2 makes, with the alert's
+ * alarm; a `firing` one raises it until its `endsAt` when that is later than `now` (never beyond
+ * MAX_TTL_SECONDS), else with no expiry: Alertmanager sends firing alerts with a zero `endsAt`
+ * and repeats them only every `repeat_interval` (4 hours by default), so an expiry would clear
+ * alarms that still fire; it sends the resolved alert instead (`send_resolved`, on by default). Each alarm is the one the same alert posted to API v2 makes, with the alert's
  * `fingerprint` added to its fields. Invalid alerts give errors named `body.alerts[i]…`; a body
  * of another version, or without an `alerts` array of at most MAX_BATCH, gives errors named
  * `body…` and no operation.
  */
-export function parseAlertmanagerWebhook(body: unknown, now: number, resolveTimeoutMs: number): IntakeBatch {
+export function parseAlertmanagerWebhook(body: unknown, now: number): IntakeBatch {
   if (!isRecord(body)) return refused('body: must be a JSON object');
   const errors: string[] = [];
   if (body.version !== WEBHOOK_VERSION) errors.push(`body.version: must be "${WEBHOOK_VERSION}"`);
@@ -61,7 +62,7 @@ export function parseAlertmanagerWebhook(body: unknown, now: number, resolveTime
     if (raw.status !== 'firing' && raw.status !== 'resolved') return { ok: false, error: `${at}.status: must be "firing" or "resolved"` };
     if (raw.fingerprint !== undefined && typeof raw.fingerprint !== 'string') return { ok: false, error: `${at}.fingerprint: must be a string` };
     if (raw.status === 'resolved') return { ok: true, value: clearOf(alert) };
-    const endsAt = alert.endsAt && alert.endsAt.ms > now ? alert.endsAt.ms : now + resolveTimeoutMs;
+    const endsAt = alert.endsAt && alert.endsAt.ms > now ? alert.endsAt.ms : undefined;
     return raiseOf(alert, at, endsAt, now, raw.fingerprint ? { fingerprint: raw.fingerprint } : {});
   });
 }

@@ -124,7 +124,7 @@ export function intakeRoutes(deps: IntakeRouteDeps): Route[] {
 
   /** An Alertmanager webhook: firing alerts raise, resolved ones clear. Alertmanager drops a 4xx: log and count it. */
   const postWebhook = async ({ res, scope, body }: RouteContext) => {
-    const batch: IntakeBatch = parseAlertmanagerWebhook(body, clock(), resolveTimeoutMs);
+    const batch: IntakeBatch = parseAlertmanagerWebhook(body, clock());
     count('alertmanager_webhook', batch);
     if (batch.ops.length > 0) await apply(scope, batch.ops);
     if (batch.errors.length > 0) {

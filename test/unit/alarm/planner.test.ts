@@ -211,6 +211,13 @@ const CASES: Record<string, Case[]> = {
       answer: [{ count: 2 }],
     },
     {
+      name: 'changes nothing for an alarm without expiry re-sent unchanged without one (a webhook repeating a firing alert)',
+      view: [alarm('A', { fieldsJson: '{"detail":"d"}' })],
+      ops: [{ kind: 'raise', id: 'A', source: '', fields: { detail: 'd' }, resend: true }],
+      changes: [],
+      answer: [{ count: 1, revision: 1, expiresAt: undefined }],
+    },
+    {
       name: 'raises a CLEARED alarm re-sent as a new activation',
       view: [clearedAlarm('A', T0 + 5000, { count: 4 })],
       ops: [{ kind: 'raise', id: 'A', source: '', fields: {}, expiresAt: NOW + 300_000, resend: true }],

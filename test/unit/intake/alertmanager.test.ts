@@ -250,7 +250,7 @@ describe('parseAlertmanagerWebhook', () => {
 
   describe('a firing alert', () => {
     it('raises the alarm the same alert posted to API v2 raises, with its fingerprint', () => {
-      const { ops, errors } = parseAlertmanagerWebhook(webhook([alert()]), NOW, RESOLVE);
+      const { ops, errors } = parseAlertmanagerWebhook(webhook([alert()]), NOW);
 
       expect(errors).to.deep.equal([]);
       expect(ops).to.deep.equal([
@@ -267,7 +267,6 @@ describe('parseAlertmanagerWebhook', () => {
             fingerprint: 'c6eadffa33fcdf37',
             detail: 'host:9100 is down',
           },
-          expiresAt: NOW + RESOLVE,
           resend: true,
         },
       ]);
@@ -276,25 +275,25 @@ describe('parseAlertmanagerWebhook', () => {
     });
 
     it('expires at its endsAt when that is later than now', () => {
-      const { ops } = parseAlertmanagerWebhook(webhook([alert({ endsAt: iso(NOW + 60_000) })]), NOW, RESOLVE);
+      const { ops } = parseAlertmanagerWebhook(webhook([alert({ endsAt: iso(NOW + 60_000) })]), NOW);
 
       expect(ops[0]).to.include({ kind: 'raise', expiresAt: NOW + 60_000 });
     });
 
-    it('expires resolveTimeoutMs from now when its endsAt is past, as Alertmanager may send it', () => {
-      const { ops } = parseAlertmanagerWebhook(webhook([alert({ endsAt: iso(NOW - 60_000) })]), NOW, RESOLVE);
+    it('never expires when its endsAt is zero or past: Alertmanager repeats a firing alert only every repeat_interval, and sends it resolved', () => {
+      const { ops } = parseAlertmanagerWebhook(webhook([alert(), alert({ endsAt: iso(NOW - 60_000) })]), NOW);
 
-      expect(ops[0]).to.include({ kind: 'raise', expiresAt: NOW + RESOLVE });
+      expect(ops.map((op) => op.kind === 'raise' && 'expiresAt' in op)).to.deep.equal([false, false]);
     });
 
     it('expires no later than MAX_TTL_SECONDS from now', () => {
-      const { ops } = parseAlertmanagerWebhook(webhook([alert({ endsAt: '9999-01-01T00:00:00Z' })]), NOW, RESOLVE);
+      const { ops } = parseAlertmanagerWebhook(webhook([alert({ endsAt: '9999-01-01T00:00:00Z' })]), NOW);
 
       expect(ops[0]).to.include({ expiresAt: NOW + MAX_TTL_SECONDS * 1000 });
     });
 
     it('leaves out a fingerprint that is absent or empty', () => {
-      const { ops } = parseAlertmanagerWebhook(webhook([alert({ fingerprint: undefined }), alert({ fingerprint: '' })]), NOW, RESOLVE);
+      const { ops } = parseAlertmanagerWebhook(webhook([alert({ fingerprint: undefined }), alert({ fingerprint: '' })]), NOW);
 
       expect(ops.map((op) => op.kind === 'raise' && 'fingerprint' in op.fields)).to.deep.equal([false, false]);
     });
@@ -302,13 +301,13 @@ describe('parseAlertmanagerWebhook', () => {
 
   describe('a resolved alert', () => {
     it('clears the alarm, whether or not it exists', () => {
-      const { ops } = parseAlertmanagerWebhook(webhook([alert({ status: 'resolved', endsAt: iso(NOW - 1000) })], { status: 'resolved' }), NOW, RESOLVE);
+      const { ops } = parseAlertmanagerWebhook(webhook([alert({ status: 'resolved', endsAt: iso(NOW - 1000) })], { status: 'resolved' }), NOW);
 
       expect(ops).to.deep.equal([{ kind: 'clear', id: 'HostDown', source: '{instance="host:9100",job="node",severity="warning"}', mustExist: false }]);
     });
 
     it('clears even when its endsAt is later than now', () => {
-      const { ops } = parseAlertmanagerWebhook(webhook([alert({ status: 'resolved', endsAt: iso(NOW + 1000) })]), NOW, RESOLVE);
+      const { ops } = parseAlertmanagerWebhook(webhook([alert({ status: 'resolved', endsAt: iso(NOW + 1000) })]), NOW);
 
       expect(ops[0]).to.include({ kind: 'clear' });
     });
@@ -317,7 +316,7 @@ describe('parseAlertmanagerWebhook', () => {
   it('gives the operations of a group of firing and resolved alerts in order', () => {
     const body = webhook([alert(), alert({ status: 'resolved', labels: { alertname: 'HostDown', instance: 'h2' } }), alert({ labels: { alertname: 'Other' } })]);
 
-    const { ops } = parseAlertmanagerWebhook(body, NOW, RESOLVE);
+    const { ops } = parseAlertmanagerWebhook(body, NOW);
 
     expect(ops.map((op) => `${op.kind} ${op.id} ${op.source}`)).to.deep.equal([
       'raise HostDown {instance="host:9100",job="node",severity="warning"}',
@@ -328,27 +327,27 @@ describe('parseAlertmanagerWebhook', () => {
 
   describe('an invalid body', () => {
     it('is refused when it is not an object', () => {
-      expect(parseAlertmanagerWebhook([alert()], NOW, RESOLVE)).to.deep.equal({ ops: [], errors: ['body: must be a JSON object'] });
+      expect(parseAlertmanagerWebhook([alert()], NOW)).to.deep.equal({ ops: [], errors: ['body: must be a JSON object'] });
     });
 
     it('is refused when its version is not "4"', () => {
       for (const version of ['3', 4, undefined]) {
-        expect(parseAlertmanagerWebhook(webhook([alert()], { version }), NOW, RESOLVE)).to.deep.equal({ ops: [], errors: ['body.version: must be "4"'] });
+        expect(parseAlertmanagerWebhook(webhook([alert()], { version }), NOW)).to.deep.equal({ ops: [], errors: ['body.version: must be "4"'] });
       }
     });
 
     it('is refused when alerts is not an array', () => {
-      expect(parseAlertmanagerWebhook(webhook([], { alerts: { 0: alert() } }), NOW, RESOLVE)).to.deep.equal({ ops: [], errors: ['body.alerts: must be an array'] });
+      expect(parseAlertmanagerWebhook(webhook([], { alerts: { 0: alert() } }), NOW)).to.deep.equal({ ops: [], errors: ['body.alerts: must be an array'] });
     });
 
     it('names both the version and the alerts when both are wrong', () => {
-      expect(parseAlertmanagerWebhook({ version: '2' }, NOW, RESOLVE).errors).to.deep.equal(['body.version: must be "4"', 'body.alerts: must be an array']);
+      expect(parseAlertmanagerWebhook({ version: '2' }, NOW).errors).to.deep.equal(['body.version: must be "4"', 'body.alerts: must be an array']);
     });
 
     it(`is refused with more than ${MAX_BATCH} alerts`, () => {
       const body = webhook(Array.from({ length: MAX_BATCH + 1 }, () => alert()));
 
-      expect(parseAlertmanagerWebhook(body, NOW, RESOLVE)).to.deep.equal({ ops: [], errors: [`body.alerts: must hold at most ${MAX_BATCH} alerts, got ${MAX_BATCH + 1}`] });
+      expect(parseAlertmanagerWebhook(body, NOW)).to.deep.equal({ ops: [], errors: [`body.alerts: must hold at most ${MAX_BATCH} alerts, got ${MAX_BATCH + 1}`] });
     });
   });
 
@@ -363,7 +362,7 @@ describe('parseAlertmanagerWebhook', () => {
         'alert',
       ]);
 
-      const { ops, errors } = parseAlertmanagerWebhook(body, NOW, RESOLVE);
+      const { ops, errors } = parseAlertmanagerWebhook(body, NOW);
 
       expect(ops).to.have.length(1);
       expect(errors).to.deep.equal([
@@ -376,7 +375,7 @@ describe('parseAlertmanagerWebhook', () => {
     });
 
     it('is named by position when its fields are larger than MAX_FIELDS_BYTES', () => {
-      const { errors } = parseAlertmanagerWebhook(webhook([alert({ annotations: { description: 'x'.repeat(MAX_FIELDS_BYTES) } })]), NOW, RESOLVE);
+      const { errors } = parseAlertmanagerWebhook(webhook([alert({ annotations: { description: 'x'.repeat(MAX_FIELDS_BYTES) } })]), NOW);
 
       expect(errors[0]).to.match(/^body\.alerts\[0\]: must be at most 16384 bytes as JSON, got \d+$/);
     });
