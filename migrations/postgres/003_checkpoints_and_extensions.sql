@@ -1,6 +1,7 @@
--- Checkpoints, as SQLite's store has: a commit appends to the history only, and the alarms table
--- is brought up to date from the history later, in bulk, by alarm_center_checkpoint, outside the
--- commits' turn. A commit then holds the revision lock for the history's rows alone, and a
+-- Checkpoints, as SQLite's store has, and expiry extensions.
+--
+-- Checkpoints: a commit appends to the history only, and the alarms table is brought up to date
+-- from the history later, in bulk, by alarm_center_checkpoint, outside the commits' turn. A commit then holds the revision lock for the history's rows alone, and a
 -- checkpoint writes each alarm once however often it changed since the last one.
 --
 -- meta 'checkpoint' is the revision up to which the alarms table holds the history: a load reads
@@ -58,12 +59,27 @@ BEGIN
 END
 $$;
 
+-- Expiries moved without a change, as in SQLite's migration 003: a re-send that changes nothing but
+-- the expiry takes no revision and leaves no history entry; the alarm as it is at `revision`
+-- expires at `expires_at` instead. Written without the revision lock (an extension of an older
+-- revision never replaces a newer one); checkpoints remove those a later change made stale.
+CREATE TABLE expiry_extensions (
+  domain     text   NOT NULL,
+  project    text   NOT NULL,
+  id         text   NOT NULL,
+  source     text   NOT NULL,
+  revision   bigint NOT NULL,
+  expires_at bigint NOT NULL,
+  PRIMARY KEY (domain, project, id, source)
+);
+
 -- One checkpoint step: brings the alarms table from meta 'checkpoint' up to `up_to` (at most
 -- `most_rows` history rows further, and never past the committed revision), each alarm from its
 -- last change in that range: upserted, or deleted when that change is one of `removing_actions`.
 -- Replicas take turns on the row of meta 'checkpoint', which no commit touches; one that finds it
 -- taken returns NULL at once, leaving the work to the replica holding it. Otherwise it returns
--- the checkpoint it leaves.
+-- the checkpoint it leaves. It also removes the expiry extensions its range made stale: those at
+-- or below the new checkpoint whose alarm is no longer at their revision.
 CREATE FUNCTION alarm_center_checkpoint(up_to bigint, most_rows bigint, removing_actions text[])
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
@@ -98,6 +114,12 @@ BEGIN
   )
   DELETE FROM alarms a USING last_changes f
   WHERE f.removed AND a.domain = f.domain AND a.project = f.project AND a.id = f.id AND a.source = f.source;
+
+  DELETE FROM expiry_extensions e
+  WHERE e.revision <= target AND NOT EXISTS (
+    SELECT 1 FROM alarms a
+    WHERE a.domain = e.domain AND a.project = e.project AND a.id = e.id AND a.source = e.source AND a.revision = e.revision
+  );
 
   UPDATE meta SET value = target WHERE key = 'checkpoint';
   RETURN target;
