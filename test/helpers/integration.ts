@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as pause } from 'node:timers/promises';
 import { expect } from 'chai';
 import type { Response } from 'supertest';
 import type { AlarmChange } from '../../src/alarm/model.js';
@@ -32,14 +32,18 @@ export function expectError(res: Response, code: ErrorCode, detail?: RegExp | st
   else expect(res.body.detail).to.match(detail);
 }
 
-/** Calls `probe` until it returns a truthy value, and returns it; fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 5000): Promise<NonNullable<T>> {
+/**
+ * Calls `probe` until it returns a truthy value, and returns it; fails after `timeoutMs`. Between
+ * two calls it waits a turn of the event loop, or `pauseMs` for a probe that waits on another
+ * process for seconds (a poll every turn would take a core from it).
+ */
+export async function waitFor<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 5000, pauseMs = 0): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value) return value as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await nextTurn();
+    await (pauseMs > 0 ? pause(pauseMs) : nextTurn());
   }
 }
 

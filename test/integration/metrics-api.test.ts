@@ -1,7 +1,8 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { expect } from 'chai';
 import request from 'supertest';
 import { startServer, type RunningServer } from '../../src/root.js';
+import { PROMTOOL, requirePrograms } from '../helpers/programs.js';
 import { WsClient } from '../helpers/watch.js';
 
 interface Sample {
@@ -191,7 +192,7 @@ describe('GET /metrics', () => {
   });
 
   it('passes promtool check metrics, with no lint findings but the deliberate names', async function () {
-    if (spawnSync('which', ['promtool']).status !== 0) this.skip();
+    requirePrograms(this, [PROMTOOL]);
     await api().post(ALARMS).send({ id: 'A', severity: 'major' }).expect(200);
     await api().delete(`${ALARMS}/A`).expect(200);
     const { text } = await scrape();
