@@ -2,11 +2,10 @@
  * PagerDuty's Events API v2 (the body POSTed to /v2/enqueue): one alert event, a trigger, an
  * acknowledge or a resolve, turned into one alarm operation.
  *
- * Identity: the alarm source is the event's `dedup_key`. Acknowledge and resolve events carry
- * nothing but that key, so they target the alarm (`defaultId`, dedup_key). A trigger whose
- * `payload.class` is a valid alarm id raises the alarm (class, dedup_key) instead, which an
- * acknowledge or resolve for the same key then does not reach: a sender that sets `class` and
- * expects acknowledge/resolve to work needs the caller to look the alarm up by source.
+ * Identity: the alarm source is the event's `dedup_key`; a trigger's id is `payload.class` when
+ * that is a valid alarm id, else `defaultId`. Acknowledge and resolve events carry nothing but
+ * the key, so their operation names `defaultId`: the route applies it to every alarm of the
+ * scope whose source is the key, whatever id its trigger gave it.
  *
  * PagerDuty alerts never resolve by themselves: raises carry no expiry, and a trigger repeated
  * for an open alert is an ordinary re-raise (count + 1).
@@ -40,7 +39,7 @@ export const PAGERDUTY_ACKER = 'pagerduty';
 
 /** What mapping an event needs from its caller. */
 export interface PagerDutyOptions {
-  /** A new unique dedup key (a UUID, as PagerDuty makes), for a trigger sent without one. */
+  /** A new unique dedup key (32 hex digits, as PagerDuty makes), for a trigger sent without one. */
   newDedupKey: () => string;
   /** The alarm id of PagerDuty alarms (must match ID_PATTERN); see the note above. */
   defaultId: string;

@@ -73,15 +73,22 @@ export function intakeRoutes(deps: IntakeRouteDeps): Route[] {
   const log = deps.logger.child({ component: 'intake' });
   const counted = new Counter({
     name: 'alarm_center_intake_alerts_total',
-    help: 'Alerts and events received by the intakes, by intake and result (accepted, or invalid and not applied).',
+    help: 'Alerts and events received by the intakes, by intake and result: accepted (stored), invalid, or failed (refused by a limit or an unavailable store).',
     labelNames: ['intake', 'result'],
     registers: [deps.registry],
   });
-  const count = (intake: Intake, batch: { ops: readonly unknown[]; errors: readonly string[] }) => {
-    if (batch.ops.length > 0) counted.inc({ intake, result: 'accepted' }, batch.ops.length);
+  /** Applies the valid alerts of a body in one write, counting them as stored or failed, and the invalid ones. */
+  const apply = async (intake: Intake, scope: Scope, batch: { ops: readonly IntakeOp[]; errors: readonly string[] }) => {
     if (batch.errors.length > 0) counted.inc({ intake, result: 'invalid' }, batch.errors.length);
+    if (batch.ops.length === 0) return;
+    try {
+      await alarms.applyOps(scope, batch.ops as readonly AlarmOp[]);
+    } catch (err) {
+      counted.inc({ intake, result: 'failed' }, batch.ops.length);
+      throw err;
+    }
+    counted.inc({ intake, result: 'accepted' }, batch.ops.length);
   };
-  const apply = (scope: Scope, ops: readonly IntakeOp[]) => alarms.applyOps(scope, ops as readonly AlarmOp[]);
 
   const write = { access: 'write', counted: true, whileStopping: false, body: true } as const;
   const read = { access: 'read', counted: false, whileStopping: false, body: false } as const;
@@ -89,8 +96,7 @@ export function intakeRoutes(deps: IntakeRouteDeps): Route[] {
   /** POST /api/v2/alerts: the valid alerts are applied; 400 names the others, as Alertmanager does. */
   const postAlerts = async ({ res, scope, body }: RouteContext) => {
     const batch = parsePostableAlerts(body, clock(), resolveTimeoutMs);
-    count('alertmanager_api', batch);
-    if (batch.ops.length > 0) await apply(scope, batch.ops);
+    await apply('alertmanager_api', scope, batch);
     if (batch.errors.length > 0) {
       sendAlertmanagerError(res, 400, batch.errors.join('; '));
       return;
@@ -125,8 +131,7 @@ export function intakeRoutes(deps: IntakeRouteDeps): Route[] {
   /** An Alertmanager webhook: firing alerts raise, resolved ones clear. Alertmanager drops a 4xx: log and count it. */
   const postWebhook = async ({ res, scope, body }: RouteContext) => {
     const batch: IntakeBatch = parseAlertmanagerWebhook(body, clock());
-    count('alertmanager_webhook', batch);
-    if (batch.ops.length > 0) await apply(scope, batch.ops);
+    await apply('alertmanager_webhook', scope, batch);
     if (batch.errors.length > 0) {
       const detail = batch.errors.join('; ');
       log.warn('Alertmanager webhook body refused', { domain: scope.domain, project: scope.project, applied: batch.ops.length, detail });
@@ -147,14 +152,10 @@ export function intakeRoutes(deps: IntakeRouteDeps): Route[] {
       sendJson(res, 400, JSON.stringify({ status: 'invalid event', message: INVALID_EVENT_MESSAGE, errors: event.errors }));
       return;
     }
-    counted.inc({ intake: 'pagerduty', result: 'accepted' });
     const { op, dedupKey } = event;
-    if (op.kind === 'raise') {
-      await apply(scope, [op]);
-    } else {
-      const targets = alarms.list(scope, { source: dedupKey, status: 'ACTIVATED' }).alarms;
-      if (targets.length > 0) await apply(scope, targets.map((a) => ({ ...op, id: a.id })));
-    }
+    const targets = op.kind === 'raise' ? [op] : alarms.list(scope, { source: dedupKey, status: 'ACTIVATED' }).alarms.map((a) => ({ ...op, id: a.id }));
+    if (targets.length > 0) await apply('pagerduty', scope, { ops: targets, errors: [] });
+    else counted.inc({ intake: 'pagerduty', result: 'accepted' });
     sendJson(res, 202, JSON.stringify({ status: 'success', message: 'Event processed', dedup_key: dedupKey }));
   };
   const routingKey = {
