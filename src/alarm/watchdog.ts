@@ -1,7 +1,7 @@
 import type { Logger } from 'winston';
 import type { AlarmIndex } from './alarm-index.js';
 import type { AlarmOp } from './event.js';
-import { AlarmIds, isoTime, type Alarm, type AlarmChange, type Scope } from './model.js';
+import { AlarmIds, isoTime, scopeKey, type Alarm, type AlarmChange, type Scope } from './model.js';
 import type { Lease } from './store.js';
 
 export interface WatchdogOptions {
@@ -39,14 +39,29 @@ export class Watchdog {
     return this.options.lease?.held ?? true;
   }
 
-  /** Looks at durable changes: an expiry of a watched alert raises, its new activation clears. */
+  /**
+   * Looks at durable changes: an expiry of a watched alert raises, its new activation clears. An
+   * AlertingPipelineDown committed after its alert arrived again (the two crossed: the clear found
+   * nothing to clear yet) is cleared once its raise is seen.
+   */
   observe(changes: readonly AlarmChange[]): void {
     if (this.ids.size === 0 || !this.leading) return;
+    // Raised by this call and not in the index yet: watched alerts of one source expiring together raise once.
+    const raising = new Set<string>();
     for (const c of changes) {
-      if (!this.ids.has(c.alarm.id)) continue;
-      if (c.action === 'expire') this.raise(c.alarm);
-      else if (c.action === 'raise') this.clear(c.alarm);
+      if (this.ids.has(c.alarm.id)) {
+        if (c.action === 'expire') this.raise(c.alarm, raising);
+        else if (c.action === 'raise') this.clear(c.alarm);
+      } else if (c.alarm.id === AlarmIds.AlertingPipelineDown && c.action === 'raise') {
+        const alert = c.alarm.fields.alert;
+        if (typeof alert === 'string' && this.activated(c.alarm, alert)) this.clear(c.alarm);
+      }
     }
+  }
+
+  /** Whether the alert `id` of the alarm's scope and source is ACTIVATED in the index. */
+  private activated(alarm: Pick<Alarm, 'domain' | 'project' | 'source'>, id: string): boolean {
+    return this.options.index.get({ domain: alarm.domain, project: alarm.project }, id, alarm.source)?.status === 'ACTIVATED';
   }
 
   /** On taking the lease: clears the AlertingPipelineDown alarms whose alert is ACTIVATED again. */
@@ -59,9 +74,13 @@ export class Watchdog {
     }
   }
 
-  private raise(expired: Alarm): void {
+  private raise(expired: Alarm, raising: Set<string>): void {
     const scope = { domain: expired.domain, project: expired.project };
-    if (this.options.index.get(scope, AlarmIds.AlertingPipelineDown, expired.source)?.status === 'ACTIVATED') return;
+    const key = `${scopeKey(scope)}\u0000${expired.source}`;
+    if (raising.has(key) || this.activated(expired, AlarmIds.AlertingPipelineDown)) return;
+    // Arrived again since (committed with its expiry, or right after): nothing is down.
+    if (this.activated(expired, expired.id)) return;
+    raising.add(key);
     const detail = `alert ${expired.id} ${expired.source} stopped arriving: expected again by ${isoTime(expired.clearedAt ?? expired.updatedAt)}`;
     this.send(scope, { kind: 'raise', id: AlarmIds.AlertingPipelineDown, source: expired.source, severity: 'critical', fields: { detail, alert: expired.id } });
   }
