@@ -91,6 +91,10 @@ type StatefulRequest = IncomingMessage & { [STATE]?: RequestState };
 export function createPipeline(options: PipelineOptions): Pipeline {
   const { table, access, limiter, observer, json } = options;
 
+  /** Whether the request's token is the one its body carries: a body-token route, tokens on, no Authorization header. */
+  const tokenInBody = (s: RequestState): boolean =>
+    s.route?.bodyToken !== undefined && access.tokens.enabled && headerOf(s.req, 'authorization') === undefined;
+
   const steps: [string, Step][] = [
     [
       'observe',
@@ -130,7 +134,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         s.principal = access.tokens.authorize(header, need, s.named);
       },
     ],
-    ['write-limit', (s) => (s.route?.counted ? limiter.admit(s.req, s.res, s.principal) : undefined)],
+    // A token carried in the body is known only once the body is read: its write is counted then, against it.
+    ['write-limit', (s) => (s.route?.counted && !tokenInBody(s) ? limiter.admit(s.req, s.res, s.principal) : undefined)],
     [
       'shutdown-guard',
       (s) => {
@@ -152,10 +157,11 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     [
       'authorize-body',
       (s) => {
-        const from = s.route?.bodyToken;
-        if (!from || !access.tokens.enabled || headerOf(s.req, 'authorization') !== undefined) return;
-        const need = requirementOfRoute((s.route as Route).access, access.probesOpen);
-        s.principal = access.tokens.authorizeToken(from.of(s.body), need, s.named, from.field);
+        if (!tokenInBody(s)) return;
+        const route = s.route as Route;
+        const from = route.bodyToken as NonNullable<Route['bodyToken']>;
+        s.principal = access.tokens.authorizeToken(from.of(s.body), requirementOfRoute(route.access, access.probesOpen), s.named, from.field);
+        return route.counted ? limiter.admit(s.req, s.res, s.principal) : undefined;
       },
     ],
     [

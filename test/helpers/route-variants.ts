@@ -35,10 +35,20 @@ export function canonicalPath(route: Route): string {
   return route.template.replace(':project', 'p1').replace(':id', 'A').replace(':check', 'ping');
 }
 
+const ALERTS = JSON.stringify([{ labels: { alertname: 'B', instance: 'h1' } }]);
+const WEBHOOK = JSON.stringify({ version: '4', status: 'firing', alerts: [{ status: 'firing', labels: { alertname: 'B', instance: 'h1' } }] });
+/** A trigger whose routing key is the write token: without an Authorization header, it is the token. */
+const PAGERDUTY = JSON.stringify({ routing_key: TOKENS.write, event_action: 'trigger', dedup_key: 'k1', payload: { summary: 's', source: 'h', severity: 'info' } });
+
 const BODIES: Record<string, string> = {
   'POST /v4/:project/admin/alarms': '{"id":"B"}',
   'POST /v4/:project/admin/alarms/clear': '{"ids":["A"]}',
   'POST /v4/:project/admin/alarms/:id/ack': '{"by":"ops"}',
+  'POST /api/v2/alerts': ALERTS,
+  'POST /v4/:project/api/v2/alerts': ALERTS,
+  'POST /v4/:project/integrations/alertmanager': WEBHOOK,
+  'POST /v4/:project/integrations/pagerduty': PAGERDUTY,
+  'POST /v2/enqueue': PAGERDUTY,
 };
 
 /** A valid JSON body for a route that reads one. */

@@ -13,7 +13,7 @@ import type { ServerResponse } from 'node:http';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from 'winston';
 import type { AlarmOp } from '../../alarm/event.js';
-import type { Scope } from '../../alarm/model.js';
+import type { Alarm, Scope } from '../../alarm/model.js';
 import type { AlarmService } from '../../alarm/service.js';
 import { AlarmCenterError, Codes } from '../../errors.js';
 import { parseAlertmanagerWebhook, parsePostableAlerts } from '../../intake/alertmanager.js';
@@ -142,8 +142,9 @@ export function intakeRoutes(deps: IntakeRouteDeps): Route[] {
 
   /**
    * A PagerDuty event: trigger raises (a new `dedup_key` when it has none), acknowledge and
-   * resolve act on the scope's alarms whose source is the `dedup_key` (whatever id the trigger
-   * gave them); acknowledging or resolving nothing is accepted, as PagerDuty accepts it.
+   * resolve act on the scope's alarms a trigger of the `dedup_key` raised (whatever id it gave
+   * them; never an alarm of another intake that has the key as source); acknowledging or
+   * resolving nothing is accepted, as PagerDuty accepts it.
    */
   const postEvent = async ({ res, scope, body }: RouteContext) => {
     const event = parsePagerDutyEvent(body, { newDedupKey: () => crypto.randomBytes(16).toString('hex'), defaultId: deps.pagerdutyAlarmId });
@@ -153,7 +154,10 @@ export function intakeRoutes(deps: IntakeRouteDeps): Route[] {
       return;
     }
     const { op, dedupKey } = event;
-    const targets = op.kind === 'raise' ? [op] : alarms.list(scope, { source: dedupKey, status: 'ACTIVATED' }).alarms.map((a) => ({ ...op, id: a.id }));
+    // The alarms a trigger of this key made: the default id, or the id its payload.class gave.
+    const fromTrigger = (a: Alarm) => a.id === deps.pagerdutyAlarmId || a.fields.class === a.id;
+    const targets =
+      op.kind === 'raise' ? [op] : alarms.list(scope, { source: dedupKey, status: 'ACTIVATED' }).alarms.filter(fromTrigger).map((a) => ({ ...op, id: a.id }));
     if (targets.length > 0) await apply('pagerduty', scope, { ops: targets, errors: [] });
     else counted.inc({ intake: 'pagerduty', result: 'accepted' });
     sendJson(res, 202, JSON.stringify({ status: 'success', message: 'Event processed', dedup_key: dedupKey }));
