@@ -12,7 +12,6 @@ import { z } from 'zod';
 import { AlarmIndex } from './alarm/alarm-index.js';
 import { ALARM } from './alarm/event.js';
 import { Expirer } from './alarm/expirer.js';
-import { Watchdog } from './alarm/watchdog.js';
 import { Follower } from './alarm/follower.js';
 import { createAlarmMetrics, noopAlarmMetrics } from './alarm/metrics.js';
 import { Retention } from './alarm/retention.js';
@@ -175,7 +174,6 @@ async function buildCore(o: AlarmCenterOptions, teardown: Teardown): Promise<Cor
     onDurable: (changes) => {
       feed.publish(changes);
       for (const c of changes) if (!c.removed) expirer.track(c.alarm);
-      watchdog.observe(changes);
     },
     onExtended: (alarms) => {
       for (const a of alarms) expirer.track(a);
@@ -183,6 +181,7 @@ async function buildCore(o: AlarmCenterOptions, teardown: Teardown): Promise<Cor
     maxAlarmsPerScope: s.maxAlarmsPerScope,
     maxAlarms: s.maxAlarms,
     maxFieldsBytes: s.maxFieldsBytes,
+    watchdogAlerts: s.watchdogAlerts,
   });
   bus.addSubscriber(subscriber);
   bus.start();
@@ -195,7 +194,6 @@ async function buildCore(o: AlarmCenterOptions, teardown: Teardown): Promise<Cor
   const expirer: Expirer = new Expirer({ index, expire: (scope, due) => service.expire(scope, due), logger: log('expiry'), clock: o.clock, lease });
   for (const a of index.allAlarms()) expirer.track(a);
   teardown.defer(() => expirer.close());
-  const watchdog: Watchdog = new Watchdog({ index, ids: s.watchdogAlerts, write: (scope, ops) => service.applyOps(scope, ops), logger: log('watchdog'), lease });
   const retention = new Retention({
     store,
     index,

@@ -17,7 +17,7 @@ export const DEFAULT_SEVERITY: Severity = 'indeterminate';
 export const AlarmIds = {
   BackendConnectionRefuse: 'BackendConnectionRefuse',
   InternalError: 'InternalError',
-  /** Raised by the watchdog when an alert of `watchdogAlerts` stops arriving. */
+  /** Raised with the expiry of an alert of `watchdogAlerts`: it stopped arriving (planner.ts, PlanRules). */
   AlertingPipelineDown: 'AlertingPipelineDown',
 } as const;
 

@@ -3,14 +3,17 @@
  * read-only view of the alarms, the write and the time alone. It does no I/O, reads no clock and
  * changes none of its inputs. The ALARM subscriber plans each write of a group commit over an
  * Overlay of the changes accepted before it in the batch, so the writes of one batch see each
- * other exactly as they would if each were committed on its own.
+ * other exactly as they would if each were committed on its own. Rules (PlanRules) add changes
+ * of their own to a write's, in its commit: the watchdog's AlertingPipelineDown.
  */
 import { AlarmCenterError, Codes } from '../errors.js';
 import { fieldsBytesDelta } from './alarm-index.js';
 import type { AlarmOp, ClearSelector, WriteRequest, WriteResult } from './event.js';
 import {
+  AlarmIds,
   DEFAULT_SEVERITY,
   alarmKey,
+  isoTime,
   makeAlarm,
   scopeKey,
   type Alarm,
@@ -176,17 +179,26 @@ export class Overlay implements AlarmView {
   }
 }
 
+/** What planning follows besides the view, the write and the time: the settings that add changes of their own. */
+export interface PlanRules {
+  /**
+   * The watchdog (`watchdogAlerts`): alerts expected to keep arriving. The expiry of one raises
+   * AlertingPipelineDown with its source, in the same commit, and its new activation clears it.
+   */
+  watchdogIds?: ReadonlySet<string>;
+}
+
 /**
  * Plans a write over `view` at time `now`: its changes, numbered from `view.revision + 1`, and its
  * answer (the alarms its raises, clears, acknowledgements and bulk clears leave, in order), or the
  * refusal of the whole write. Later operations of the write see the earlier ones.
  */
-export function planWrite(view: AlarmView, write: WriteRequest, now: number): WritePlan {
+export function planWrite(view: AlarmView, write: WriteRequest, now: number, rules: PlanRules = {}): WritePlan {
   const error = refusal(view, write);
   if (error) return { ok: false, error };
   const planned = new Overlay(view);
   const alarms: Alarm[] = [];
-  for (const op of write.ops) planOp(planned, write.scope, op, now, alarms);
+  for (const op of write.ops) planOp(planned, write.scope, op, now, alarms, rules);
   return { ok: true, planned, result: { alarms, revision: planned.revision } };
 }
 
@@ -228,7 +240,7 @@ function selects(selector: ClearSelector, a: Alarm): boolean {
 }
 
 /** Plans one operation into `draft`; the alarms it leaves (or finds unchanged) go to `out`. */
-function planOp(draft: Overlay, scope: Scope, op: AlarmOp, now: number, out: Alarm[]): void {
+function planOp(draft: Overlay, scope: Scope, op: AlarmOp, now: number, out: Alarm[], rules: PlanRules): void {
   switch (op.kind) {
     case 'clearAll':
       for (const a of draft.scopeAlarms(scope)) {
@@ -247,9 +259,14 @@ function planOp(draft: Overlay, scope: Scope, op: AlarmOp, now: number, out: Ala
         }
       }
       return;
-    case 'raise':
-      out.push(raised(draft, scope, op, now));
+    case 'raise': {
+      const before = draft.revision;
+      const alarm = raised(draft, scope, op, now);
+      out.push(alarm);
+      // A new activation of a watched alert: the pipeline is back.
+      if (rules.watchdogIds?.has(op.id) && alarm.revision > before && alarm.count === 1) pipelineBack(draft, scope, op.source, now);
       return;
+    }
     default:
       break;
   }
@@ -267,7 +284,9 @@ function planOp(draft: Overlay, scope: Scope, op: AlarmOp, now: number, out: Ala
     }
     case 'expire':
       // Raised again (a new expiry) or cleared since: nothing to expire.
-      if (old.status === 'ACTIVATED' && old.expiresAt === op.expiresAt) out.push(cleared(draft, old, 'expire', op.expiresAt, now));
+      if (old.status !== 'ACTIVATED' || old.expiresAt !== op.expiresAt) return;
+      out.push(cleared(draft, old, 'expire', op.expiresAt, now));
+      if (rules.watchdogIds?.has(op.id)) pipelineDown(draft, scope, old, now);
       return;
     case 'ack':
       out.push(changed(draft, 'ack', { ...old, ackedBy: op.by, ackedAt: now, ackComment: op.comment, updatedAt: now, revision: draft.revision + 1 }, now));
@@ -328,4 +347,18 @@ function changed(draft: Overlay, action: ChangeAction, state: AlarmState, now: n
   const alarm = makeAlarm(state);
   draft.add({ action, alarm, removed: false, at: now });
   return alarm;
+}
+
+/** The watchdog's alarm: a watched alert stopped arriving. Not part of the write's answer. */
+function pipelineDown(draft: Overlay, scope: Scope, expired: Alarm, now: number): void {
+  if (draft.get(scope, AlarmIds.AlertingPipelineDown, expired.source)?.status === 'ACTIVATED') return;
+  const detail = `alert ${expired.id} ${expired.source} stopped arriving: expected again by ${isoTime(expired.expiresAt ?? now)}`;
+  const op = { kind: 'raise', id: AlarmIds.AlertingPipelineDown, source: expired.source, severity: 'critical', fields: { detail, alert: expired.id } } as const;
+  raised(draft, scope, op, now);
+}
+
+/** The watched alert arrived again: its AlertingPipelineDown clears. */
+function pipelineBack(draft: Overlay, scope: Scope, source: string, now: number): void {
+  const down = draft.get(scope, AlarmIds.AlertingPipelineDown, source);
+  if (down?.status === 'ACTIVATED') cleared(draft, down, 'clear', now, now);
 }

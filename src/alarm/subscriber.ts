@@ -6,7 +6,7 @@ import type { AlarmIndex } from './alarm-index.js';
 import { ALARM, ALARM_SUBJECT, type AlarmOp, type AlarmWrite, type WriteResult } from './event.js';
 import type { AlarmLimit, AlarmMetrics } from './metrics.js';
 import { AlarmIds, makeAlarm, SELF_SOURCE, alarmKey, type Alarm, type AlarmChange, type ChangeAction } from './model.js';
-import { Overlay, planWrite, type Growth } from './planner.js';
+import { Overlay, planWrite, type Growth, type PlanRules } from './planner.js';
 import { StoreConflict, type AlarmKey, type AlarmStore, type ExpiryExtension, type StoreFailure } from './store.js';
 
 /**
@@ -41,6 +41,8 @@ export interface AlarmSubscriberOptions {
    * that would add bytes past it is refused whole.
    */
   maxFieldsBytes?: number;
+  /** Alerts whose expiry raises AlertingPipelineDown in the same commit (`watchdogAlerts`; see PlanRules). */
+  watchdogAlerts?: readonly string[];
 }
 
 /**
@@ -79,6 +81,7 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
   private readonly maxAlarmsPerScope: number;
   private readonly maxAlarms: number;
   private readonly maxFieldsBytes: number;
+  private readonly rules: PlanRules;
   /** The store's last failure, until a commit succeeds. */
   storeFailure: StoreFailure | undefined;
 
@@ -93,6 +96,7 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
     this.maxAlarmsPerScope = options.maxAlarmsPerScope ?? 0;
     this.maxAlarms = options.maxAlarms ?? 0;
     this.maxFieldsBytes = options.maxFieldsBytes ?? 0;
+    this.rules = options.watchdogAlerts?.length ? { watchdogIds: new Set(options.watchdogAlerts) } : {};
     // A failure the store finds without a write (its file deleted) is reported as a commit's would be.
     this.store.onFailure?.((error) => this.onStoreFailure(error));
   }
@@ -141,7 +145,7 @@ export class AlarmSubscriber implements Subscriber<AlarmWrite> {
         accepted.push({ write, result: { alarms: [], revision: this.index.revision } });
         continue;
       }
-      const plan = planWrite(batch, write, this.clock());
+      const plan = planWrite(batch, write, this.clock(), this.rules);
       if (!plan.ok) {
         refused.push({ write, error: plan.error });
         continue;

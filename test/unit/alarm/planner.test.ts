@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { AlarmIndex } from '../../../src/alarm/alarm-index.js';
 import type { AlarmOp, WriteRequest } from '../../../src/alarm/event.js';
 import { makeAlarm, SEVERITIES, type Alarm, type AlarmChange, type AlarmState, type Scope } from '../../../src/alarm/model.js';
-import { Overlay, planWrite, type AlarmView, type WritePlan } from '../../../src/alarm/planner.js';
+import { Overlay, planWrite, type AlarmView, type PlanRules, type WritePlan } from '../../../src/alarm/planner.js';
 
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
 const NOW = T0 + 60_000;
@@ -444,6 +444,41 @@ describe('planWrite', () => {
       'reraise A', 'unack A', 'clear A', 'purge A', 'purge B',
     ]);
     expect(view.get(SCOPE, 'A', '')?.ackedBy, 'the view keeps its alarm').to.equal('ops');
+  });
+});
+
+describe('planWrite with the watchdog rule', () => {
+  const RULES: PlanRules = { watchdogIds: new Set(['Watchdog']) };
+  const plan = (view: readonly Alarm[], ops: AlarmOp[], rules = RULES) => {
+    const p = planWrite(viewOf(view, VIEW_REVISION), deepFreeze({ scope: SCOPE, ops }), NOW, rules);
+    if (!p.ok) throw p.error;
+    return { changes: p.planned.changes.map((c) => `${c.action} ${c.alarm.id} ${c.alarm.source} ${c.alarm.status}`), answer: p.result.alarms.map((a) => a.id) };
+  };
+  const watchdog = alarm('Watchdog', { source: 's', expiresAt: NOW });
+  const down = alarm('AlertingPipelineDown', { source: 's', severity: 'critical' });
+
+  it('raises AlertingPipelineDown with the source of a watched alert it expires, outside the answer', () => {
+    expect(plan([watchdog], [{ kind: 'expire', id: 'Watchdog', source: 's', expiresAt: NOW }])).to.deep.equal({
+      changes: ['expire Watchdog s CLEARED', 'raise AlertingPipelineDown s ACTIVATED'],
+      answer: ['Watchdog'],
+    });
+  });
+
+  it('does not raise it again while it is active, nor for an alert it does not watch, nor without the rule', () => {
+    const expire = { kind: 'expire', id: 'Watchdog', source: 's', expiresAt: NOW } as const;
+    expect(plan([watchdog, down], [expire]).changes).to.deep.equal(['expire Watchdog s CLEARED']);
+    expect(plan([alarm('Other', { source: 's', expiresAt: NOW })], [{ ...expire, id: 'Other' }]).changes).to.deep.equal(['expire Other s CLEARED']);
+    expect(plan([watchdog], [expire], {}).changes).to.deep.equal(['expire Watchdog s CLEARED']);
+  });
+
+  it('clears it with a new activation of the alert, not with a re-raise or a re-send of an active one', () => {
+    const raise = { kind: 'raise', id: 'Watchdog', source: 's', fields: {}, expiresAt: NOW + 60_000, resend: true } as const;
+    expect(plan([clearedAlarm('Watchdog', T0, { source: 's' }), down], [raise]).changes).to.deep.equal([
+      'raise Watchdog s ACTIVATED',
+      'clear AlertingPipelineDown s CLEARED',
+    ]);
+    expect(plan([alarm('Watchdog', { source: 's' }), down], [{ ...raise, fields: { changed: true } }]).changes).to.deep.equal(['reraise Watchdog s ACTIVATED']);
+    expect(plan([alarm('Watchdog', { source: 's', expiresAt: NOW }), down], [raise]).changes).to.deep.equal([]);
   });
 });
 

@@ -1,7 +1,7 @@
 /**
- * The watchdog of the alerting pipeline, through the core as it runs: alerts sent as Alertmanager's
- * intake sends them, expired by the expirer on a fake clock, AlertingPipelineDown read back from
- * the list and the history.
+ * The watchdog of the alerting pipeline (PlanRules in src/alarm/planner.ts), through the core as it
+ * runs: alerts sent as Alertmanager's intake sends them, expired by the expirer on a fake clock,
+ * AlertingPipelineDown read back from the list, the history and the commits.
  */
 import * as FakeTimers from '@sinonjs/fake-timers';
 import { expect } from 'chai';
@@ -187,8 +187,25 @@ describe('Watchdog', () => {
     });
   });
 
-  describe('when the alert expires and arrives again at about the same time', () => {
-    it('raises nothing when the expiry and the new activation are committed together', async () => {
+  describe('in the commits themselves', () => {
+    it('raises AlertingPipelineDown in the commit of the expiry, so no replica and no restart can miss it', async () => {
+      const center = await open();
+      await send(center, [sent('Watchdog', T0 + 60_000)]);
+      const { store } = partsOf(center);
+      const commit = store.commitPipelined?.bind(store) as NonNullable<typeof store.commitPipelined>;
+      const commits: string[][] = [];
+      store.commitPipelined = (changes: readonly AlarmChange[], extensions) => {
+        if (changes.length > 0) commits.push(changes.map((c) => `${c.action} ${c.alarm.id}`));
+        return commit(changes, extensions);
+      };
+
+      await clock.tickAsync(60_000);
+      await until('AlertingPipelineDown', () => alarm(center, DOWN)?.status === 'ACTIVATED');
+
+      expect(commits).to.deep.equal([['expire Watchdog', `raise ${DOWN}`]]);
+    });
+
+    it('raises it with the expiry and clears it with the new activation when the alert arrives again right after', async () => {
       const center = await open();
       await send(center, [sent('Watchdog', T0 + 60_000)]);
       const held = holdCommits({ center, parts: partsOf(center) });
@@ -206,83 +223,39 @@ describe('Watchdog', () => {
         ['raise', 'Watchdog'],
         ['raise', 'Blocker'],
         ['expire', 'Watchdog'],
-        ['raise', 'Watchdog'],
-      ]);
-      expect(alarm(center, DOWN)).to.equal(undefined);
-    });
-
-    it('clears AlertingPipelineDown committed after its alert arrived again', async () => {
-      const center = await open();
-      await send(center, [sent('Watchdog', T0 + 60_000)]);
-      const { store } = partsOf(center);
-      const commit = store.commitPipelined?.bind(store) as NonNullable<typeof store.commitPipelined>;
-      expect(commit, 'the SQLite store commits pipelined').not.to.equal(undefined);
-      // The expiry becomes durable only while the alert's new activation commits: the watchdog
-      // hears of the expiry before the new activation is in the index, and of the new
-      // activation before its own AlertingPipelineDown is, as pipelined commits allow.
-      let expiryDurable: (() => void) | undefined;
-      let again: Promise<unknown> | undefined;
-      store.commitPipelined = async (changes: readonly AlarmChange[], extensions) => {
-        if (changes.some((c) => c.action === 'expire')) {
-          const { durable } = await commit(changes, extensions);
-          again = send(center, [sent('Watchdog', T0 + 120_000)]);
-          return { durable: new Promise<void>((resolve) => (expiryDurable = resolve)).then(() => durable) };
-        }
-        if (expiryDurable && changes.some((c) => c.alarm.id === 'Watchdog')) {
-          expiryDurable();
-          await new Promise<void>((resolve) => setImmediate(resolve));
-        }
-        return commit(changes, extensions);
-      };
-
-      await clock.tickAsync(60_000);
-      await until('the alert to arrive again', () => again !== undefined);
-      await again;
-      await settle(center);
-
-      expect((await store.history(SCOPE, 0, 100)).map((e) => [e.action, e.alarm.id])).to.deep.equal([
-        ['raise', 'Watchdog'],
-        ['expire', 'Watchdog'],
-        ['raise', 'Watchdog'],
         ['raise', DOWN],
+        ['raise', 'Watchdog'],
         ['clear', DOWN],
       ]);
-      expect(alarm(center, 'Watchdog')?.status).to.equal('ACTIVATED');
+      expect(alarm(center, DOWN)?.status).to.equal('CLEARED');
     });
   });
 
   describe('with a lease (replicas)', () => {
-    it('does nothing while another replica holds the lease', async () => {
+    it('raises nothing on a replica without the jobs lease, which expires nothing', async () => {
       const lease = new TestLease(false);
       const center = await openLeased(lease);
       await send(center, [sent('Watchdog', T0 + 60_000)]);
 
-      // The holder's expirer writes the expiry; this replica only sees it.
-      await partsOf(center).service.expire(SCOPE, [{ id: 'Watchdog', source: SOURCE, expiresAt: T0 + 60_000 }]);
+      await clock.tickAsync(120_000);
       await settle(center);
 
-      expect(alarm(center, 'Watchdog')?.status).to.equal('CLEARED');
+      expect(alarm(center, 'Watchdog')?.status).to.equal('ACTIVATED');
       expect(alarm(center, DOWN)).to.equal(undefined);
     });
 
-    it('on taking the lease, clears AlertingPipelineDown of an alert that arrived again meanwhile, and keeps it for one still missing', async () => {
-      const lease = new TestLease(true);
+    it('raises it on the replica taking the lease over, with the overdue expiry it writes', async () => {
+      const lease = new TestLease(false);
       const center = await openLeased(lease);
-      await send(center, [sent('Watchdog', T0 + 60_000), sent('Watchdog', T0 + 60_000, '{prometheus="b"}')]);
-      await clock.tickAsync(60_000);
-      await until('both AlertingPipelineDown', () => center.list(SCOPE, { id: DOWN, status: 'ACTIVATED' }).alarms.length === 2);
-      await settle(center);
-
-      lease.set(false);
-      await send(center, [sent('Watchdog', T0 + 600_000)]);
-      await settle(center);
-      expect(alarm(center, DOWN)?.status, 'not while the lease is elsewhere').to.equal('ACTIVATED');
+      await send(center, [sent('Watchdog', T0 + 60_000)]);
+      await clock.tickAsync(120_000);
 
       lease.set(true);
-      await until('AlertingPipelineDown of the alert back to clear', () => alarm(center, DOWN)?.status === 'CLEARED');
+      await until('AlertingPipelineDown', () => alarm(center, DOWN)?.status === 'ACTIVATED');
       await settle(center);
 
-      expect(alarm(center, DOWN, '{prometheus="b"}')?.status).to.equal('ACTIVATED');
+      expect(alarm(center, 'Watchdog')?.status).to.equal('CLEARED');
+      expect(await downRaises(center)).to.equal(1);
     });
   });
 });
