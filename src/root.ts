@@ -295,7 +295,7 @@ export async function startServer(
         resolveTimeoutMs: config.resolveTimeoutSeconds * 1000,
         pagerdutyAlarmId: config.pagerdutyAlarmId,
         version: packageVersion(),
-        startedAt: Date.now(),
+        startedAt: (options.clock ?? Date.now)(),
       },
       access: { tokens, probesOpen: config.probesOpen, writeRateLimit: config.writeRateLimit },
     });
