@@ -5,14 +5,16 @@
  * watchers; part D fills the limits over all domains and reads the server's memory; part E
  * starts a throwaway PostgreSQL server and measures Alarm Center on it against Alarm Center on
  * SQLite (batch and single raises, with the CPU each spends per request) and the propagation of
- * changes from one replica to a watcher on another. It prints a markdown table and writes the
- * same results as JSON to `.bench/results.json`. Everything runs on 127.0.0.1 and every child
- * process, PostgreSQL included, is stopped at the end.
+ * changes from one replica to a watcher on another; part F sends the same Alertmanager API v2
+ * alerts, new ones and unchanged re-sends, to Alarm Center and to Prometheus Alertmanager (with the
+ * CPU each spends per 1,000 alerts). It prints a markdown table and writes the same results as
+ * JSON to `.bench/results.json`. Everything runs on 127.0.0.1 and every child process, PostgreSQL
+ * and Alertmanager included, is stopped at the end.
  *
  * BENCH_ONLY runs only the parts it names, comma-separated: `in-process`, `http`, `fanout`,
- * `limits`, `postgres` (e.g. `BENCH_ONLY=postgres npm run bench`). BENCH_SECONDS and
+ * `limits`, `postgres`, `intake` (e.g. `BENCH_ONLY=intake npm run bench`). BENCH_SECONDS and
  * BENCH_WARMUP_SECONDS set the measured and warm-up seconds of each side of an HTTP comparison,
- * part E's included (defaults 10 and 2).
+ * parts E's and F's included (defaults 10 and 2).
  * BENCH_FANOUT_WATCHERS, BENCH_FANOUT_CHANGES and BENCH_FANOUT_RATE set the fan-out's watchers,
  * changes and changes per second (defaults 10,000, 2,000 and 5: see FANOUT_RATE).
  */
@@ -24,6 +26,7 @@ import { killAllChildrenNow, stopAllChildren } from './children.js';
 import { runFanout, type FanoutSettings } from './fanout.js';
 import { runHttp, type HttpSettings } from './http.js';
 import { runInProcess, type InProcessSettings } from './in-process.js';
+import { runIntake, type IntakeSettings } from './intake.js';
 import { runLimits, type LimitsSettings } from './limits.js';
 import { runPostgres, type PostgresSettings } from './postgres.js';
 import { addSection, errorRow, formatTable, writeReport, type Report } from './report.js';
@@ -62,7 +65,10 @@ const FANOUT_RATE = 5;
 const PROPAGATION_RATE = 1000;
 const PROPAGATION_SECONDS = 10;
 
-const PARTS = ['in-process', 'http', 'fanout', 'limits', 'postgres'] as const;
+/** Alerts firing on each server before the intake part's re-sends. */
+const INTAKE_FIRING = 10_000;
+
+const PARTS = ['in-process', 'http', 'fanout', 'limits', 'postgres', 'intake'] as const;
 type Part = (typeof PARTS)[number];
 
 function seconds(name: string, fallback: number): number {
@@ -103,6 +109,11 @@ function postgresSettings(http: HttpSettings): PostgresSettings {
   return { load: http.load, batchSize: http.batchSize, propagation };
 }
 
+/** The intake part drives its comparisons as part B does, with part B's batch size. */
+function intakeSettings(http: HttpSettings): IntakeSettings {
+  return { load: http.load, batchSize: http.batchSize, firing: INTAKE_FIRING };
+}
+
 function fanoutSettings(): FanoutSettings {
   return {
     watchers: positive('BENCH_FANOUT_WATCHERS', 10_000, true),
@@ -116,7 +127,14 @@ function progress(what: string): void {
   process.stderr.write(`bench: ${what}\n`);
 }
 
-function newReport(http: HttpSettings, fanout: FanoutSettings, postgres: PostgresSettings, parts: ReadonlySet<Part>): Report {
+interface PartSettings {
+  http: HttpSettings;
+  fanout: FanoutSettings;
+  postgres: PostgresSettings;
+  intake: IntakeSettings;
+}
+
+function newReport(s: PartSettings, parts: ReadonlySet<Part>): Report {
   return {
     startedAt: new Date().toISOString(),
     environment: {
@@ -126,7 +144,7 @@ function newReport(http: HttpSettings, fanout: FanoutSettings, postgres: Postgre
       memory: os.totalmem(),
       platform: `${os.platform()} ${os.release()}`,
     },
-    settings: { parts: [...parts], inProcess: IN_PROCESS, http, fanout, limits: LIMITS, postgres },
+    settings: { parts: [...parts], inProcess: IN_PROCESS, http: s.http, fanout: s.fanout, limits: LIMITS, postgres: s.postgres, intake: s.intake },
     rows: [],
     notes: [],
     figures: {},
@@ -156,7 +174,8 @@ async function main(): Promise<number> {
   const http = httpSettings();
   const fanout = fanoutSettings();
   const postgres = postgresSettings(http);
-  const report = newReport(http, fanout, postgres, parts);
+  const intake = intakeSettings(http);
+  const report = newReport({ http, fanout, postgres, intake }, parts);
   try {
     if (parts.has('in-process')) await partA(report, workDir);
     if (parts.has('http')) {
@@ -174,6 +193,10 @@ async function main(): Promise<number> {
     if (parts.has('postgres')) {
       progress('part E: PostgreSQL');
       addSection(report, await runPostgres(path.join(workDir, 'postgres'), postgres, (what) => progress(`part E: ${what}`)));
+    }
+    if (parts.has('intake')) {
+      progress('part F: Alertmanager intake');
+      addSection(report, await runIntake(path.join(workDir, 'intake'), intake, (what) => progress(`part F: ${what}`)));
     }
   } finally {
     await stopAllChildren();
