@@ -12,6 +12,8 @@ export type AlarmOp =
       source: string;
       severity?: Severity;
       fields: AlarmFields;
+      /** `fields` as JSON text, when the writer already serialized them: spares the planner doing it again. */
+      fieldsJson?: string;
       ttlSeconds?: number;
       /** The expiry itself (clock milliseconds), for intakes that send one; wins over `ttlSeconds`. */
       expiresAt?: number;

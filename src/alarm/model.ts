@@ -261,8 +261,17 @@ export function storedText(max: number) {
   return z
     .string()
     .max(max)
-    .refine((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode (a lone surrogate was found)')
-    .refine((s) => !s.includes('\u0000'), 'must not contain the NUL character');
+    .superRefine((s, ctx) => {
+      const problem = storedTextProblem(s);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+}
+
+/** Why a text cannot be kept as sent (see storedText): a lone surrogate or a NUL; undefined when it can. */
+export function storedTextProblem(s: string): string | undefined {
+  if (LONE_SURROGATE.test(s)) return 'must be valid Unicode (a lone surrogate was found)';
+  if (s.includes('\u0000')) return 'must not contain the NUL character';
+  return undefined;
 }
 
 /** One raise or clear, as a client sends it. Unknown keys are refused. */

@@ -304,7 +304,7 @@ function planOp(draft: Overlay, scope: Scope, op: AlarmOp, now: number, out: Ala
 function raised(draft: Overlay, scope: Scope, op: Extract<AlarmOp, { kind: 'raise' }>, now: number): Alarm {
   const old = draft.get(scope, op.id, op.source);
   const reraise = old?.status === 'ACTIVATED';
-  const fieldsJson = JSON.stringify(op.fields);
+  const fieldsJson = op.fieldsJson ?? JSON.stringify(op.fields);
   const expiresAt = op.expiresAt ?? (op.ttlSeconds === undefined ? undefined : now + op.ttlSeconds * 1000);
   // A re-send that changes nothing is nothing; one that moves the expiry, an extension (one that drops it re-raises).
   if (op.resend && reraise && fieldsJson === old.fieldsJson && (op.severity ?? old.severity) === old.severity) {

@@ -78,6 +78,9 @@ const ROW_BYTES = 256;
 const KEY = 'domain, project, id, source';
 const STATE = 'status, severity, fields, count, raised_at, updated_at, cleared_at, acked_by, acked_at, ack_comment, expires_at';
 
+/** Expiry extensions written by one statement. */
+const EXTEND_CHUNK = 64;
+
 /**
  * The SQLite store.
  *
@@ -182,13 +185,20 @@ export class SqliteStore implements AlarmStore {
     const record = this.db.prepare(
       `INSERT INTO history (revision, ${KEY}, action, ${STATE}, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    const extend = this.db.prepare(
-      `INSERT INTO expiry_extensions (${KEY}, revision, expires_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (${KEY}) DO UPDATE SET revision = excluded.revision, expires_at = excluded.expires_at
-       WHERE excluded.revision >= expiry_extensions.revision`,
-    );
+    // Re-sends come by the hundred: one statement a chunk, not a call into SQLite a row.
+    const extendRows = (rows: number) =>
+      this.db.prepare(
+        `INSERT INTO expiry_extensions (${KEY}, revision, expires_at) VALUES ${Array(rows).fill('(?, ?, ?, ?, ?, ?)').join(', ')}
+         ON CONFLICT (${KEY}) DO UPDATE SET revision = excluded.revision, expires_at = excluded.expires_at
+         WHERE excluded.revision >= expiry_extensions.revision`,
+      );
+    const extendChunk = extendRows(EXTEND_CHUNK);
+    const extendOne = extendRows(1);
+    const values = (es: readonly ExpiryExtension[]) => es.flatMap((e) => [e.domain, e.project, e.id, e.source, e.revision, e.expiresAt]);
     return this.db.transaction((changes: readonly AlarmChange[], extensions: readonly ExpiryExtension[]) => {
-      for (const e of extensions) extend.run(e.domain, e.project, e.id, e.source, e.revision, e.expiresAt);
+      let i = 0;
+      for (; i + EXTEND_CHUNK <= extensions.length; i += EXTEND_CHUNK) extendChunk.run(values(extensions.slice(i, i + EXTEND_CHUNK)));
+      for (; i < extensions.length; i += 1) extendOne.run(values(extensions.slice(i, i + 1)));
       for (const c of changes) {
         const a = c.alarm;
         record.run(a.revision, a.domain, a.project, a.id, a.source, c.action, a.status, a.severity, a.fieldsJson,

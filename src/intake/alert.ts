@@ -4,12 +4,10 @@
  * its path from `at` (`alerts[3]`, `body.alerts[3]`).
  */
 import {
-  AlarmInputSchema,
   ID_PATTERN,
   MAX_FIELDS_BYTES,
   MAX_TTL_SECONDS,
-  describeIssues,
-  storedText,
+  storedTextProblem,
   type AlarmFields,
   type Severity,
 } from '../alarm/model.js';
@@ -49,8 +47,11 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A label value the store can keep in a source: valid Unicode without NUL. */
-const LABEL_VALUE = storedText(MAX_FIELDS_BYTES);
+/** Why a label value cannot be part of a source, which the store keeps as sent (storedText). */
+function labelValueProblem(v: string): string | undefined {
+  if (v.length > MAX_FIELDS_BYTES) return `Too big: expected string to have <=${MAX_FIELDS_BYTES} characters`;
+  return storedTextProblem(v);
+}
 
 /**
  * A label set, or annotations (Alertmanager checks their names the same way): an object of
@@ -60,15 +61,17 @@ const LABEL_VALUE = storedText(MAX_FIELDS_BYTES);
 function readLabelSet(value: unknown, at: string, kind: 'labels' | 'annotations'): Read<LabelSet> {
   if (!isRecord(value)) return fail(`${at}: must be an object of label names to strings`);
   const out: LabelSet = {};
-  for (const [name, v] of Object.entries(value)) {
-    const here = `${at}${pathKey(name)}`;
-    if (typeof v !== 'string') return fail(`${here}: must be a string`);
+  // The path of a refused entry is made only for its error: most bodies have none.
+  const refused = (name: string, why: string) => fail(`${at}${pathKey(name)}: ${why}`);
+  for (const name in value) {
+    const v = value[name];
+    if (typeof v !== 'string') return refused(name, 'must be a string');
     if (v === '' && kind === 'labels') continue;
-    if (name === '__proto__') return fail(`${here}: a key named __proto__ is refused: it would not be kept as sent`);
-    if (!LABEL_NAME_PATTERN.test(name)) return fail(`${here}: the name must match [a-zA-Z_][a-zA-Z0-9_]*`);
+    if (name === '__proto__') return refused(name, 'a key named __proto__ is refused: it would not be kept as sent');
+    if (!LABEL_NAME_PATTERN.test(name)) return refused(name, 'the name must match [a-zA-Z_][a-zA-Z0-9_]*');
     if (kind === 'labels') {
-      const checked = LABEL_VALUE.safeParse(v);
-      if (!checked.success) return fail(`${here}: ${checked.error.issues[0]?.message}`);
+      const problem = labelValueProblem(v);
+      if (problem) return refused(name, problem);
     }
     out[name] = v;
   }
@@ -126,9 +129,6 @@ function alertFields(alert: AlertmanagerAlert, extra: AlarmFields): AlarmFields 
   };
 }
 
-/** An alarm's `fields`, checked as any raise's are (size, no `__proto__` key). */
-const FIELDS = AlarmInputSchema.shape.fields;
-
 /** The clear of an alert's alarm. */
 export function clearOf(alert: AlertmanagerAlert): IntakeOp {
   return { kind: 'clear', ...alertKey(alert), mustExist: false };
@@ -140,8 +140,11 @@ export function clearOf(alert: AlertmanagerAlert): IntakeOp {
  */
 export function raiseOf(alert: AlertmanagerAlert, at: string, expiresAt: number | undefined, now: number, extra: AlarmFields = {}): Read<IntakeOp> {
   const fields = alertFields(alert, extra);
-  const checked = FIELDS.safeParse(fields);
-  if (!checked.success) return fail(describeIssues(checked.error, at));
+  // Built of checked label sets and strings: no key __proto__; only the size is left to check, on the text stored.
+  const fieldsJson = JSON.stringify(fields);
+  // A UTF-16 unit is at most 3 bytes of UTF-8: most fields are counted without encoding them.
+  const size = fieldsJson.length * 3 <= MAX_FIELDS_BYTES ? 0 : Buffer.byteLength(fieldsJson);
+  if (size > MAX_FIELDS_BYTES) return fail(`${at}: must be at most ${MAX_FIELDS_BYTES} bytes as JSON, got ${size}`);
   const severity: Severity = severityOfLabel(alert.labels.severity);
   return {
     ok: true,
@@ -150,6 +153,7 @@ export function raiseOf(alert: AlertmanagerAlert, at: string, expiresAt: number 
       ...alertKey(alert),
       severity,
       fields,
+      fieldsJson,
       ...(expiresAt !== undefined && { expiresAt: Math.min(expiresAt, now + MAX_TTL_SECONDS * 1000) }),
       resend: true,
     },

@@ -28,6 +28,8 @@ export type IntakeOp =
       source: string;
       severity: Severity;
       fields: AlarmFields;
+      /** `fields` as the JSON text stored, serialized once (its size was checked on it). */
+      fieldsJson?: string;
       /** Absolute expiry, clock milliseconds; absent: the alarm never clears by itself. */
       expiresAt?: number;
       /**

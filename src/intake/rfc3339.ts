@@ -21,11 +21,25 @@ function daysInMonth(year: number, month: number): number {
   return [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
 
+/** Times read lately: the alerts of one body mostly share theirs (one evaluation, one endsAt). */
+const recent = new Map<string, number>();
+const RECENT_MAX = 256;
+
 /**
  * The instant of an RFC 3339 date-time, clock milliseconds (fractions below the millisecond are
  * dropped), or undefined when the text is not one.
  */
 export function parseRfc3339(text: string): number | undefined {
+  const hit = recent.get(text);
+  if (hit !== undefined) return hit;
+  const ms = readRfc3339(text);
+  if (ms === undefined) return undefined;
+  if (recent.size >= RECENT_MAX) recent.clear();
+  recent.set(text, ms);
+  return ms;
+}
+
+function readRfc3339(text: string): number | undefined {
   const m = DATE_TIME.exec(text);
   if (!m) return undefined;
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];

@@ -191,6 +191,16 @@ for (const kind of STORE_KINDS) {
         expect((await loaded(store, 'New')).alarm).to.deep.include({ revision: 2, count: 1, expiresAt: 9000 });
       });
 
+      it('stores every extension of a large batch of re-sends', async () => {
+        const raised = Array.from({ length: 150 }, (_, i) => alarm(`R${i}`, i + 1, { expiresAt: 5000 }));
+        await store.commit(raised.map((a) => change(a)));
+
+        await store.commit([], raised.map((a, i) => extension(a, 9000 + i)));
+
+        const expiries = (await store.load()).alarms.map((a) => [a.id, a.expiresAt]);
+        expect(expiries).to.have.deep.members(raised.map((a, i) => [a.id, 9000 + i]));
+      });
+
       it('stores an extension committed alone: no revision taken, no history entry', async () => {
         await store.commit([change(A1)]);
 
