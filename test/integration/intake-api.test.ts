@@ -13,6 +13,7 @@ import { startServer, type RunningServer } from '../../src/root.js';
 import { expectError, fillStore, removeDir, tempDir } from '../helpers/integration.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { WsClient, metricValue } from '../helpers/watch.js';
+import { webhookBody } from '../helpers/intake-bodies.js';
 
 const T0 = Date.parse('2026-11-23T12:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -48,20 +49,7 @@ const alert = (labels: Record<string, string>, over: Record<string, unknown> = {
   ...over,
 });
 
-/** An Alertmanager webhook body (version 4) around the given alerts. */
-const webhook = (alerts: unknown[], over: Record<string, unknown> = {}) => ({
-  receiver: 'alarm-center',
-  status: 'firing',
-  alerts,
-  groupLabels: { alertname: 'HostDown' },
-  commonLabels: { alertname: 'HostDown' },
-  commonAnnotations: {},
-  externalURL: 'http://alertmanager:9093',
-  version: '4',
-  groupKey: '{}:{alertname="HostDown"}',
-  truncatedAlerts: 0,
-  ...over,
-});
+const webhook = webhookBody;
 
 /** A PagerDuty Events API v2 event. */
 const event = (action: string, over: Record<string, unknown> = {}) => ({

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { MAX_BATCH, MAX_FIELDS_BYTES, MAX_TTL_SECONDS } from '../../../src/alarm/model.js';
 import { parseAlertmanagerWebhook, parsePostableAlerts } from '../../../src/intake/alertmanager.js';
 import type { IntakeOp } from '../../../src/intake/op.js';
+import { webhookBody } from '../../helpers/intake-bodies.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12);
 const RESOLVE = 5 * 60_000;
@@ -28,19 +29,7 @@ function plainOps(ops: readonly IntakeOp[]): IntakeOp[] {
   });
 }
 
-const webhook = (alerts: unknown[], over: Record<string, unknown> = {}) => ({
-  receiver: 'alarm-center',
-  status: 'firing',
-  alerts,
-  groupLabels: { alertname: 'HostDown' },
-  commonLabels: { alertname: 'HostDown' },
-  commonAnnotations: {},
-  externalURL: 'http://alertmanager:9093',
-  version: '4',
-  groupKey: '{}:{alertname="HostDown"}',
-  truncatedAlerts: 0,
-  ...over,
-});
+const webhook = webhookBody;
 
 describe('parsePostableAlerts', () => {
   describe('a firing alert', () => {
