@@ -11,7 +11,7 @@ import { expect } from 'chai';
 import ts from 'typescript';
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
-const DOMAIN_FOLDERS = ['alarm', 'health', 'watch', 'event'];
+const DOMAIN_FOLDERS = ['alarm', 'health', 'watch', 'event', 'intake'];
 /** Files directly in src/ that every component may import: they import nothing of the project but each other. */
 const SHARED_LEAVES = ['errors', 'logger'];
 
