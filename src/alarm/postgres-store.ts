@@ -91,8 +91,9 @@ export class PostgresStore implements AlarmStore {
   /** The checkpoint and the revision, as this store last saw them. */
   private checkpointed = 0;
   private lastRevision = 0;
-  /** The checkpoint this store runs, while it runs. */
+  /** The checkpoint this store runs, while it runs, and the revision it runs to (raised by later calls). */
   private checkpointing: Promise<void> | undefined;
+  private checkpointTarget = 0;
   private closed = false;
 
   private constructor(options: PostgresStoreOptions) {
@@ -254,15 +255,18 @@ export class PostgresStore implements AlarmStore {
    * again. Resolves once done or given up; never rejects.
    */
   checkpoint(): Promise<void> {
-    this.checkpointing ??= this.checkpointSteps(this.lastRevision).finally(() => {
+    // A call while one runs takes it further: it resolves once the table reaches this call's revision too.
+    this.checkpointTarget = Math.max(this.checkpointTarget, this.lastRevision);
+    this.checkpointing ??= this.checkpointSteps().finally(() => {
       this.checkpointing = undefined;
     });
     return this.checkpointing;
   }
 
-  private async checkpointSteps(upTo: number): Promise<void> {
+  private async checkpointSteps(): Promise<void> {
     try {
-      while (this.checkpointed < upTo && !this.closed) {
+      while (this.checkpointed < this.checkpointTarget && !this.closed) {
+        const upTo = this.checkpointTarget;
         const [row] = await this.query<{ done: number | null }>(SQL.checkpoint, [upTo, CHECKPOINT_STEP_ROWS, REMOVING]);
         const done = row?.done ?? null;
         if (done === null || done <= this.checkpointed) return;

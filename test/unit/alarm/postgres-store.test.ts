@@ -289,6 +289,19 @@ describe('PostgresStore', () => {
       expect((await tableRows()).map((r) => r.id)).to.deep.equal(['A', 'B', 'C']);
     });
 
+    it('takes a checkpoint under way on to the revision of a later call, which resolves only once it is reached', async () => {
+      const store = await open();
+      await store.commit([change(alarm('A', 1))]);
+      const first = store.checkpoint();
+      await store.commit([change(alarm('B', 2)), change(alarm('C', 3))]);
+
+      await store.checkpoint();
+
+      expect(await checkpointOf()).to.equal(3);
+      await first;
+      expect((await tableRows()).map((r) => r.id)).to.deep.equal(['A', 'B', 'C']);
+    });
+
     it('lets replicas checkpoint at once: each alarm written once, the checkpoint at the last revision', async () => {
       const stores = await Promise.all([open(), open(), open()]);
       const changes = Array.from({ length: 3000 }, (_, i) => change(alarm(`A${i % 1000}`, i + 1, { count: Math.floor(i / 1000) + 1 }), i < 1000 ? 'raise' : 'reraise'));
