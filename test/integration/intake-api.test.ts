@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { expect } from 'chai';
 import request from 'supertest';
+import type { AlarmJson } from '../../src/alarm/model.js';
 import type { Config } from '../../src/config.js';
 import { hashToken, type TokenSpec } from '../../src/http/auth.js';
 import { startServer, type RunningServer } from '../../src/root.js';
@@ -25,19 +26,6 @@ const AM_ALERTS = '/api/v2/alerts';
 const WEBHOOK = '/v4/default/integrations/alertmanager';
 const PAGERDUTY = '/v4/default/integrations/pagerduty';
 const LIST = '/v4/default/admin/alarms';
-
-interface AlarmJson {
-  id: string;
-  status: string;
-  fields: Record<string, unknown>;
-  source: string;
-  severity: string;
-  count: number;
-  revision: number;
-  expiresAt?: string;
-  acknowledged?: boolean;
-  ackedBy?: string;
-}
 
 /** What Prometheus posts for a firing alert. */
 const alert = (labels: Record<string, string>, over: Record<string, unknown> = {}) => ({

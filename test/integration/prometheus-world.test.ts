@@ -12,6 +12,7 @@
  */
 import { expect } from 'chai';
 import request from 'supertest';
+import type { AlarmJson } from '../../src/alarm/model.js';
 import { startServer, type RunningServer } from '../../src/root.js';
 import { waitFor } from '../helpers/integration.js';
 import {
@@ -35,14 +36,6 @@ const POLL_MS = 50;
 const PROMETHEUS_DELIVERY_MS = 15_000;
 /** An alert already flowing to its change in Alarm Center. */
 const CHANGE_MS = 10_000;
-
-interface AlarmJson {
-  id: string;
-  source: string;
-  status: 'ACTIVATED' | 'CLEARED';
-  severity: string;
-  fields: Record<string, unknown>;
-}
 
 /** What Prometheus answers to an instant query. */
 interface QueryBody {
