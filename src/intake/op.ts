@@ -15,32 +15,13 @@
  * - Limits: the model's (MAX_BATCH, ID_PATTERN, MAX_SOURCE_LENGTH, MAX_FIELDS_BYTES,
  *   MAX_TTL_SECONDS) apply as to any raise.
  */
-import type { AlarmFields, Severity } from '../alarm/model.js';
+import type { AlarmOp } from '../alarm/event.js';
 
 /**
- * One operation derived from an intake body; the same shape as the matching `AlarmOp` kinds, so
- * it is assignable to them once they exist.
+ * One operation derived from an intake body: a raise (Alertmanager's with its `expiresAt`, a
+ * `resend` and the `fieldsJson` it checked; PagerDuty's without either), a clear, or an ack.
  */
-export type IntakeOp =
-  | {
-      kind: 'raise';
-      id: string;
-      source: string;
-      severity: Severity;
-      fields: AlarmFields;
-      /** `fields` as the JSON text stored, serialized once (its size was checked on it). */
-      fieldsJson?: string;
-      /** Absolute expiry, clock milliseconds; absent: the alarm never clears by itself. */
-      expiresAt?: number;
-      /**
-       * Set for Alertmanager alerts, which their sender repeats while they fire: a re-send that
-       * changes nothing but the expiry only moves the expiry (no count, no history). Absent, a
-       * raise of an active alarm is an ordinary re-raise (count + 1).
-       */
-      resend?: true;
-    }
-  | { kind: 'clear'; id: string; source: string; mustExist: false }
-  | { kind: 'ack'; id: string; source: string; by: string; comment: string };
+export type IntakeOp = Extract<AlarmOp, { kind: 'raise' | 'clear' | 'ack' }>;
 
 /** What a batch body gave: the operations of its valid alerts, in body order, and one error per invalid alert. */
 export interface IntakeBatch {

@@ -12,7 +12,6 @@ import crypto from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from 'winston';
-import type { AlarmOp } from '../../alarm/event.js';
 import type { Alarm, Scope } from '../../alarm/model.js';
 import type { AlarmService } from '../../alarm/service.js';
 import { AlarmCenterError, Codes } from '../../errors.js';
@@ -82,7 +81,7 @@ export function intakeRoutes(deps: IntakeRouteDeps): Route[] {
     if (batch.errors.length > 0) counted.inc({ intake, result: 'invalid' }, batch.errors.length);
     if (batch.ops.length === 0) return;
     try {
-      await alarms.applyOps(scope, batch.ops as readonly AlarmOp[]);
+      await alarms.applyOps(scope, batch.ops);
     } catch (err) {
       counted.inc({ intake, result: 'failed' }, batch.ops.length);
       throw err;
