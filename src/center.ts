@@ -76,6 +76,8 @@ export interface HistoryEntryJson {
   alarm: AlarmJson;
   /** When it was committed (ISO 8601). */
   at: string;
+  /** Who made an ACK or UNACK: the ack's `by`; `ack expired` when its `ttlSeconds` ran out; absent otherwise. */
+  by?: string;
 }
 
 /** A history read's answer: `{ history, revision }`, and `total` and `next` when asked or left. */
@@ -117,8 +119,11 @@ export interface AlarmCenter {
   clear(scope: Scope, id: string, source?: string): Promise<AlarmJson>;
   /** Removes every alarm of the scope from the list (history keeps them). */
   clearAll(scope: Scope): Promise<{ revision: number }>;
-  /** Acknowledges the current activation of an ACTIVATED alarm (404001 unknown, 400001 CLEARED). */
-  ack(scope: Scope, id: string, ack: { by: string; comment?: string; source?: string }): Promise<AlarmJson>;
+  /**
+   * Acknowledges the current activation of an ACTIVATED alarm (404001 unknown, 400001 CLEARED);
+   * with `ttlSeconds`, it is withdrawn by itself that many seconds later unless acknowledged again.
+   */
+  ack(scope: Scope, id: string, ack: { by: string; comment?: string; source?: string; ttlSeconds?: number }): Promise<AlarmJson>;
   /** Withdraws an acknowledgement. */
   unack(scope: Scope, id: string, source?: string): Promise<AlarmJson>;
   /** Clears every ACTIVATED alarm matching the selector, in one commit: how many, and the revision. */
@@ -212,8 +217,8 @@ export function embeddingApi(parts: EmbeddingParts): AlarmCenter {
     async ack(scope, id, ack) {
       const s = checkScope(scope);
       const key = parse(AlarmInputSchema, { id, source: ack.source ?? '' });
-      const valid = parse(AckInputSchema, { by: ack.by, comment: ack.comment });
-      return alarmValue(await alarms.ack(s, key.id, key.source, valid.by, valid.comment));
+      const valid = parse(AckInputSchema, { by: ack.by, comment: ack.comment, ttlSeconds: ack.ttlSeconds });
+      return alarmValue(await alarms.ack(s, key.id, key.source, valid.by, valid.comment, valid.ttlSeconds));
     },
     async unack(scope, id, source = '') {
       const s = checkScope(scope);

@@ -56,9 +56,10 @@ export function countText(count: number, revision: number): string {
   return `{"count":${count},"revision":${revision}}`;
 }
 
-/** A history entry: `{"revision","action","alarm","at"}`. */
+/** A history entry: `{"revision","action","alarm","at"}`, and `"by"` when the entry has one. */
 export function entryText(e: HistoryEntry): string {
-  return `{"revision":${e.revision},"action":"${wireAction(e.action)}","alarm":${serializeAlarm(e.alarm)},"at":"${isoTime(e.at)}"}`;
+  const by = e.by === undefined ? '' : `,"by":${JSON.stringify(e.by)}`;
+  return `{"revision":${e.revision},"action":"${wireAction(e.action)}","alarm":${serializeAlarm(e.alarm)},"at":"${isoTime(e.at)}"${by}}`;
 }
 
 /** `{"history":[…],"revision":N}`, with `"total"` and `"next"` when given. */
@@ -93,6 +94,7 @@ export function alarmValue(a: Alarm): AlarmJson {
     v.ackedBy = a.ackedBy as string;
     v.ackedAt = isoTime(a.ackedAt);
     v.ackComment = a.ackComment as string;
+    if (a.ackExpiresAt !== undefined) v.ackExpiresAt = isoTime(a.ackExpiresAt);
   }
   if (a.expiresAt !== undefined) v.expiresAt = isoTime(a.expiresAt);
   return v;

@@ -11,7 +11,8 @@ export type AlarmOp =
       id: string;
       source: string;
       severity?: Severity;
-      fields: AlarmFields;
+      /** The fields; may be left out when `fieldsJson` carries them. */
+      fields?: AlarmFields;
       /** `fields` as JSON text, when the writer already serialized them: spares the planner doing it again. */
       fieldsJson?: string;
       ttlSeconds?: number;
@@ -26,9 +27,14 @@ export type AlarmOp =
     }
   | { kind: 'clear'; id: string; source: string; fields?: AlarmFields; mustExist: boolean }
   | { kind: 'clearAll' }
-  /** Acknowledges the current activation of an ACTIVATED alarm. */
-  | { kind: 'ack'; id: string; source: string; by: string; comment: string }
-  | { kind: 'unack'; id: string; source: string }
+  /** Acknowledges the current activation of an ACTIVATED alarm; with `ttlSeconds`, until then only. */
+  | { kind: 'ack'; id: string; source: string; by: string; comment: string; ttlSeconds?: number }
+  /**
+   * Withdraws the acknowledgement. With `ackExpiresAt`, it is the expiry of the acknowledgement
+   * with that deadline: nothing when the alarm has none with it any more (renewed, withdrawn,
+   * cleared or gone), and never a refusal.
+   */
+  | { kind: 'unack'; id: string; source: string; ackExpiresAt?: number }
   /** Clears the alarm as EXPIRE when it is still ACTIVATED with this expiry (not raised since). */
   | { kind: 'expire'; id: string; source: string; expiresAt: number }
   /** Clears every ACTIVATED alarm of the scope matching all the given selectors. */

@@ -3,17 +3,31 @@ import type { AlarmIndex } from './alarm-index.js';
 import type { Alarm, Scope } from './model.js';
 import type { Lease } from './store.js';
 
+/**
+ * A deadline that passed: the alarm's expiry (`expiresAt`: it clears as EXPIRE) or its
+ * acknowledgement's (`ackExpiresAt`: the acknowledgement is withdrawn), as tracked.
+ */
+export type DueExpiry = { id: string; source: string; expiresAt: number } | { id: string; source: string; ackExpiresAt: number };
+
 interface Due {
-  /** When to look at it: the expiry, or a retry after a failed one. */
+  /** When to look at it: the deadline, or a retry after a failed attempt. */
   at: number;
-  /** The alarm's expiry when tracked; a different one in the index means it was raised again. */
-  expiresAt: number;
+  /** Whose deadline: the acknowledgement's, or the alarm's. */
+  ack: boolean;
+  /** The deadline when tracked; a different one in the index means it moved (a new raise or ack). */
+  deadline: number;
   scope: Scope;
   id: string;
   source: string;
 }
 
-/** A binary min-heap of expiries by time. */
+/** The deadline of this kind the alarm has now, if any: only an ACTIVATED alarm has one. */
+function deadlineOf(alarm: Alarm | undefined, ack: boolean): number | undefined {
+  if (alarm?.status !== 'ACTIVATED') return undefined;
+  return ack ? alarm.ackExpiresAt : alarm.expiresAt;
+}
+
+/** A binary min-heap of deadlines by time. */
 class Heap {
   private readonly items: Due[] = [];
 
@@ -60,8 +74,8 @@ class Heap {
 
 export interface ExpirerOptions {
   index: AlarmIndex;
-  /** Writes the EXPIRE changes of one scope (through the bus, like any write). */
-  expire(scope: Scope, due: { id: string; source: string; expiresAt: number }[]): Promise<unknown>;
+  /** Writes the changes of the deadlines of one scope that passed (through the bus, like any write). */
+  expire(scope: Scope, due: DueExpiry[]): Promise<unknown>;
   logger: Logger;
   clock?: () => number;
   /** How long a failed expiry waits before it is tried again. */
@@ -73,18 +87,72 @@ export interface ExpirerOptions {
   lease?: Lease;
 }
 
+/** Which deadline an entry is for: the alarm's or its acknowledgement's, of one alarm. */
+function entryKey(d: Due): string {
+  return `${d.ack ? 'ack' : 'alarm'}\u0000${d.scope.domain}\u0000${d.scope.project}\u0000${d.id}\u0000${d.source}`;
+}
+
+/**
+ * A time per deadline (kind, scope, id, source), in maps nested by id and source: looked up on
+ * every re-send, it reuses the hashes V8 keeps on the id and source strings instead of hashing a
+ * key made anew each time.
+ */
+class DeadlineTimes {
+  private readonly byScope = new Map<string, Map<string, Map<string, number>>>();
+
+  private sources(d: Due, create: boolean): Map<string, number> | undefined {
+    const scope = `${d.ack ? 'ack' : 'alarm'}\u0000${d.scope.domain}\u0000${d.scope.project}`;
+    let ids = this.byScope.get(scope);
+    if (!ids) {
+      if (!create) return undefined;
+      ids = new Map();
+      this.byScope.set(scope, ids);
+    }
+    let sources = ids.get(d.id);
+    if (!sources && create) {
+      sources = new Map();
+      ids.set(d.id, sources);
+    }
+    return sources;
+  }
+
+  get(d: Due): number | undefined {
+    return this.sources(d, false)?.get(d.source);
+  }
+
+  set(d: Due, at: number): void {
+    this.sources(d, true)?.set(d.source, at);
+  }
+
+  delete(d: Due): void {
+    const sources = this.sources(d, false);
+    if (!sources?.delete(d.source) || sources.size > 0) return;
+    const scope = `${d.ack ? 'ack' : 'alarm'}\u0000${d.scope.domain}\u0000${d.scope.project}`;
+    const ids = this.byScope.get(scope);
+    ids?.delete(d.id);
+    if (ids?.size === 0) this.byScope.delete(scope);
+  }
+}
+
+/** What the writer is told of a due entry. */
+function dueExpiry(d: Due): DueExpiry {
+  return d.ack ? { id: d.id, source: d.source, ackExpiresAt: d.deadline } : { id: d.id, source: d.source, expiresAt: d.deadline };
+}
+
 /** The longest delay setTimeout takes. */
 const MAX_DELAY = 2 ** 31 - 1;
 
 /**
- * Clears ACTIVATED alarms whose TTL ran out (what Alertmanager calls resolve_timeout). Expiries
- * wait in a heap ordered by time under one timer set for the earliest; an entry is checked
- * against the index when due, so a re-raise (a new expiry) or a clear since simply makes it
- * stale. Alarms loaded at start-up are tracked too: those overdue expire at once, cleared at the
- * time they expired.
+ * Clears ACTIVATED alarms whose TTL ran out (what Alertmanager calls resolve_timeout), and
+ * withdraws acknowledgements whose TTL ran out. Deadlines wait in one heap ordered by time under
+ * one timer set for the earliest; an entry is checked against the index when due, so a re-raise
+ * or a re-ack (a new deadline), a withdrawal or a clear since simply makes it stale. Alarms loaded
+ * at start-up are tracked too: what is overdue is applied at once, dated when it ran out.
  */
 export class Expirer {
   private readonly heap = new Heap();
+  /** The earliest time each deadline has an entry on the heap. */
+  private readonly queued = new DeadlineTimes();
   private readonly options: ExpirerOptions;
   private readonly clock: () => number;
   private timer: NodeJS.Timeout | undefined;
@@ -106,16 +174,33 @@ export class Expirer {
     return this.options.lease?.held ?? true;
   }
 
-  /** Alarms waiting for their expiry (stale entries included until they come due). */
+  /** Deadlines waiting (stale entries included until they come due). */
   get pending(): number {
     return this.heap.size;
   }
 
-  /** Tracks the alarm when it is ACTIVATED with an expiry. */
+  /** Tracks the deadlines of the alarm when it is ACTIVATED: its expiry, its acknowledgement's. */
   track(alarm: Alarm): void {
-    if (this.closed || alarm.status !== 'ACTIVATED' || alarm.expiresAt === undefined) return;
-    this.heap.push({ at: alarm.expiresAt, expiresAt: alarm.expiresAt, scope: { domain: alarm.domain, project: alarm.project }, id: alarm.id, source: alarm.source });
-    if (alarm.expiresAt < this.timerAt) this.schedule();
+    if (this.closed) return;
+    for (const ack of [false, true]) {
+      const deadline = deadlineOf(alarm, ack);
+      if (deadline === undefined) continue;
+      this.enqueue({ at: deadline, ack, deadline, scope: { domain: alarm.domain, project: alarm.project }, id: alarm.id, source: alarm.source });
+    }
+  }
+
+  /**
+   * Puts an entry on the heap, unless one of the same deadline's comes out no later: that one,
+   * when due, finds the deadline moved and puts it back at its new time. So a deadline moved
+   * again and again (Prometheus re-sends every firing alert each minute, each moving its expiry)
+   * holds one entry, not one per move.
+   */
+  private enqueue(d: Due): void {
+    const queuedAt = this.queued.get(d);
+    if (queuedAt !== undefined && queuedAt <= d.at) return;
+    this.queued.set(d, d.at);
+    this.heap.push(d);
+    if (d.at < this.timerAt) this.schedule();
   }
 
   close(): void {
@@ -137,41 +222,57 @@ export class Expirer {
     this.timer.unref();
   }
 
-  /** Expires everything due, one write per scope, then waits for the next expiry. */
+  /** Applies every deadline due, one write per scope, then waits for the next one. */
   private async run(): Promise<void> {
     this.timer = undefined;
     this.timerAt = Infinity;
     if (!this.leading) return;
     this.running = true;
     try {
-      const now = this.clock();
-      const byScope = new Map<string, { scope: Scope; due: { id: string; source: string; expiresAt: number }[] }>();
-      while ((this.heap.peek()?.at ?? Infinity) <= now) {
-        const d = this.heap.pop() as Due;
-        const alarm = this.options.index.get(d.scope, d.id, d.source);
-        if (alarm?.status !== 'ACTIVATED' || alarm.expiresAt !== d.expiresAt) continue;
-        const key = `${d.scope.domain}/${d.scope.project}`;
-        let group = byScope.get(key);
-        if (!group) {
-          group = { scope: d.scope, due: [] };
-          byScope.set(key, group);
-        }
-        group.due.push({ id: d.id, source: d.source, expiresAt: d.expiresAt });
-      }
-      for (const { scope, due } of byScope.values()) {
+      for (const { scope, due } of this.takeDue(this.clock())) {
         try {
-          await this.options.expire(scope, due);
+          await this.options.expire(scope, due.map(dueExpiry));
         } catch (err) {
           if (this.closed) return;
           this.options.logger.warn('expiry failed; retrying', { domain: scope.domain, project: scope.project, alarms: due.length, error: String(err) });
           // Still due: tried again after a pause, when the store may be back.
           const retry = this.clock() + (this.options.retryMs ?? 1000);
-          for (const d of due) this.heap.push({ at: retry, expiresAt: d.expiresAt, scope, id: d.id, source: d.source });
+          for (const d of due) this.enqueue({ ...d, at: retry });
         }
       }
     } finally {
       this.running = false;
     }
     this.schedule();
+  }
+
+  /**
+   * Takes off the heap the entries due at `now`, dropping the stale ones and those tracked twice
+   * (an alarm is tracked at each change), grouped by scope in deadline order.
+   */
+  private takeDue(now: number): { scope: Scope; due: Due[] }[] {
+    const byScope = new Map<string, { scope: Scope; due: Due[]; seen: Set<string> }>();
+    while ((this.heap.peek()?.at ?? Infinity) <= now) {
+      const d = this.heap.pop() as Due;
+      if (this.queued.get(d) === d.at) this.queued.delete(d);
+      const deadline = deadlineOf(this.options.index.get(d.scope, d.id, d.source), d.ack);
+      if (deadline === undefined) continue;
+      if (deadline !== d.deadline) {
+        // Moved since this entry was queued: it waits for its new time (at once when that passed too).
+        this.enqueue({ ...d, at: deadline, deadline });
+        continue;
+      }
+      const key = `${d.scope.domain}/${d.scope.project}`;
+      let group = byScope.get(key);
+      if (!group) {
+        group = { scope: d.scope, due: [], seen: new Set() };
+        byScope.set(key, group);
+      }
+      const entry = entryKey(d);
+      if (group.seen.has(entry)) continue;
+      group.seen.add(entry);
+      group.due.push(d);
+    }
+    return [...byScope.values()];
   }
 }

@@ -29,10 +29,12 @@ export const NAME_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 export const MAX_SOURCE_LENGTH = 256;
 export const MAX_FIELDS_BYTES = 16 * 1024;
 export const MAX_BATCH = 1000;
-/** The longest TTL of a raise: a year. */
+/** The longest TTL of a raise or an acknowledgement: a year. */
 export const MAX_TTL_SECONDS = 366 * 24 * 3600;
 export const MAX_ACK_TEXT = 256;
 export const MAX_ACK_COMMENT = 1024;
+/** The `by` of the history entry that withdraws an acknowledgement whose `ttlSeconds` ran out. */
+export const ACK_EXPIRED_BY = 'ack expired';
 
 /** Where an alarm lives: the domain (tenant) and the project. */
 export interface Scope {
@@ -66,6 +68,8 @@ export interface Alarm {
   readonly ackedBy?: string;
   readonly ackedAt?: number;
   readonly ackComment?: string;
+  /** When the acknowledgement is withdrawn by itself (UNACK); absent when it was given without a TTL. */
+  readonly ackExpiresAt?: number;
   /** When an ACTIVATED alarm not raised again clears by itself (EXPIRE); absent without a TTL. */
   readonly expiresAt?: number;
 }
@@ -93,6 +97,7 @@ class StoredAlarm implements Alarm {
   declare readonly ackedBy?: string;
   declare readonly ackedAt?: number;
   declare readonly ackComment?: string;
+  declare readonly ackExpiresAt?: number;
   declare readonly expiresAt?: number;
 
   constructor(s: AlarmState) {
@@ -114,6 +119,7 @@ class StoredAlarm implements Alarm {
       this.ackedAt = s.ackedAt;
       this.ackedBy = s.ackedBy ?? '';
       this.ackComment = s.ackComment ?? '';
+      if (s.ackExpiresAt !== undefined) this.ackExpiresAt = s.ackExpiresAt;
     }
     if (s.expiresAt !== undefined) this.expiresAt = s.expiresAt;
   }
@@ -144,6 +150,7 @@ export interface AlarmJson {
   ackedBy?: string;
   ackedAt?: string;
   ackComment?: string;
+  ackExpiresAt?: string;
   expiresAt?: string;
 }
 
@@ -175,7 +182,8 @@ export function serializeAlarm(a: Alarm): string {
     `"revision":${a.revision},` +
     (a.ackedAt !== undefined
       ? `"acknowledged":true,"ackedBy":${JSON.stringify(a.ackedBy)},"ackedAt":"${isoTime(a.ackedAt)}",` +
-        `"ackComment":${JSON.stringify(a.ackComment)}`
+        `"ackComment":${JSON.stringify(a.ackComment)}` +
+        (a.ackExpiresAt !== undefined ? `,"ackExpiresAt":"${isoTime(a.ackExpiresAt)}"` : '')
       : '"acknowledged":false') +
     (a.expiresAt !== undefined ? `,"expiresAt":"${isoTime(a.expiresAt)}"` : '') +
     '}'
@@ -274,6 +282,9 @@ export function storedTextProblem(s: string): string | undefined {
   return undefined;
 }
 
+/** A TTL in seconds: a whole number from 1 to MAX_TTL_SECONDS. */
+const ttlSchema = z.number().int().min(1).max(MAX_TTL_SECONDS);
+
 /** One raise or clear, as a client sends it. Unknown keys are refused. */
 export const AlarmInputSchema = z.strictObject({
   id: z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9._:-]{1,128}'),
@@ -282,7 +293,7 @@ export const AlarmInputSchema = z.strictObject({
   severity: z.enum(SEVERITIES).optional(),
   fields: fieldsSchema.default({}),
   /** An ACTIVATED alarm not raised again within this many seconds clears by itself (EXPIRE). */
-  ttlSeconds: z.number().int().min(1).max(MAX_TTL_SECONDS).optional(),
+  ttlSeconds: ttlSchema.optional(),
 });
 
 export type AlarmInput = z.input<typeof AlarmInputSchema>;
@@ -292,6 +303,8 @@ export type ValidAlarmInput = z.output<typeof AlarmInputSchema>;
 export const AckInputSchema = z.strictObject({
   by: storedText(MAX_ACK_TEXT).pipe(z.string().min(1)),
   comment: storedText(MAX_ACK_COMMENT).default(''),
+  /** The acknowledgement is withdrawn by itself (UNACK) unless renewed within this many seconds. */
+  ttlSeconds: ttlSchema.optional(),
 });
 
 /** A bulk clear's selector: at least one criterion; every given one must match. */
@@ -327,6 +340,11 @@ export interface AlarmChange {
   readonly alarm: Alarm;
   readonly removed: boolean;
   readonly at: number;
+  /**
+   * Who made an acknowledgement's change: the `by` of an ack, ACK_EXPIRED_BY for the withdrawal
+   * of one whose TTL ran out; absent otherwise (a withdrawal over the API names no one).
+   */
+  readonly by?: string;
 }
 
 /** A zod issue's message; unknown keys are named the same way wherever they occur. */

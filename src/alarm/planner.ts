@@ -10,6 +10,7 @@ import { AlarmCenterError, Codes } from '../errors.js';
 import { fieldsBytesDelta } from './alarm-index.js';
 import type { AlarmOp, ClearSelector, WriteRequest, WriteResult } from './event.js';
 import {
+  ACK_EXPIRED_BY,
   AlarmIds,
   DEFAULT_SEVERITY,
   alarmKey,
@@ -209,7 +210,7 @@ export function planWrite(view: AlarmView, write: WriteRequest, now: number, rul
  */
 function refusal(view: AlarmView, write: WriteRequest): AlarmCenterError | undefined {
   for (const op of write.ops) {
-    const mustExist = (op.kind === 'clear' && op.mustExist) || op.kind === 'ack' || op.kind === 'unack';
+    const mustExist = (op.kind === 'clear' && op.mustExist) || op.kind === 'ack' || (op.kind === 'unack' && op.ackExpiresAt === undefined);
     if (!mustExist) continue;
     const current = view.get(write.scope, op.id, op.source);
     if (!current) {
@@ -227,7 +228,7 @@ function refusal(view: AlarmView, write: WriteRequest): AlarmCenterError | undef
 
 /** The state without its acknowledgement: what a clear, or an unack, leaves. */
 function withoutAck(a: AlarmState): AlarmState {
-  return { ...a, ackedBy: undefined, ackedAt: undefined, ackComment: undefined };
+  return { ...a, ackedBy: undefined, ackedAt: undefined, ackComment: undefined, ackExpiresAt: undefined };
 }
 
 /** Whether a bulk clear's selector takes the alarm. */
@@ -289,12 +290,37 @@ function planOp(draft: Overlay, scope: Scope, op: AlarmOp, now: number, out: Ala
       if (rules.watchdogIds?.has(op.id)) pipelineDown(draft, scope, old, now);
       return;
     case 'ack':
-      out.push(changed(draft, 'ack', { ...old, ackedBy: op.by, ackedAt: now, ackComment: op.comment, updatedAt: now, revision: draft.revision + 1 }, now));
-      return;
     case 'unack':
-      out.push(old.ackedAt === undefined ? old : changed(draft, 'unack', { ...withoutAck(old), updatedAt: now, revision: draft.revision + 1 }, now));
+      acknowledgement(draft, old, op, now, out);
       return;
   }
+}
+
+/**
+ * Plans an ack (a new acknowledgement replaces the last one, its expiry included) or an unack:
+ * asked for (an alarm not acknowledged is answered unchanged), or the expiry of one.
+ */
+function acknowledgement(draft: Overlay, old: Alarm, op: Extract<AlarmOp, { kind: 'ack' | 'unack' }>, now: number, out: Alarm[]): void {
+  if (op.kind === 'ack') {
+    const ackExpiresAt = op.ttlSeconds === undefined ? undefined : now + op.ttlSeconds * 1000;
+    const state = { ...old, ackedBy: op.by, ackedAt: now, ackComment: op.comment, ackExpiresAt, updatedAt: now, revision: draft.revision + 1 };
+    out.push(changed(draft, 'ack', state, now, op.by));
+  } else if (op.ackExpiresAt !== undefined) {
+    ackExpired(draft, old, op.ackExpiresAt, now, out);
+  } else {
+    out.push(old.ackedAt === undefined ? old : changed(draft, 'unack', { ...withoutAck(old), updatedAt: now, revision: draft.revision + 1 }, now));
+  }
+}
+
+/**
+ * Plans the expiry of an acknowledgement: withdrawn, by ACK_EXPIRED_BY, when the alarm is still
+ * ACTIVATED and acknowledged with this deadline; `updatedAt` is when it ran out (later when the
+ * alarm changed since), as an EXPIRE's `clearedAt` is.
+ */
+function ackExpired(draft: Overlay, old: Alarm, ackExpiresAt: number, now: number, out: Alarm[]): void {
+  if (old.status !== 'ACTIVATED' || old.ackExpiresAt !== ackExpiresAt) return;
+  const state = { ...withoutAck(old), updatedAt: Math.max(old.updatedAt, ackExpiresAt), revision: draft.revision + 1 };
+  out.push(changed(draft, 'unack', state, now, ACK_EXPIRED_BY));
 }
 
 /**
@@ -304,7 +330,7 @@ function planOp(draft: Overlay, scope: Scope, op: AlarmOp, now: number, out: Ala
 function raised(draft: Overlay, scope: Scope, op: Extract<AlarmOp, { kind: 'raise' }>, now: number): Alarm {
   const old = draft.get(scope, op.id, op.source);
   const reraise = old?.status === 'ACTIVATED';
-  const fieldsJson = op.fieldsJson ?? JSON.stringify(op.fields);
+  const fieldsJson = op.fieldsJson ?? JSON.stringify(op.fields ?? {});
   const expiresAt = op.expiresAt ?? (op.ttlSeconds === undefined ? undefined : now + op.ttlSeconds * 1000);
   // A re-send that changes nothing is nothing; one that moves the expiry, an extension (one that drops it re-raises).
   if (op.resend && reraise && fieldsJson === old.fieldsJson && (op.severity ?? old.severity) === old.severity) {
@@ -313,7 +339,10 @@ function raised(draft: Overlay, scope: Scope, op: Extract<AlarmOp, { kind: 'rais
   }
   const names = draft.canonical(scope, op.id);
   // A re-raise is the same activation: its acknowledgement stands.
-  const ack = reraise && old.ackedAt !== undefined ? { ackedBy: old.ackedBy, ackedAt: old.ackedAt, ackComment: old.ackComment } : {};
+  const ack =
+    reraise && old.ackedAt !== undefined
+      ? { ackedBy: old.ackedBy, ackedAt: old.ackedAt, ackComment: old.ackComment, ackExpiresAt: old.ackExpiresAt }
+      : {};
   return changed(
     draft,
     reraise ? 'reraise' : 'raise',
@@ -342,10 +371,13 @@ function cleared(draft: Overlay, old: AlarmState, action: ChangeAction, clearedA
   return changed(draft, action, state, now);
 }
 
-/** Adds the change that leaves the alarm in `state`, whose revision must be the draft's next; returns the alarm. */
-function changed(draft: Overlay, action: ChangeAction, state: AlarmState, now: number): Alarm {
+/**
+ * Adds the change that leaves the alarm in `state`, whose revision must be the draft's next, made
+ * `by` someone when it is an acknowledgement's change; returns the alarm.
+ */
+function changed(draft: Overlay, action: ChangeAction, state: AlarmState, now: number, by?: string): Alarm {
   const alarm = makeAlarm(state);
-  draft.add({ action, alarm, removed: false, at: now });
+  draft.add(by === undefined ? { action, alarm, removed: false, at: now } : { action, alarm, removed: false, at: now, by });
   return alarm;
 }
 

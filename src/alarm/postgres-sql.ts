@@ -11,11 +11,11 @@ import { COMMIT_CHANNEL } from './postgres-listener.js';
 /** The store's statements; the commit's runs as a prepared statement on each connection. */
 export const SQL = {
   /**
-   * A whole commit, one round trip: alarm_center_commit (migrations/postgres/002, 003) locks the
+   * A whole commit, one round trip: alarm_center_commit (migrations/postgres/002, 003, 004) locks the
    * revision, appends the changes to the history unless the revision is not the expected one, and
    * notifies; it returns the revision it found. Parameters: see commitValues.
    */
-  commit: `SELECT alarm_center_commit(${Array.from({ length: 22 }, (_, i) => `$${i + 1}`).join(', ')}) AS found`,
+  commit: `SELECT alarm_center_commit(${Array.from({ length: 24 }, (_, i) => `$${i + 1}`).join(', ')}) AS found`,
   /**
    * One checkpoint step (migrations/postgres/003): $1 the revision to reach, $2 the most history
    * rows to take, $3 the actions that remove their alarm. Answers the checkpoint it leaves, or
@@ -52,13 +52,15 @@ export function historyWhere(scope: Scope, s: AlarmSelection, upTo: number): { s
 /**
  * The parameters of SQL.commit: the revision expected before the commit, the one after it, the
  * channel to notify, then one array per column of the changes, in commit order (the history's
- * columns, then whether the change removes its alarm). Built in one pass, column by column.
+ * columns of migration 002, whether the change removes its alarm, then the columns of migration
+ * 004). Built in one pass, column by column.
  */
 export function commitValues(changes: readonly AlarmChange[], expected: number, revision: number): unknown[] {
   const n = changes.length;
   const col = () => new Array<unknown>(n);
   const [rev, domain, project, id, source, action, status, severity, fields, count] = [col(), col(), col(), col(), col(), col(), col(), col(), col(), col()];
   const [raisedAt, updatedAt, clearedAt, ackedBy, ackedAt, ackComment, expiresAt, at, removed] = [col(), col(), col(), col(), col(), col(), col(), col(), col()];
+  const [ackExpiresAt, changedBy] = [col(), col()];
   for (let i = 0; i < n; i++) {
     const c = changes[i] as AlarmChange;
     const a = c.alarm;
@@ -81,8 +83,13 @@ export function commitValues(changes: readonly AlarmChange[], expected: number, 
     expiresAt[i] = a.expiresAt ?? null;
     at[i] = c.at;
     removed[i] = c.removed;
+    ackExpiresAt[i] = a.ackExpiresAt ?? null;
+    changedBy[i] = c.by ?? null;
   }
-  return [expected, revision, COMMIT_CHANNEL, rev, domain, project, id, source, action, status, severity, fields, count, raisedAt, updatedAt, clearedAt, ackedBy, ackedAt, ackComment, expiresAt, at, removed];
+  return [
+    expected, revision, COMMIT_CHANNEL, rev, domain, project, id, source, action, status, severity, fields, count,
+    raisedAt, updatedAt, clearedAt, ackedBy, ackedAt, ackComment, expiresAt, at, removed, ackExpiresAt, changedBy,
+  ];
 }
 
 /** A row of expiry_extensions. */

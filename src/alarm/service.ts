@@ -4,6 +4,7 @@ import type { BusService } from '../event/bus-service.js';
 import { createEvent } from '../event/event.js';
 import type { AlarmIndex } from './alarm-index.js';
 import { historyCursor, listCursor } from './cursor.js';
+import type { DueExpiry } from './expirer.js';
 import { ALARM, ALARM_SUBJECT, type AlarmOp, type AlarmWrite, type ClearSelector, type WriteOutcome, type WriteResult } from './event.js';
 import { selects, type AlarmSelection, type HistoryRequest, type PageRequest } from './filter.js';
 import type { Alarm, Scope, ValidAlarmInput } from './model.js';
@@ -127,9 +128,13 @@ export class AlarmService {
     return { revision: r.revision };
   }
 
-  /** Acknowledges the current activation of an ACTIVATED alarm; 404001 unknown, 400001 CLEARED. */
-  async ack(scope: Scope, id: string, source: string, by: string, comment = ''): Promise<Alarm> {
-    const r = await this.write(scope, [{ kind: 'ack', id, source, by, comment }]);
+  /**
+   * Acknowledges the current activation of an ACTIVATED alarm, until `ttlSeconds` from now when
+   * given (then it is withdrawn by itself); 404001 unknown, 400001 CLEARED.
+   */
+  async ack(scope: Scope, id: string, source: string, by: string, comment = '', ttlSeconds?: number): Promise<Alarm> {
+    const op: AlarmOp = ttlSeconds === undefined ? { kind: 'ack', id, source, by, comment } : { kind: 'ack', id, source, by, comment, ttlSeconds };
+    const r = await this.write(scope, [op]);
     return r.alarms[0] as Alarm;
   }
 
@@ -144,9 +149,19 @@ export class AlarmService {
     return this.write(scope, [{ kind: 'clearMatching', selector }]);
   }
 
-  /** Clears, as EXPIRE, the alarms still ACTIVATED with these expiries. */
-  expire(scope: Scope, due: readonly { id: string; source: string; expiresAt: number }[]): Promise<WriteResult> {
-    return this.write(scope, due.map((d) => ({ kind: 'expire', id: d.id, source: d.source, expiresAt: d.expiresAt })));
+  /**
+   * Applies deadlines that passed: clears, as EXPIRE, the alarms still ACTIVATED with these
+   * expiries, and withdraws the acknowledgements still standing with these deadlines.
+   */
+  expire(scope: Scope, due: readonly DueExpiry[]): Promise<WriteResult> {
+    return this.write(
+      scope,
+      due.map((d): AlarmOp =>
+        'expiresAt' in d
+          ? { kind: 'expire', id: d.id, source: d.source, expiresAt: d.expiresAt }
+          : { kind: 'unack', id: d.id, source: d.source, ackExpiresAt: d.ackExpiresAt },
+      ),
+    );
   }
 
   /** Takes out of the list the CLEARED alarms cleared before `before` (they stay in history). */

@@ -23,12 +23,15 @@ export interface HistoryRow {
   acked_by: string | null;
   acked_at: number | null;
   ack_comment: string | null;
+  ack_expires_at: number | null;
   expires_at: number | null;
   at: number;
+  /** The change's `by` (history only). */
+  changed_by: string | null;
 }
 
 /** A row of the alarms table: an alarm's current state. */
-export type AlarmRow = Omit<HistoryRow, 'action' | 'at'>;
+export type AlarmRow = Omit<HistoryRow, 'action' | 'at' | 'changed_by'>;
 
 /** The alarm a row of the alarms or the history table holds. */
 export function fromRow(r: AlarmRow): Alarm {
@@ -48,18 +51,21 @@ export function fromRow(r: AlarmRow): Alarm {
     ackedBy: r.acked_by ?? undefined,
     ackedAt: r.acked_at ?? undefined,
     ackComment: r.ack_comment ?? undefined,
+    ackExpiresAt: r.ack_expires_at ?? undefined,
     expiresAt: r.expires_at ?? undefined,
   });
 }
 
 /** A history row as a history entry. */
-export const entryOf = (r: HistoryRow): HistoryEntry => ({ revision: r.revision, action: r.action, at: r.at, alarm: fromRow(r) });
+export const entryOf = (r: HistoryRow): HistoryEntry => {
+  const entry: HistoryEntry = { revision: r.revision, action: r.action, at: r.at, alarm: fromRow(r) };
+  if (r.changed_by !== null && r.changed_by !== undefined) entry.by = r.changed_by;
+  return entry;
+};
 
 /** A history row as the change it records; `removed` for the actions that take the alarm out of the list. */
-export const changeOf = (r: HistoryRow): AlarmChange => ({
-  action: r.action as ChangeAction,
-  alarm: fromRow(r),
-  removed: REMOVING_ACTIONS.has(r.action),
-  at: r.at,
-});
+export const changeOf = (r: HistoryRow): AlarmChange => {
+  const change = { action: r.action as ChangeAction, alarm: fromRow(r), removed: REMOVING_ACTIONS.has(r.action), at: r.at };
+  return r.changed_by === null || r.changed_by === undefined ? change : { ...change, by: r.changed_by };
+};
 

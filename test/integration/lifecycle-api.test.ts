@@ -1,3 +1,4 @@
+import * as FakeTimers from '@sinonjs/fake-timers';
 import { expect } from 'chai';
 import request from 'supertest';
 import { startServer, type RunningServer } from '../../src/root.js';
@@ -82,6 +83,45 @@ describe('acknowledgement, expiry and bulk clear over HTTP', () => {
     });
   });
 
+  describe('ttlSeconds of an acknowledgement', () => {
+    beforeEach(async () => {
+      await api().post(ALARMS).send({ id: 'A', source: 's' }).expect(200);
+    });
+
+    it('answers and lists the acknowledgement\'s expiry; a new ack replaces it, one without ttlSeconds drops it', async () => {
+      const acked = await api().post(`${ALARMS}/A/ack?source=s`).send({ by: 'ops', ttlSeconds: 600 }).expect(200);
+      const alarm = acked.body.alarm as { ackedAt: string; ackExpiresAt: string };
+      expect(Date.parse(alarm.ackExpiresAt) - Date.parse(alarm.ackedAt)).to.equal(600_000);
+      const listed = (await api().get(ALARMS).expect(200)).body as { alarms: { ackExpiresAt?: string }[] };
+      expect(listed.alarms[0]?.ackExpiresAt).to.equal(alarm.ackExpiresAt);
+
+      const renewed = await api().post(`${ALARMS}/A/ack?source=s`).send({ by: 'lead', ttlSeconds: 60 }).expect(200);
+      expect(Date.parse(renewed.body.alarm.ackExpiresAt) - Date.parse(renewed.body.alarm.ackedAt)).to.equal(60_000);
+      const untimed = await api().post(`${ALARMS}/A/ack?source=s`).send({ by: 'lead' }).expect(200);
+      expect(untimed.body.alarm).to.include({ acknowledged: true }).and.not.to.have.property('ackExpiresAt');
+      await api().post(`${ALARMS}/A/unack?source=s`).expect(200);
+
+      const history = (await api().get(`${ALARMS}/history`).expect(200)).body as { history: { action: string; by?: string }[] };
+      expect(history.history.map((e) => [e.action, e.by])).to.deep.equal([
+        ['RAISE', undefined],
+        ['ACK', 'ops'],
+        ['ACK', 'lead'],
+        ['ACK', 'lead'],
+        ['UNACK', undefined],
+      ]);
+    });
+
+    it('refuses a bad ttlSeconds naming body.ttlSeconds, storing nothing', async () => {
+      await api().post(`${ALARMS}/A/ack?source=s`).send({ by: 'ops', ttlSeconds: 600 }).expect(200);
+      const before = (await api().get(ALARMS).expect(200)).body as unknown;
+      for (const ttlSeconds of [0, -5, 1.5, '60', null, true, 366 * 24 * 3600 + 1]) {
+        expectError(await api().post(`${ALARMS}/A/ack?source=s`).send({ by: 'lead', ttlSeconds }), '400001', /^body\.ttlSeconds: /);
+      }
+      expect((await api().get(ALARMS).expect(200)).body).to.deep.equal(before);
+      expect(server.center.list(SCOPE).alarms[0]).to.include({ ackedBy: 'ops' });
+    });
+  });
+
   describe('POST /v4/:project/admin/alarms/clear', () => {
     beforeEach(async () => {
       await api()
@@ -136,6 +176,44 @@ describe('acknowledgement, expiry and bulk clear over HTTP', () => {
         expectError(await api().post(ALARMS).send({ id: 'A', ttlSeconds }), '400001', /^body\.ttlSeconds: /);
       }
       expect(revision()).to.equal(0);
+    });
+  });
+
+  describe('an acknowledgement running out', () => {
+    let clock: FakeTimers.Clock | undefined;
+    let timed: RunningServer;
+
+    beforeEach(async () => {
+      // Date and timeouts only: sockets and the store keep running on real I/O.
+      clock = FakeTimers.install({ now: Date.UTC(2026, 10, 23, 12), toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+      timed = await startServer({ port: 0, dataDir: ':memory:' });
+    });
+
+    afterEach(async () => {
+      clock?.uninstall();
+      clock = undefined;
+      await timed.close();
+    });
+
+    it('is withdrawn at its deadline: the list, the history (by "ack expired") and a watcher show it', async () => {
+      const http = () => request(timed.url);
+      await http().post(ALARMS).send({ id: 'A', source: 's' }).expect(200);
+      const acked = await http().post(`${ALARMS}/A/ack?source=s`).send({ by: 'ops', ttlSeconds: 30 }).expect(200);
+      const watcher = await WsClient.open(timed.url, `${ALARMS}/watch?since=2`);
+      try {
+        await (clock as FakeTimers.Clock).tickAsync(29_999);
+        expect((await http().get(ALARMS).expect(200)).body.alarms[0]).to.include({ acknowledged: true });
+        await (clock as FakeTimers.Clock).tickAsync(1);
+
+        await watcher.untilRevision(3);
+        expect(watcher.messages.map((m) => m.action)).to.deep.equal(['UNACK']);
+        const alarm = (await http().get(ALARMS).expect(200)).body.alarms[0] as Record<string, unknown>;
+        expect(alarm).to.include({ acknowledged: false, updatedAt: acked.body.alarm.ackExpiresAt, revision: 3 });
+        const history = (await http().get(`${ALARMS}/history?since=2`).expect(200)).body as { history: { action: string; by?: string }[] };
+        expect(history.history.map((e) => [e.action, e.by])).to.deep.equal([['UNACK', 'ack expired']]);
+      } finally {
+        watcher.close();
+      }
     });
   });
 });

@@ -1,5 +1,5 @@
 /** The service-center admin API: list, raise/clear, clear-all, clear-one, bulk clear, ack and unack. */
-import express, { type Request, type RequestHandler } from 'express';
+import type { Request } from 'express';
 import { z } from 'zod';
 import { AlarmCenterError, Codes } from '../../errors.js';
 import { sendJson } from '../request.js';
@@ -64,10 +64,6 @@ class ListCache {
   }
 }
 
-/** The JSON body parser of every route that reads one (body-parser, as express.json). */
-export function jsonBody(limitBytes: number): RequestHandler {
-  return express.json({ limit: limitBytes, type: ['application/json', 'application/*+json'] });
-}
 
 /**
  * Raise or clear by POST: one AlarmInput or a batch, applied in one write; answers the stored
@@ -171,7 +167,8 @@ export function alarmRoutes({ alarms, version }: AlarmRouteDeps): Route[] {
         const { id, source } = alarmKeyOf(ctx);
         const body = AckInputSchema.safeParse(ctx.body ?? {});
         if (!body.success) throw invalid(body.error, 'body');
-        sendJson(ctx.res, 200, alarmText(await alarms.ack(ctx.scope, id, source, body.data.by, body.data.comment)));
+        const { by, comment, ttlSeconds } = body.data;
+        sendJson(ctx.res, 200, alarmText(await alarms.ack(ctx.scope, id, source, by, comment, ttlSeconds)));
       },
     }),
     expressRoute({

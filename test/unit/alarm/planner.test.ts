@@ -54,7 +54,8 @@ function brief(a: Alarm) {
   return {
     scope: `${a.domain}/${a.project}`, id: a.id, source: a.source, status: a.status, severity: a.severity,
     fields: a.fields, count: a.count, raisedAt: a.raisedAt, updatedAt: a.updatedAt, clearedAt: a.clearedAt,
-    revision: a.revision, ackedBy: a.ackedBy, ackedAt: a.ackedAt, ackComment: a.ackComment, expiresAt: a.expiresAt,
+    revision: a.revision, ackedBy: a.ackedBy, ackedAt: a.ackedAt, ackComment: a.ackComment, ackExpiresAt: a.ackExpiresAt,
+    expiresAt: a.expiresAt,
   };
 }
 
@@ -67,7 +68,8 @@ interface Case {
   scope?: Scope;
   /** The refusal's code; or else the changes (action, removed, alarm after) and the answer. */
   refused?: string;
-  changes?: { action: string; removed?: boolean; alarm: Brief }[];
+  /** Each change: its action, whether it removes the alarm, the alarm after it, and its `by` when given. */
+  changes?: { action: string; removed?: boolean; alarm: Brief; by?: string }[];
   answer?: Brief[];
   revision?: number;
   growth?: { alarms: number; fieldsBytes: number };
@@ -89,6 +91,7 @@ function expectPlan(plan: WritePlan, c: Case): void {
     const got = plan.planned.changes[i] as AlarmChange;
     expect(got.removed, `change ${i} removed`).to.equal(want.removed ?? false);
     expect(got.at, `change ${i} at`).to.equal(NOW);
+    if ('by' in want) expect(got.by, `change ${i} by`).to.equal(want.by);
     expect(brief(got.alarm), `change ${i}`).to.deep.include(want.alarm);
   }
   expect(plan.result.alarms.length, 'answered alarms').to.equal((c.answer ?? []).length);
@@ -101,7 +104,10 @@ function expectPlan(plan: WritePlan, c: Case): void {
 }
 
 const acked = { ackedBy: 'ops', ackedAt: T0 + 1000, ackComment: 'on it' };
-const NO_ACK = { ackedBy: undefined, ackedAt: undefined, ackComment: undefined };
+const NO_ACK = { ackedBy: undefined, ackedAt: undefined, ackComment: undefined, ackExpiresAt: undefined };
+/** An acknowledgement given at T0 + 1 s with a TTL running out at T0 + 90 s, after NOW. */
+const ACK_DEADLINE = T0 + 90_000;
+const ackedUntil = { ...acked, ackExpiresAt: ACK_DEADLINE };
 
 const CASES: Record<string, Case[]> = {
   raise: [
@@ -120,6 +126,13 @@ const CASES: Record<string, Case[]> = {
       changes: [{ action: 'reraise', alarm: { count: 3, raisedAt: T0, updatedAt: NOW, severity: 'major', revision: 11, ...acked } }],
       answer: [{ count: 3 }],
       growth: { alarms: 0, fieldsBytes: 0 },
+    },
+    {
+      name: 're-raises an alarm acknowledged with a TTL: the acknowledgement stays with its expiry',
+      view: [alarm('A', ackedUntil)],
+      ops: [{ kind: 'raise', id: 'A', source: '', fields: {}, ttlSeconds: 30 }],
+      changes: [{ action: 'reraise', alarm: { count: 2, updatedAt: NOW, expiresAt: NOW + 30_000, ...ackedUntil } }],
+      answer: [{ ...ackedUntil }],
     },
     {
       name: 'raises a CLEARED alarm as a new activation: count 1, raised now, no clearedAt',
@@ -247,7 +260,7 @@ const CASES: Record<string, Case[]> = {
   clear: [
     {
       name: 'clears an ACTIVATED alarm now, ending its acknowledgement and expiry, with the fields it is given',
-      view: [alarm('A', { ...acked, expiresAt: NOW + 1000, fieldsJson: '{"detail":"hot"}' })],
+      view: [alarm('A', { ...ackedUntil, expiresAt: NOW + 1000, fieldsJson: '{"detail":"hot"}' })],
       ops: [{ kind: 'clear', id: 'A', source: '', fields: { detail: 'cool' }, mustExist: true }],
       changes: [{ action: 'clear', alarm: { status: 'CLEARED', clearedAt: NOW, updatedAt: NOW, raisedAt: T0, fields: { detail: 'cool' }, expiresAt: undefined, ...NO_ACK } }],
       answer: [{ status: 'CLEARED' }],
@@ -318,7 +331,28 @@ const CASES: Record<string, Case[]> = {
       view: [alarm('A')],
       ops: [{ kind: 'ack', id: 'A', source: '', by: 'ops', comment: 'looking' }],
       changes: [{ action: 'ack', alarm: { status: 'ACTIVATED', ackedBy: 'ops', ackedAt: NOW, ackComment: 'looking', updatedAt: NOW, count: 1 } }],
-      answer: [{ ackedBy: 'ops' }],
+      answer: [{ ackedBy: 'ops', ackExpiresAt: undefined }],
+    },
+    {
+      name: 'acknowledges with ttlSeconds until now plus the TTL, the change made by the ack\'s by',
+      view: [alarm('A')],
+      ops: [{ kind: 'ack', id: 'A', source: '', by: 'ops', comment: '', ttlSeconds: 600 }],
+      changes: [{ action: 'ack', by: 'ops', alarm: { ackedBy: 'ops', ackedAt: NOW, ackExpiresAt: NOW + 600_000, updatedAt: NOW, revision: 11 } }],
+      answer: [{ ackExpiresAt: NOW + 600_000 }],
+    },
+    {
+      name: 're-acknowledges with a TTL, replacing the expiry of the last acknowledgement',
+      view: [alarm('A', ackedUntil)],
+      ops: [{ kind: 'ack', id: 'A', source: '', by: 'lead', comment: 'mine now', ttlSeconds: 60 }],
+      changes: [{ action: 'ack', by: 'lead', alarm: { ackedBy: 'lead', ackedAt: NOW, ackComment: 'mine now', ackExpiresAt: NOW + 60_000 } }],
+      answer: [{ ackExpiresAt: NOW + 60_000 }],
+    },
+    {
+      name: 're-acknowledges without a TTL: the acknowledgement then has no expiry',
+      view: [alarm('A', ackedUntil)],
+      ops: [{ kind: 'ack', id: 'A', source: '', by: 'ops', comment: '' }],
+      changes: [{ action: 'ack', by: 'ops', alarm: { ackedAt: NOW, ackExpiresAt: undefined } }],
+      answer: [{ ackExpiresAt: undefined }],
     },
     {
       name: 'refuses to acknowledge a CLEARED alarm with 400001',
@@ -335,11 +369,46 @@ const CASES: Record<string, Case[]> = {
   ],
   unack: [
     {
-      name: 'withdraws an acknowledgement now',
+      name: 'withdraws an acknowledgement now, naming no one',
       view: [alarm('A', acked)],
       ops: [{ kind: 'unack', id: 'A', source: '' }],
-      changes: [{ action: 'unack', alarm: { ...NO_ACK, updatedAt: NOW, revision: 11 } }],
+      changes: [{ action: 'unack', by: undefined, alarm: { ...NO_ACK, updatedAt: NOW, revision: 11 } }],
       answer: [{ ...NO_ACK }],
+    },
+    {
+      name: 'withdraws an acknowledgement with a TTL before it runs out, dropping its expiry',
+      view: [alarm('A', ackedUntil)],
+      ops: [{ kind: 'unack', id: 'A', source: '' }],
+      changes: [{ action: 'unack', alarm: { ...NO_ACK, updatedAt: NOW } }],
+      answer: [{ ...NO_ACK }],
+    },
+    {
+      name: 'withdraws an acknowledgement whose TTL ran out, by "ack expired", updated when it ran out',
+      view: [alarm('A', { ...ackedUntil, expiresAt: NOW + 1000 })],
+      ops: [{ kind: 'unack', id: 'A', source: '', ackExpiresAt: ACK_DEADLINE }],
+      changes: [{ action: 'unack', by: 'ack expired', alarm: { ...NO_ACK, status: 'ACTIVATED', updatedAt: ACK_DEADLINE, expiresAt: NOW + 1000, revision: 11 } }],
+      answer: [{ ...NO_ACK }],
+    },
+    {
+      name: 'leaves an acknowledgement renewed since (another deadline) as it is',
+      view: [alarm('A', { ...acked, ackExpiresAt: ACK_DEADLINE + 1 })],
+      ops: [{ kind: 'unack', id: 'A', source: '', ackExpiresAt: ACK_DEADLINE }],
+      changes: [],
+      answer: [],
+    },
+    {
+      name: 'leaves an acknowledgement renewed without a TTL, or withdrawn, as it is',
+      view: [alarm('A', acked), alarm('B')],
+      ops: [{ kind: 'unack', id: 'A', source: '', ackExpiresAt: ACK_DEADLINE }, { kind: 'unack', id: 'B', source: '', ackExpiresAt: ACK_DEADLINE }],
+      changes: [],
+      answer: [],
+    },
+    {
+      name: 'ignores the expiry of an acknowledgement of an alarm cleared or gone since, refusing nothing',
+      view: [clearedAlarm('A', T0 + 5000)],
+      ops: [{ kind: 'unack', id: 'A', source: '', ackExpiresAt: ACK_DEADLINE }, { kind: 'unack', id: 'Gone', source: '', ackExpiresAt: ACK_DEADLINE }],
+      changes: [],
+      answer: [],
     },
     {
       name: 'answers an alarm that is not acknowledged unchanged, changing nothing',
@@ -358,7 +427,7 @@ const CASES: Record<string, Case[]> = {
   expire: [
     {
       name: 'clears a due alarm as EXPIRE at its expiry',
-      view: [alarm('A', { expiresAt: T0 + 30_000, ...acked })],
+      view: [alarm('A', { expiresAt: T0 + 30_000, ...ackedUntil })],
       ops: [{ kind: 'expire', id: 'A', source: '', expiresAt: T0 + 30_000 }],
       changes: [{ action: 'expire', alarm: { status: 'CLEARED', clearedAt: T0 + 30_000, updatedAt: T0 + 30_000, expiresAt: undefined, ...NO_ACK } }],
       answer: [{ status: 'CLEARED' }],
