@@ -5,10 +5,13 @@ import type { AlarmSelection } from './filter.js';
 import { REMOVING_ACTIONS, makeAlarm, type Alarm, type AlarmChange, type Scope } from './model.js';
 import { DEFAULT_MIGRATIONS_DIR, migrate, readMigrations, refuseNewerSchema, schemaVersion } from './sqlite-migrations.js';
 import { openDatabase, openFailure } from './sqlite-open.js';
-import { StoreError, type AlarmStore, type ExpiryExtension, type HistoryEntry, type HistoryPage, type HistoryQuery, type StoreSnapshot } from './store.js';
+import { StoreError, type AlarmStore, type ExpiryExtension, type HistoryEntry, type HistoryPage, type HistoryQuery, type StoreSnapshot, type WebhookCursor, type WebhookFailure, type WebhookFailureQuery } from './store.js';
 import { DEFAULT_WAL_LIMIT_BYTES, WalCheckpointer } from './wal-checkpointer.js';
 import { WalFlusher } from './wal-flusher.js';
-import { fromRow, type AlarmRow, type HistoryRow } from './store-rows.js';
+import { entryOf, fromRow, type AlarmRow, type HistoryRow } from './store-rows.js';
+import { SqliteWebhooks } from './sqlite-webhooks.js';
+import { SqliteHeartbeats } from './sqlite-heartbeats.js';
+import type { HeartbeatBeat, HeartbeatKey, HeartbeatSettings, StoredHeartbeat } from './store.js';
 
 export { DEFAULT_MIGRATIONS_DIR, readMigrations } from './sqlite-migrations.js';
 
@@ -76,7 +79,7 @@ function historyWhere(scope: Scope, s: AlarmSelection, upTo: number): { sql: str
 const ROW_BYTES = 256;
 
 const KEY = 'domain, project, id, source';
-const STATE = 'status, severity, fields, count, raised_at, updated_at, cleared_at, acked_by, acked_at, ack_comment, expires_at';
+const STATE = 'status, severity, fields, count, raised_at, updated_at, cleared_at, acked_by, acked_at, ack_comment, ack_expires_at, expires_at';
 
 /** Expiry extensions written by one statement. */
 const EXTEND_CHUNK = 64;
@@ -135,6 +138,8 @@ export class SqliteStore implements AlarmStore {
   /** Set once the file is found gone from its path; the store refuses writes from then on. */
   private lost: StoreError | undefined;
   private readonly failureListeners: ((error: Error) => void)[] = [];
+  private webhooks: SqliteWebhooks | undefined;
+  private heartbeatRows: SqliteHeartbeats | undefined;
 
   /** The schema version recorded in the database (0 when none). */
   static schemaVersion(db: Database.Database): number {
@@ -183,18 +188,26 @@ export class SqliteStore implements AlarmStore {
 
   private prepareAppend(): (changes: readonly AlarmChange[], extensions: readonly ExpiryExtension[]) => void {
     const record = this.db.prepare(
-      `INSERT INTO history (revision, ${KEY}, action, ${STATE}, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO history (revision, ${KEY}, action, ${STATE}, at, changed_by) VALUES (${Array(20).fill('?').join(', ')})`,
     );
-    // Re-sends come by the hundred: one statement a chunk, not a call into SQLite a row.
+    // Re-sends come by the hundred: one statement a chunk, not a call into SQLite a row. An
+    // extension is keyed by the revision of the alarm state it moves (one revision, one state).
     const extendRows = (rows: number) =>
       this.db.prepare(
-        `INSERT INTO expiry_extensions (${KEY}, revision, expires_at) VALUES ${Array(rows).fill('(?, ?, ?, ?, ?, ?)').join(', ')}
-         ON CONFLICT (${KEY}) DO UPDATE SET revision = excluded.revision, expires_at = excluded.expires_at
-         WHERE excluded.revision >= expiry_extensions.revision`,
+        `INSERT INTO expiry_extensions (revision, expires_at) VALUES ${Array(rows).fill('(?, ?)').join(', ')}
+         ON CONFLICT (revision) DO UPDATE SET expires_at = excluded.expires_at`,
       );
     const extendChunk = extendRows(EXTEND_CHUNK);
     const extendOne = extendRows(1);
-    const values = (es: readonly ExpiryExtension[]) => es.flatMap((e) => [e.domain, e.project, e.id, e.source, e.revision, e.expiresAt]);
+    const values = (es: readonly ExpiryExtension[]) => {
+      const out: number[] = new Array(es.length * 2);
+      for (let i = 0; i < es.length; i += 1) {
+        const e = es[i] as ExpiryExtension;
+        out[2 * i] = e.revision;
+        out[2 * i + 1] = e.expiresAt;
+      }
+      return out;
+    };
     return this.db.transaction((changes: readonly AlarmChange[], extensions: readonly ExpiryExtension[]) => {
       let i = 0;
       for (; i + EXTEND_CHUNK <= extensions.length; i += EXTEND_CHUNK) extendChunk.run(values(extensions.slice(i, i + EXTEND_CHUNK)));
@@ -203,7 +216,7 @@ export class SqliteStore implements AlarmStore {
         const a = c.alarm;
         record.run(a.revision, a.domain, a.project, a.id, a.source, c.action, a.status, a.severity, a.fieldsJson,
           a.count, a.raisedAt, a.updatedAt, a.clearedAt ?? null, a.ackedBy ?? null, a.ackedAt ?? null,
-          a.ackComment ?? null, a.expiresAt ?? null, c.at);
+          a.ackComment ?? null, a.ackExpiresAt ?? null, a.expiresAt ?? null, c.at, c.by ?? null);
       }
     });
   }
@@ -223,8 +236,8 @@ export class SqliteStore implements AlarmStore {
        ON CONFLICT (${KEY}) DO UPDATE SET status = excluded.status, severity = excluded.severity,
          fields = excluded.fields, count = excluded.count, raised_at = excluded.raised_at,
          updated_at = excluded.updated_at, cleared_at = excluded.cleared_at, acked_by = excluded.acked_by,
-         acked_at = excluded.acked_at, ack_comment = excluded.ack_comment, expires_at = excluded.expires_at,
-         revision = excluded.revision`,
+         acked_at = excluded.acked_at, ack_comment = excluded.ack_comment, ack_expires_at = excluded.ack_expires_at,
+         expires_at = excluded.expires_at, revision = excluded.revision`,
     );
     const removals = this.db.prepare(
       `SELECT revision, ${KEY} FROM history WHERE revision > ? AND revision <= ? AND action IN (${removing}) ORDER BY revision`,
@@ -232,10 +245,7 @@ export class SqliteStore implements AlarmStore {
     const remove = this.db.prepare('DELETE FROM alarms WHERE domain = ? AND project = ? AND id = ? AND source = ? AND revision < ?');
     const mark = this.db.prepare("UPDATE meta SET value = ? WHERE key IN ('checkpoint', 'revision')");
     // Extensions whose alarm changed or went at or before the checkpoint no longer apply.
-    const stale = this.db.prepare(
-      `DELETE FROM expiry_extensions AS e WHERE e.revision <= ? AND NOT EXISTS (SELECT 1 FROM alarms a
-         WHERE a.domain = e.domain AND a.project = e.project AND a.id = e.id AND a.source = e.source AND a.revision = e.revision)`,
-    );
+    const stale = this.db.prepare('DELETE FROM expiry_extensions WHERE revision <= ? AND revision NOT IN (SELECT revision FROM alarms)');
     return this.db.transaction((from: number, upTo: number) => {
       upsert.run(from, upTo);
       for (const r of removals.all(from, upTo) as Pick<HistoryRow, 'revision' | 'domain' | 'project' | 'id' | 'source'>[]) {
@@ -306,9 +316,12 @@ export class SqliteStore implements AlarmStore {
         else state.set(keyOf(r), alarm);
         last = r.revision;
       }
-      for (const e of this.db.prepare('SELECT * FROM expiry_extensions').iterate() as Iterable<AlarmRow & { expires_at: number }>) {
-        const alarm = state.get(keyOf(e));
-        if (alarm?.revision === e.revision && alarm.status === 'ACTIVATED') state.set(keyOf(e), makeAlarm({ ...alarm, expiresAt: e.expires_at }));
+      const keyAt = new Map<number, string>();
+      for (const [key, alarm] of state) keyAt.set(alarm.revision, key);
+      for (const e of this.db.prepare('SELECT revision, expires_at FROM expiry_extensions').iterate() as Iterable<{ revision: number; expires_at: number }>) {
+        const key = keyAt.get(e.revision);
+        const alarm = key === undefined ? undefined : state.get(key);
+        if (key !== undefined && alarm?.status === 'ACTIVATED') state.set(key, makeAlarm({ ...alarm, expiresAt: e.expires_at }));
       }
       this.lastRevision = last;
       try {
@@ -387,7 +400,7 @@ export class SqliteStore implements AlarmStore {
   async history(scope: Scope, since: number, limit: number): Promise<HistoryEntry[]> {
     try {
       const rows = this.historyPage.all(scope.domain, scope.project, since, limit) as HistoryRow[];
-      return rows.map((r) => ({ revision: r.revision, action: r.action, at: r.at, alarm: fromRow(r) }));
+      return rows.map(entryOf);
     } catch (err) {
       throw storeError(err);
     }
@@ -398,7 +411,7 @@ export class SqliteStore implements AlarmStore {
       const where = historyWhere(scope, query.selection, query.upTo);
       const page = this.historyRead(`SELECT * FROM history WHERE ${where.sql} AND revision > ? ORDER BY revision LIMIT ?`);
       const rows = page.all(...where.values, query.since, query.limit) as HistoryRow[];
-      const entries = rows.map((r) => ({ revision: r.revision, action: r.action, at: r.at, alarm: fromRow(r) }));
+      const entries = rows.map(entryOf);
       if (!query.count) return { entries };
       const count = this.historyRead(`SELECT COUNT(*) AS n FROM history WHERE ${where.sql}`);
       return { entries, total: (count.get(...where.values) as { n: number }).n };
@@ -459,6 +472,85 @@ export class SqliteStore implements AlarmStore {
       return n;
     });
     return { oldest, remove: (upTo: number) => tx(upTo) };
+  }
+
+  /** The webhook tables' statements, prepared on first use. */
+  private get webhookTables(): SqliteWebhooks {
+    this.webhooks ??= new SqliteWebhooks(this.db);
+    return this.webhooks;
+  }
+
+  /** Runs a webhook call; its failure is a StoreError, as a commit's is. */
+  private async onWebhooks<T>(call: (tables: SqliteWebhooks) => T): Promise<T> {
+    try {
+      return call(this.webhookTables);
+    } catch (err) {
+      throw storeError(err);
+    }
+  }
+
+  historyAfter(revision: number, limit: number): Promise<HistoryEntry[]> {
+    return this.onWebhooks((t) => t.historyAfter(revision, limit));
+  }
+
+  webhookCursor(name: string): Promise<WebhookCursor | undefined> {
+    return this.onWebhooks((t) => t.webhookCursor(name));
+  }
+
+  advanceWebhookCursor(name: string, revision: number, deliveredAt?: number): Promise<void> {
+    return this.onWebhooks((t) => t.advanceWebhookCursor(name, revision, deliveredAt));
+  }
+
+  noteWebhookError(name: string, error: string, at: number): Promise<void> {
+    return this.onWebhooks((t) => t.noteWebhookError(name, error, at));
+  }
+
+  addWebhookFailure(failure: WebhookFailure): Promise<void> {
+    return this.onWebhooks((t) => t.addWebhookFailure(failure));
+  }
+
+  webhookFailures(name: string, query: WebhookFailureQuery): Promise<{ failures: WebhookFailure[]; total: number }> {
+    return this.onWebhooks((t) => t.webhookFailures(name, query));
+  }
+
+  queueWebhookFailures(name: string, revisions?: readonly number[], scope?: Scope): Promise<number> {
+    return this.onWebhooks((t) => t.queueWebhookFailures(name, revisions, scope));
+  }
+
+  removeWebhookFailure(name: string, revision: number): Promise<void> {
+    return this.onWebhooks((t) => t.removeWebhookFailure(name, revision));
+  }
+
+  /** Runs a heartbeat call on the heartbeat statements (prepared on first use); its failure is a StoreError. */
+  private async onHeartbeats<T>(call: (rows: SqliteHeartbeats) => T): Promise<T> {
+    try {
+      const lost = this.checkFile(true);
+      if (lost) throw lost;
+      this.heartbeatRows ??= new SqliteHeartbeats(this.db);
+      return call(this.heartbeatRows);
+    } catch (err) {
+      throw storeError(err);
+    }
+  }
+
+  beatHeartbeat(key: HeartbeatKey, at: number, settings: Partial<HeartbeatSettings>): Promise<HeartbeatBeat | undefined> {
+    return this.onHeartbeats((r) => r.beatHeartbeat(key, at, settings));
+  }
+
+  heartbeats(scope?: Scope): Promise<StoredHeartbeat[]> {
+    return this.onHeartbeats((r) => r.heartbeats(scope));
+  }
+
+  dueHeartbeats(now: number, graceFrom: number, limit: number): Promise<StoredHeartbeat[]> {
+    return this.onHeartbeats((r) => r.dueHeartbeats(now, graceFrom, limit));
+  }
+
+  markHeartbeatRaised(key: HeartbeatKey, lastBeat: number): Promise<boolean> {
+    return this.onHeartbeats((r) => r.markHeartbeatRaised(key, lastBeat));
+  }
+
+  deleteHeartbeat(key: HeartbeatKey): Promise<StoredHeartbeat | undefined> {
+    return this.onHeartbeats((r) => r.deleteHeartbeat(key));
   }
 
   async ping(): Promise<void> {

@@ -52,6 +52,8 @@ export interface PipelineOptions {
   limiter: WriteLimiter;
   observer: Observer;
   json: RequestHandler;
+  /** Reads a JSON body as its text, for the routes that parse it themselves. */
+  jsonText: RequestHandler;
   /** Whether the service is shutting down. */
   stopping(): boolean;
 }
@@ -89,7 +91,7 @@ const STATE = Symbol('alarm-center.request-state');
 type StatefulRequest = IncomingMessage & { [STATE]?: RequestState };
 
 export function createPipeline(options: PipelineOptions): Pipeline {
-  const { table, access, limiter, observer, json } = options;
+  const { table, access, limiter, observer, json, jsonText } = options;
 
   /** Whether the request's token is the one its body carries: a body-token route, tokens on, no Authorization header. */
   const tokenInBody = (s: RequestState): boolean =>
@@ -149,7 +151,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       // Only a route that reads a body waits for it: the others pass without a turn of the event loop.
       (s) =>
         s.route?.body
-          ? readBody(json, s.req, s.res).then((body) => {
+          ? readBody(s.route.body === 'text' ? jsonText : json, s.req, s.res).then((body) => {
               s.body = body;
             })
           : undefined,

@@ -9,9 +9,9 @@ import {
   MAX_TTL_SECONDS,
   storedTextProblem,
   type AlarmFields,
-  type Severity,
 } from '../alarm/model.js';
 import { ALERTNAME, LABEL_NAME_PATTERN, alertSource, severityOfLabel, type LabelSet } from './labels.js';
+import type { FieldsJsonCache } from './fields-cache.js';
 import type { IntakeOp } from './op.js';
 import { ZERO_TIME_MS, parseRfc3339 } from './rfc3339.js';
 
@@ -116,17 +116,18 @@ export function alertKey(alert: AlertmanagerAlert): { id: string; source: string
   return { id: alert.labels[ALERTNAME] as string, source: alertSource(alert.labels) };
 }
 
-/** The fields of an alert's alarm: `{ labels, annotations, generatorURL?, startsAt?, …extra, detail? }`. */
+/**
+ * The fields of an alert's alarm: `{ labels, annotations, generatorURL?, startsAt?, …extra, detail? }`.
+ * Built key by key: Prometheus sends alerts by the hundred, and spreads cost more than the rest.
+ */
 function alertFields(alert: AlertmanagerAlert, extra: AlarmFields): AlarmFields {
   const detail = alert.annotations.summary ?? alert.annotations.description;
-  return {
-    labels: alert.labels,
-    annotations: alert.annotations,
-    ...(alert.generatorURL !== undefined && { generatorURL: alert.generatorURL }),
-    ...(alert.startsAt && { startsAt: alert.startsAt.text }),
-    ...extra,
-    ...(detail !== undefined && { detail }),
-  };
+  const fields: AlarmFields = { labels: alert.labels, annotations: alert.annotations };
+  if (alert.generatorURL !== undefined) fields.generatorURL = alert.generatorURL;
+  if (alert.startsAt) fields.startsAt = alert.startsAt.text;
+  for (const key in extra) fields[key] = extra[key];
+  if (detail !== undefined) fields.detail = detail;
+  return fields;
 }
 
 /** The clear of an alert's alarm. */
@@ -136,26 +137,29 @@ export function clearOf(alert: AlertmanagerAlert): IntakeOp {
 
 /**
  * The raise of an alert's alarm, expiring at `expiresAt` (none: never) but never later than
- * MAX_TTL_SECONDS from `now`; an error naming `at` when its fields are too large.
+ * MAX_TTL_SECONDS from `now`; an error naming `at` when its fields are too large. With `cache`
+ * (alerts without `extra` only), an alert read before unchanged reuses its fields' text, and its
+ * raise carries that text alone, without the fields as an object.
  */
-export function raiseOf(alert: AlertmanagerAlert, at: string, expiresAt: number | undefined, now: number, extra: AlarmFields = {}): Read<IntakeOp> {
-  const fields = alertFields(alert, extra);
-  // Built of checked label sets and strings: no key __proto__; only the size is left to check, on the text stored.
-  const fieldsJson = JSON.stringify(fields);
-  // A UTF-16 unit is at most 3 bytes of UTF-8: most fields are counted without encoding them.
-  const size = fieldsJson.length * 3 <= MAX_FIELDS_BYTES ? 0 : Buffer.byteLength(fieldsJson);
-  if (size > MAX_FIELDS_BYTES) return fail(`${at}: must be at most ${MAX_FIELDS_BYTES} bytes as JSON, got ${size}`);
-  const severity: Severity = severityOfLabel(alert.labels.severity);
-  return {
-    ok: true,
-    value: {
-      kind: 'raise',
-      ...alertKey(alert),
-      severity,
-      fields,
-      fieldsJson,
-      ...(expiresAt !== undefined && { expiresAt: Math.min(expiresAt, now + MAX_TTL_SECONDS * 1000) }),
-      resend: true,
-    },
-  };
+export function raiseOf(alert: AlertmanagerAlert, at: string, expiresAt: number | undefined, now: number, extra: AlarmFields = {}, cache?: FieldsJsonCache): Read<IntakeOp> {
+  const id = alert.labels[ALERTNAME] as string;
+  const source = alertSource(alert.labels);
+  const key = cache && `${id}\n${source}`;
+  const cached = key === undefined ? undefined : cache?.get(key, alert);
+  const op: Extract<IntakeOp, { kind: 'raise' }> = { kind: 'raise', id, source, severity: severityOfLabel(alert.labels.severity), fieldsJson: '', resend: true };
+  if (cached !== undefined) {
+    op.fieldsJson = cached;
+  } else {
+    const fields = alertFields(alert, extra);
+    // Built of checked label sets and strings: no key __proto__; only the size is left to check, on the text stored.
+    const fieldsJson = JSON.stringify(fields);
+    // A UTF-16 unit is at most 3 bytes of UTF-8: most fields are counted without encoding them.
+    const size = fieldsJson.length * 3 <= MAX_FIELDS_BYTES ? 0 : Buffer.byteLength(fieldsJson);
+    if (size > MAX_FIELDS_BYTES) return fail(`${at}: must be at most ${MAX_FIELDS_BYTES} bytes as JSON, got ${size}`);
+    if (key !== undefined) cache?.set(key, alert, fieldsJson);
+    op.fields = fields;
+    op.fieldsJson = fieldsJson;
+  }
+  if (expiresAt !== undefined) op.expiresAt = Math.min(expiresAt, now + MAX_TTL_SECONDS * 1000);
+  return { ok: true, value: op };
 }

@@ -5,7 +5,9 @@
  *
  * Design note.
  * - Pure: no I/O, no clock (the time is passed in as `now`, clock milliseconds), no HTTP. The
- *   routes that accept these bodies and apply the operations live in the web layer.
+ *   routes that accept these bodies and apply the operations live in the web layer. One part
+ *   runs elsewhere, not otherwise: parser-pool.ts runs the API v2 mapping on worker threads and
+ *   hands the operations back in a flat form (wire.ts).
  * - Identity: an Alertmanager alert is the alarm `id` = its `alertname`, `source` = its other
  *   labels in Prometheus's text form (labels.ts), so one label set is one alarm. A PagerDuty
  *   event is the alarm `source` = its `dedup_key` (pagerduty.ts says which id).

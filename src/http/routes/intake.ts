@@ -21,8 +21,10 @@ import { matches, parseMatchers } from '../../intake/matchers.js';
 import type { IntakeBatch, IntakeOp } from '../../intake/op.js';
 import { INVALID_EVENT_MESSAGE, parsePagerDutyEvent } from '../../intake/pagerduty.js';
 import { statusBody } from '../../intake/status-body.js';
+import type { PostableAlertsParser } from '../../intake/parser-pool.js';
+import { malformedJson } from '../json-body.js';
 import { sendJson } from '../request.js';
-import { expressRoute, type Route, type RouteContext } from '../route-table.js';
+import { expressRoute, fastRoute, type Route, type RouteContext } from '../route-table.js';
 
 /** Which intake a counted alert came through. */
 type Intake = 'alertmanager_api' | 'alertmanager_webhook' | 'pagerduty';
@@ -33,6 +35,8 @@ export interface IntakeRouteDeps {
   clock: () => number;
   /** How long an alert sent without `endsAt` stays active (Alertmanager's resolve_timeout). */
   resolveTimeoutMs: number;
+  /** Reads Alertmanager API v2 bodies, off the event loop when it has threads. */
+  parser: Pick<PostableAlertsParser, 'parse'>;
   /** The id of PagerDuty alarms whose `payload.class` is not an alarm id. */
   pagerdutyAlarmId: string;
   /** Alarm Center's version and start, for the status amtool reads. */
@@ -92,9 +96,14 @@ export function intakeRoutes(deps: IntakeRouteDeps): Route[] {
   const write = { access: 'write', counted: true, whileStopping: false, body: true } as const;
   const read = { access: 'read', counted: false, whileStopping: false, body: false } as const;
 
-  /** POST /api/v2/alerts: the valid alerts are applied; 400 names the others, as Alertmanager does. */
+  /**
+   * POST /api/v2/alerts: the valid alerts are applied; 400 names the others, as Alertmanager does.
+   * The body comes as its text (none: undefined), read by the parser threads.
+   */
   const postAlerts = async ({ res, scope, body }: RouteContext) => {
-    const batch = parsePostableAlerts(body, clock(), resolveTimeoutMs);
+    const parsed = typeof body === 'string' ? await deps.parser.parse(body, clock(), resolveTimeoutMs) : { ok: true as const, batch: parsePostableAlerts(body, clock(), resolveTimeoutMs) };
+    if (!parsed.ok) throw malformedJson(parsed.malformed);
+    const { batch } = parsed;
     await apply('alertmanager_api', scope, batch);
     if (batch.errors.length > 0) {
       sendAlertmanagerError(res, 400, batch.errors.join('; '));
@@ -170,8 +179,8 @@ export function intakeRoutes(deps: IntakeRouteDeps): Route[] {
   };
 
   return [
-    expressRoute({ ...write, method: 'POST', template: '/api/v2/alerts', scope: 'default', handle: postAlerts }),
-    expressRoute({ ...write, method: 'POST', template: '/v4/:project/api/v2/alerts', scope: 'path', handle: postAlerts }),
+    fastRoute({ ...write, body: 'text', method: 'POST', template: '/api/v2/alerts', scope: 'default', handle: postAlerts }),
+    fastRoute({ ...write, body: 'text', method: 'POST', template: '/v4/:project/api/v2/alerts', scope: 'path', handle: postAlerts }),
     expressRoute({ ...read, method: 'GET', template: '/api/v2/alerts', scope: 'default', handle: getAlerts }),
     expressRoute({ ...read, method: 'GET', template: '/v4/:project/api/v2/alerts', scope: 'path', handle: getAlerts }),
     expressRoute({ ...read, method: 'GET', template: '/api/v2/status', scope: 'default', handle: getStatus }),

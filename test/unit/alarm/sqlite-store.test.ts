@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import type { Alarm, AlarmChange } from '../../../src/alarm/model.js';
 import { DEFAULT_MIGRATIONS_DIR, SqliteStore, readMigrations } from '../../../src/alarm/sqlite-store.js';
+import { migrate } from '../../../src/alarm/sqlite-migrations.js';
 import { StoreError, type ExpiryExtension } from '../../../src/alarm/store.js';
 import { rejection } from '../../helpers/promises.js';
 import { storedAlarm as alarm } from '../../helpers/store.js';
@@ -279,7 +280,26 @@ describe('SqliteStore', () => {
 
     describe('of expiry extensions', () => {
       const extensionRows = (store: SqliteStore) =>
-        store.db.prepare('SELECT id, revision, expires_at FROM expiry_extensions ORDER BY id').all() as { id: string; revision: number; expires_at: number }[];
+        store.db.prepare('SELECT h.id, e.revision, e.expires_at FROM expiry_extensions e JOIN history h USING (revision) ORDER BY h.id').all() as { id: string; revision: number; expires_at: number }[];
+
+      it('keeps the extensions of a database from before they were keyed by revision', async () => {
+        const raw = new Database(file);
+        migrate(raw, readMigrations(DEFAULT_MIGRATIONS_DIR).filter((m) => m.version <= 3));
+        const raise = raw.prepare(
+          `INSERT INTO history (revision, domain, project, id, source, action, status, severity, fields, count, raised_at, updated_at, expires_at, at)
+           VALUES (?, 'default', 'default', ?, 'host-1', 'raise', 'ACTIVATED', 'major', '{}', 1, 1000, 1000, 5000, 1000)`,
+        );
+        raise.run(1, 'A');
+        raise.run(2, 'B');
+        raw.prepare("INSERT INTO expiry_extensions (domain, project, id, source, revision, expires_at) VALUES ('default', 'default', 'A', 'host-1', 1, 9000)").run();
+        raw.close();
+
+        const store = openStore();
+        const loaded = Object.fromEntries((await store.load()).alarms.map((x) => [x.id, x.expiresAt]));
+
+        expect(loaded).to.deep.equal({ A: 9000, B: 5000 });
+        expect(extensionRows(store)).to.deep.equal([{ id: 'A', revision: 1, expires_at: 9000 }]);
+      });
 
       it('deletes the extensions a later change or a removal made stale, and keeps those still applying', async () => {
         const store = openStore({ checkpointEvery: 1_000_000 });

@@ -15,7 +15,7 @@ describe('createHotPath', () => {
     const table = new RouteTable([
       fastRoute({ method: 'GET', template: '/health', access: 'probe', counted: false, whileStopping: false, scope: 'none', body: false, handle: () => undefined }),
     ]);
-    const pipeline = createPipeline({ table, access, limiter: new WriteLimiter(0), observer, json: (_req, _res, next) => next(), stopping: () => false });
+    const pipeline = createPipeline({ table, access, limiter: new WriteLimiter(0), observer, json: (_req, _res, next) => next(), jsonText: (_req, _res, next) => next(), stopping: () => false });
     return createHotPath({ table, pipeline, respond: Object.assign(respond, { raw: () => undefined }) as ErrorResponder });
   }
 

@@ -88,7 +88,7 @@ describe('parsePostableAlerts', () => {
         [firing(), firing({ annotations: { description: 'only a description' } }), firing({ annotations: { runbook: 'r' } }), firing({ annotations: undefined })],
         NOW,
         RESOLVE,
-      ).ops.map((op) => (op.kind === 'raise' ? op.fields.detail : 'not a raise'));
+      ).ops.map((op) => (op.kind === 'raise' ? op.fields?.detail : 'not a raise'));
 
       expect(details).to.deep.equal(['host:9100 is down', 'only a description', undefined, undefined]);
     });
@@ -265,6 +265,7 @@ describe('parseAlertmanagerWebhook', () => {
             generatorURL: 'http://prometheus:9090/graph',
             startsAt: '2026-01-15T11:55:00.123Z',
             fingerprint: 'c6eadffa33fcdf37',
+            externalURL: 'http://alertmanager:9093',
             detail: 'host:9100 is down',
           },
           resend: true,
@@ -295,7 +296,7 @@ describe('parseAlertmanagerWebhook', () => {
     it('leaves out a fingerprint that is absent or empty', () => {
       const { ops } = parseAlertmanagerWebhook(webhook([alert({ fingerprint: undefined }), alert({ fingerprint: '' })]), NOW);
 
-      expect(ops.map((op) => op.kind === 'raise' && 'fingerprint' in op.fields)).to.deep.equal([false, false]);
+      expect(ops.map((op) => op.kind === 'raise' && 'fingerprint' in (op.fields ?? {}))).to.deep.equal([false, false]);
     });
   });
 

@@ -127,7 +127,7 @@ describe('parsePagerDutyEvent', () => {
     it('keeps custom_details of any JSON type', () => {
       const result = parsePagerDutyEvent(trigger({}, { custom_details: 'free text' }), options());
 
-      expect(result.ok && result.op.kind === 'raise' && result.op.fields.custom_details).to.equal('free text');
+      expect(result.ok && result.op.kind === 'raise' && result.op.fields?.custom_details).to.equal('free text');
     });
   });
 
