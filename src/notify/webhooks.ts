@@ -1,0 +1,181 @@
+/**
+ * Durable webhooks: one delivery loop per configured webhook (webhook-loop.ts), run where the
+ * jobs lease is held (with replicas on PostgreSQL, one replica delivers; a new holder resumes
+ * from the stored cursors), woken by every durable change, and the state the admin routes show.
+ */
+import type { Registry } from 'prom-client';
+import type { Logger } from 'winston';
+import type { Scope } from '../alarm/model.js';
+import { keepsWebhooks, type AlarmStore, type Lease, type WebhookFailure, type WebhookStore } from '../alarm/store.js';
+import { publicUrl } from '../config-lists.js';
+import type { WebhookConfig, WebhookFormat } from './webhook-config.js';
+import { DEFAULT_TIMING, WebhookLoop, type WebhookTiming } from './webhook-loop.js';
+import { createWebhookMetrics, noopWebhookMetrics, type WebhookMetrics } from './webhook-metrics.js';
+
+/** How a webhook fares, as `GET …/admin/webhooks` answers it. */
+export interface WebhookStatus {
+  name: string;
+  /** Without user name and password. */
+  url: string;
+  format: WebhookFormat;
+  /** The last revision delivered or given up on (the last durable one for a webhook that has not run yet). */
+  cursor: number;
+  /** Durable revisions after the cursor. */
+  lag: number;
+  /** Whether this replica delivers it (it holds the jobs lease). */
+  delivering: boolean;
+  lastSuccessAt?: number;
+  lastError?: string;
+  lastErrorAt?: number;
+  deadLetters: number;
+}
+
+export interface WebhookDispatcherOptions {
+  hooks: readonly WebhookConfig[];
+  store: WebhookStore;
+  /** The jobs lease of a store replicas share; without it this process always delivers. */
+  lease?: Lease;
+  /** The last durable revision at start; `notify` moves it on. */
+  revision: number;
+  externalUrl(): string;
+  metrics: WebhookMetrics;
+  logger: Logger;
+  clock: () => number;
+  timing?: Partial<WebhookTiming>;
+}
+
+/** The webhooks of one Alarm Center; see the design notes here and in webhook-loop.ts. */
+export class WebhookDispatcher {
+  private readonly loops = new Map<string, WebhookLoop>();
+  private readonly hooks = new Map<string, WebhookConfig>();
+  private durable: number;
+  private closed = false;
+
+  constructor(private readonly o: WebhookDispatcherOptions) {
+    this.durable = o.revision;
+    const timing = { ...DEFAULT_TIMING, ...o.timing };
+    for (const hook of o.hooks) {
+      this.hooks.set(hook.name, hook);
+      const loop = new WebhookLoop({
+        hook,
+        store: o.store,
+        durable: () => this.durable,
+        externalUrl: o.externalUrl,
+        metrics: o.metrics,
+        logger: o.logger,
+        clock: o.clock,
+        timing,
+      });
+      this.loops.set(hook.name, loop);
+    }
+    o.lease?.onChange((held) => (held ? this.startAll() : void this.stopAll()));
+    if (!o.lease || o.lease.held) this.startAll();
+  }
+
+  /** The names of the configured webhooks. */
+  get names(): string[] {
+    return [...this.hooks.keys()];
+  }
+
+  /** A durable change up to `revision` (this replica's or another's): the loops may read up to it. */
+  notify(revision: number): void {
+    if (revision <= this.durable) return;
+    this.durable = revision;
+    for (const loop of this.loops.values()) loop.wake();
+  }
+
+  private startAll(): void {
+    if (this.closed) return;
+    if (this.loops.size > 0) this.o.logger.info('delivering webhooks', { webhooks: this.names });
+    for (const loop of this.loops.values()) loop.start();
+  }
+
+  private async stopAll(): Promise<void> {
+    await Promise.all([...this.loops.values()].map((l) => l.stop()));
+  }
+
+  /** Every webhook's state, in configuration order. */
+  async list(): Promise<WebhookStatus[]> {
+    return Promise.all([...this.hooks.values()].map((h) => this.status(h)));
+  }
+
+  private async status(hook: WebhookConfig): Promise<WebhookStatus> {
+    const [cursor, failures] = await Promise.all([this.o.store.webhookCursor(hook.name), this.o.store.webhookFailures(hook.name, { limit: 0 })]);
+    const at = cursor?.revision ?? this.durable;
+    const s: WebhookStatus = {
+      name: hook.name,
+      url: publicUrl(hook.url),
+      format: hook.format,
+      cursor: at,
+      lag: Math.max(0, this.durable - at),
+      delivering: this.loops.get(hook.name)?.active ?? false,
+      deadLetters: failures.total,
+    };
+    if (cursor?.deliveredAt !== undefined) s.lastSuccessAt = cursor.deliveredAt;
+    if (cursor?.error !== undefined) s.lastError = cursor.error;
+    if (cursor?.errorAt !== undefined) s.lastErrorAt = cursor.errorAt;
+    return s;
+  }
+
+  /** A webhook's dead letters of alarms in `scope`, oldest first, at most `limit`; undefined for an unknown webhook. */
+  async failures(name: string, scope: Scope, limit: number): Promise<{ failures: WebhookFailure[]; total: number } | undefined> {
+    if (!this.hooks.has(name)) return undefined;
+    return this.o.store.webhookFailures(name, { limit, scope });
+  }
+
+  /**
+   * Queues a webhook's dead letters of alarms in `scope` (those of `revisions` only, when given)
+   * for another round of delivery; answers how many, or undefined for an unknown webhook. The
+   * replica that delivers picks them up at once when it is this one, within its idle poll otherwise.
+   */
+  async retry(name: string, scope: Scope, revisions?: readonly number[]): Promise<number | undefined> {
+    if (!this.hooks.has(name)) return undefined;
+    const queued = await this.o.store.queueWebhookFailures(name, revisions, scope);
+    if (queued > 0) this.loops.get(name)?.wake();
+    return queued;
+  }
+
+  /** Stops every loop; a delivery in flight is abandoned and sent again by the next start. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.loops.values()].map((l) => l.close()));
+  }
+}
+
+/** What the server's settings give the webhooks: the configured ones, and Alarm Center's URL. */
+export interface WebhookSettings {
+  hooks: readonly WebhookConfig[];
+  externalUrl(): string;
+}
+
+/**
+ * The webhooks of a core: their metrics are registered whenever there is a registry (so the
+ * families do not depend on the configuration); the dispatcher exists whenever the store keeps
+ * webhook state. Throws when webhooks are configured on a store that cannot keep them.
+ */
+export function createWebhooks(o: {
+  settings: WebhookSettings | undefined;
+  store: AlarmStore;
+  lease: Lease | undefined;
+  revision: number;
+  registry: Registry | undefined;
+  logger: Logger;
+  clock: (() => number) | undefined;
+}): WebhookDispatcher | undefined {
+  const metrics = o.registry ? createWebhookMetrics(o.registry) : noopWebhookMetrics;
+  const hooks = o.settings?.hooks ?? [];
+  if (!keepsWebhooks(o.store)) {
+    if (hooks.length > 0) throw new Error('webhooks: this store keeps no webhook cursors');
+    return undefined;
+  }
+  return new WebhookDispatcher({
+    hooks,
+    store: o.store,
+    lease: o.lease,
+    revision: o.revision,
+    externalUrl: o.settings?.externalUrl ?? (() => ''),
+    metrics,
+    logger: o.logger,
+    clock: o.clock ?? Date.now,
+  });
+}
