@@ -341,6 +341,31 @@ export class AlarmIndex {
     return undefined;
   }
 
+  /**
+   * The ACTIVATED alarms with one of `ids` in the scope (system alarms first), at most `limit` of
+   * them, and how many there are in all: O(limit + number of ids), whatever the number of alarms.
+   */
+  activeOf(scope: Scope, ids: readonly string[], limit: number): { alarms: Alarm[]; total: number } {
+    const alarms: Alarm[] = [];
+    let total = 0;
+    for (const a of this.system.values()) {
+      if (a.status !== 'ACTIVATED' || !ids.includes(a.id)) continue;
+      total += 1;
+      if (alarms.length < limit) alarms.push(a);
+    }
+    const s = this.scopes.get(scopeKey(scope));
+    for (const id of s ? ids : []) {
+      const active = s?.activeById.get(id);
+      if (!active) continue;
+      for (const a of active.values()) {
+        if (alarms.length >= limit) break;
+        alarms.push(a);
+      }
+      total += active.size;
+    }
+    return { alarms, total };
+  }
+
   /** Applies committed changes, in order. */
   apply(changes: readonly AlarmChange[]): void {
     this.version += 1;

@@ -4,6 +4,8 @@ import type { Scope } from '../alarm/model.js';
 export interface HealthResult {
   healthy: boolean;
   detail?: string;
+  /** Each cause of a failure on a line of its own, when the checker names several (verbose answers list them). */
+  reasons?: string[];
 }
 
 /**

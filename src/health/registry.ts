@@ -33,7 +33,7 @@ export class HealthRegistry {
     return { healthy: results.every((r) => r.healthy), results };
   }
 
-  /** The combined verdict: healthy, or the first failing checker's detail. */
+  /** The combined verdict: healthy, or the first failing checker's detail (its reasons left to `run`). */
   async verdict(scope: Scope = DEFAULT_SCOPE): Promise<HealthResult> {
     const report = await this.run(scope);
     const failed = report.results.find((r) => !r.healthy);

@@ -559,7 +559,7 @@ describe('alarms API', () => {
           status: 'ACTIVATED',
           fields: { detail: 'database or disk is full' },
         });
-        expectError(await api().get('/health'), '400002', 'database or disk is full');
+        expectError(await api().get('/health'), '400002', 'BackendConnectionRefuse/alarm-center: database or disk is full');
 
         restore();
         await raise({ id: 'After' });
@@ -585,7 +585,7 @@ describe('alarms API', () => {
         await api().post(ALARMS).send({ id: 'NeverRaised', status: 'CLEARED' });
 
         expect((await list('?source=alarm-center')).alarms.map((a) => a.status)).to.deep.equal(['ACTIVATED']);
-        expectError(await api().get('/health'), '400002', 'database or disk is full');
+        expectError(await api().get('/health'), '400002', 'BackendConnectionRefuse/alarm-center: database or disk is full');
         await api().get('/readyz').expect(503);
       });
     });

@@ -171,7 +171,7 @@ describe('alarm-center (the bin)', function () {
       expect(fs.existsSync(path.join(dir, 'db', 'alarms.db'))).to.equal(true);
       const health = await fetch(`${url}/health`);
       expect(health.status).to.equal(400);
-      expect(await health.json()).to.deep.include({ errorCode: '400002', detail: '/var at 99%' });
+      expect(await health.json()).to.deep.include({ errorCode: '400002', detail: 'DiskFull: /var at 99%' });
       expect(await bin.stop()).to.equal(0);
     });
 

@@ -33,7 +33,7 @@ describe('health API', () => {
         expect(instance).to.include({ status: 'UP', serviceId: 'alarm-center' });
       });
 
-      it('answers 400002 "Server is Unhealthy" with the alarm\'s detail while BackendConnectionRefuse is ACTIVATED', async () => {
+      it('answers 400002 "Server is Unhealthy" naming the alarm and its detail while BackendConnectionRefuse is ACTIVATED', async () => {
         await raise(project, REFUSED);
 
         const res = await api().get(path);
@@ -42,7 +42,7 @@ describe('health API', () => {
         expect(res.body).to.deep.equal({
           errorCode: '400002',
           errorMessage: 'Server is Unhealthy',
-          detail: 'dial tcp 10.0.0.5:2379: connection refused',
+          detail: 'BackendConnectionRefuse/etcd-1: dial tcp 10.0.0.5:2379: connection refused',
         });
       });
 
@@ -98,7 +98,7 @@ describe('health API', () => {
       it('sends a detail that is not a string as its JSON text', async () => {
         await raise(project, { id: 'BackendConnectionRefuse', fields: { detail: { host: '10.0.0.5', port: 2379 } } });
 
-        expectError(await api().get(path), '400002', '{"host":"10.0.0.5","port":2379}');
+        expectError(await api().get(path), '400002', 'BackendConnectionRefuse: {"host":"10.0.0.5","port":2379}');
       });
 
       it('answers 400001 naming x-domain-name for a bad domain', async () => {

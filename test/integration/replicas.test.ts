@@ -226,7 +226,7 @@ describe('replicas on PostgreSQL', function () {
 
       await waitFor('B to list the alarm', async () => (await list(b.url)).alarms.length === 1);
       expect(await list(b.url)).to.deep.equal(await list(a.url));
-      expectError(await request(b.url).get(HEALTH), '400002', detail);
+      expectError(await request(b.url).get(HEALTH), '400002', `BackendConnectionRefuse/db-1: ${detail}`);
       for (const w of watching) {
         await w.until('the raise on B’s watcher', () => w.messages.length === 1);
         expect(received(w)).to.deep.equal([{ revision: raised.revision, action: 'RAISE', alarm: raised }]);
@@ -364,7 +364,7 @@ describe('replicas on PostgreSQL', function () {
       expect((await request(cutOff.url).get('/livez').expect(200)).text).to.equal('ok');
       const self = (await list(cutOff.url, '?source=alarm-center')).alarms;
       expect(self.map((a) => [keyOf(a), a.status, a.fields.detail])).to.deep.equal([['BackendConnectionRefuse/alarm-center', 'ACTIVATED', cause]]);
-      expectError(await request(cutOff.url).get(HEALTH), '400002', cause);
+      expectError(await request(cutOff.url).get(HEALTH), '400002', `BackendConnectionRefuse/alarm-center: ${cause}`);
       // The other replica, still connected, takes writes meanwhile.
       await raise(other.url, { id: 'Meanwhile', source: 'y' });
 

@@ -80,7 +80,7 @@ describe('AlarmCenter restart', () => {
 
     const second = await open();
 
-    expect(await second.health(SCOPE)).to.deep.equal({ healthy: false, detail: 'etcd refused' });
+    expect(await second.health(SCOPE)).to.deep.equal({ healthy: false, detail: 'BackendConnectionRefuse: etcd refused' });
   });
 
   it('replays the persisted history to a watcher resuming after a restart', async () => {

@@ -40,7 +40,7 @@ describe('createAlarmCenter', () => {
 
       await one.raise(SCOPE, { id: 'BackendConnectionRefuse', fields: { detail: 'one is cut off' } });
 
-      expect(await one.health(SCOPE)).to.deep.equal({ healthy: false, detail: 'one is cut off' });
+      expect(await one.health(SCOPE)).to.deep.equal({ healthy: false, detail: 'BackendConnectionRefuse: one is cut off' });
       expect(await two.health(SCOPE)).to.deep.equal({ healthy: true });
     });
 

@@ -43,7 +43,7 @@ describe('replicas on a shared store', () => {
 
     await waitFor('B to list the alarm', () => b.center.list(SCOPE).alarms.length === 1);
     expect(b.center.list(SCOPE)).to.deep.equal(a.center.list(SCOPE));
-    expect(await b.center.health(SCOPE)).to.deep.equal({ healthy: false, detail: 'refused' });
+    expect(await b.center.health(SCOPE)).to.deep.equal({ healthy: false, detail: 'BackendConnectionRefuse/db-1: refused' });
     await waitFor('B to deliver the change', () => watched.length === 1);
     expect(watched.map((e) => [e.action, e.alarm?.id, e.revision])).to.deep.equal([['RAISE', 'BackendConnectionRefuse', 1]]);
   });
@@ -148,7 +148,7 @@ describe('replicas on a shared store', () => {
     const err = await rejection(b.center.raise(SCOPE, { id: 'A' }));
     expect(err).to.be.instanceOf(AlarmCenterError).with.property('code', '503001');
     expect((await b.center.ready()).healthy).to.equal(false);
-    expect((await b.center.health(SCOPE)).detail).to.equal('connect ECONNREFUSED 127.0.0.1:5432');
+    expect((await b.center.health(SCOPE)).detail).to.equal('BackendConnectionRefuse/alarm-center: connect ECONNREFUSED 127.0.0.1:5432');
 
     log.down = undefined;
     await a.center.raise(SCOPE, { id: 'B' });

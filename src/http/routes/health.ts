@@ -1,10 +1,11 @@
 /** Health routes: service-center's cluster health and Kubernetes-style liveness and readiness probes. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
 import { AlarmCenterError, Codes } from '../../errors.js';
 import type { Scope } from '../../alarm/model.js';
 import type { HealthChecker, HealthReport, NamedResult } from '../../health/checker.js';
 import { HealthRegistry } from '../../health/registry.js';
-import { sendJson } from '../request.js';
+import { sendJson, splitTarget } from '../request.js';
 import { expressRoute, fastRoute, type Route, type RouteContext } from '../route-table.js';
 
 /** How this instance describes itself in a healthy service-center health answer. */
@@ -24,6 +25,8 @@ export type ClusterHealth = (scope: Scope) => Promise<string>;
 export interface HealthRouteDeps {
   /** The cluster health the service-center routes answer (see `clusterHealth`). */
   cluster: ClusterHealth;
+  /** Every cluster check's result, for the service-center routes' `?verbose` form. */
+  clusterReport: (scope: Scope) => Promise<HealthReport>;
   /** Alarm Center's own readiness checks (store, bus, lifecycle). */
   readiness: Pick<HealthRegistry, 'run' | 'runNamed' | 'names'>;
 }
@@ -33,8 +36,15 @@ function queryList(value: unknown): string[] {
   return (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(',')).filter((v) => v !== '');
 }
 
-function line(r: NamedResult): string {
-  return r.healthy ? `[+]${r.name} ok` : `[-]${r.name} failed: ${r.detail ?? 'reason withheld'}`;
+/** A check's lines: `[+]name ok`, or `[-]name failed: …` once per reason it gives (once for its detail without). */
+function lines(r: NamedResult): string[] {
+  if (r.healthy) return [`[+]${r.name} ok`];
+  return (r.reasons ?? [r.detail ?? 'reason withheld']).map((reason) => `[-]${r.name} failed: ${reason}`);
+}
+
+/** The per-check list of a report, ending with the verdict line. */
+function reportText(probe: string, report: HealthReport): string {
+  return `${[...report.results.flatMap(lines), `${probe} check ${report.healthy ? 'passed' : 'failed'}`].join('\n')}\n`;
 }
 
 /** Kubernetes-style answer: `ok`, or the per-check list with `?verbose` or on failure. */
@@ -44,9 +54,27 @@ function sendProbe(req: Request, res: Response, probe: string, report: HealthRep
     res.status(200).send('ok');
     return;
   }
-  const lines = report.results.map(line);
-  lines.push(`${probe} check ${report.healthy ? 'passed' : 'failed'}`);
-  res.status(report.healthy ? 200 : 503).send(`${lines.join('\n')}\n`);
+  res.status(report.healthy ? 200 : 503).send(reportText(probe, report));
+}
+
+/** Whether a request's query has `verbose` (with a value or not). */
+function asksVerbose(req: IncomingMessage): boolean {
+  const query = splitTarget(req.url ?? '/').query;
+  return query !== undefined && new URLSearchParams(query).has('verbose');
+}
+
+/**
+ * The cluster checks' list as text, as `/readyz?verbose` lists readiness: one `[-]` line per
+ * reason (per alarm) that makes the cluster unhealthy; 200 when healthy, 400 otherwise (the
+ * status service-center's health answer has).
+ */
+function sendClusterReport(res: ServerResponse, report: HealthReport): void {
+  const text = reportText('cluster', report);
+  res.statusCode = report.healthy ? 200 : 400;
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
 }
 
 /** The liveness checks: only that the process answers; never alarms or the store. */
@@ -84,7 +112,7 @@ const probe = { method: 'GET', access: 'probe', counted: false, body: false } as
 /**
  * The health routes of the route table: service-center's cluster health
  * (`/v4/:project/registry/health`, `/health`, both on the fast path and not served while
- * stopping) and Kubernetes-style `/livez` and `/readyz` probes with `?verbose`, `?exclude=` and
+ * stopping; `?verbose` lists the cluster checks' reasons as text) and Kubernetes-style `/livez` and `/readyz` probes with `?verbose`, `?exclude=` and
  * per-check paths, served to the end.
  */
 export function healthRoutes(options: HealthRouteDeps): Route[] {
@@ -93,8 +121,9 @@ export function healthRoutes(options: HealthRouteDeps): Route[] {
   const cluster = {
     ...probe,
     whileStopping: false,
-    async handle({ res, scope }: RouteContext) {
-      sendJson(res, 200, await options.cluster(scope));
+    async handle({ req, res, scope }: RouteContext) {
+      if (asksVerbose(req)) sendClusterReport(res, await options.clusterReport(scope));
+      else sendJson(res, 200, await options.cluster(scope));
     },
   };
   const routes: Route[] = [

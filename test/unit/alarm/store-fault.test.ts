@@ -85,7 +85,7 @@ describe('AlarmCenter on a failing store', () => {
     const health = await center.health(SCOPE);
     const ready = await center.ready();
 
-    expect(health).to.deep.equal({ healthy: false, detail });
+    expect(health).to.deep.equal({ healthy: false, detail: `BackendConnectionRefuse/alarm-center: ${String(detail)}` });
     expect(ready.healthy).to.equal(false);
     expect(ready.results.find((r) => r.name === 'store')).to.deep.equal({ name: 'store', healthy: false, detail });
     expect(ready.results.filter((r) => r.name !== 'store').every((r) => r.healthy)).to.equal(true);

@@ -26,7 +26,7 @@ describe('createAlarmChecker', () => {
       expect(await center.health(SCOPE)).to.deep.equal({ healthy: true });
     });
 
-    it('is unhealthy while BackendConnectionRefuse is ACTIVATED, with its fields.detail as detail', async () => {
+    it('is unhealthy while BackendConnectionRefuse is ACTIVATED, naming it by id and source with its fields.detail', async () => {
       await open();
       await center.raise(SCOPE, {
         id: 'BackendConnectionRefuse',
@@ -36,7 +36,7 @@ describe('createAlarmChecker', () => {
 
       const health = await center.health(SCOPE);
 
-      expect(health).to.deep.equal({ healthy: false, detail: 'dial tcp 10.0.0.5:2379: connection refused' });
+      expect(health).to.deep.equal({ healthy: false, detail: 'BackendConnectionRefuse/registry-7f9c: dial tcp 10.0.0.5:2379: connection refused' });
     });
 
     it('reports the latest detail after a re-raise', async () => {
@@ -44,7 +44,7 @@ describe('createAlarmChecker', () => {
       await center.raise(SCOPE, { id: 'BackendConnectionRefuse', fields: { detail: 'first' } });
       await center.raise(SCOPE, { id: 'BackendConnectionRefuse', fields: { detail: 'second' } });
 
-      expect(await center.health(SCOPE)).to.deep.equal({ healthy: false, detail: 'second' });
+      expect(await center.health(SCOPE)).to.deep.equal({ healthy: false, detail: 'BackendConnectionRefuse: second' });
     });
 
     it('is healthy again once the alarm is cleared', async () => {
@@ -63,7 +63,7 @@ describe('createAlarmChecker', () => {
 
       await center.clear(SCOPE, 'BackendConnectionRefuse', 'a');
 
-      expect(await center.health(SCOPE)).to.deep.equal({ healthy: false, detail: 'b down' });
+      expect(await center.health(SCOPE)).to.deep.equal({ healthy: false, detail: 'BackendConnectionRefuse/b: b down' });
     });
 
     it('is healthy again after clear-all', async () => {
@@ -100,7 +100,7 @@ describe('createAlarmChecker', () => {
       await center.raise(SCOPE, { id: 'QuorumLost', fields: { detail: '2 of 5 members answer' } });
 
       expect(healthyBefore).to.deep.equal({ healthy: true });
-      expect(await center.health(SCOPE)).to.deep.equal({ healthy: false, detail: '2 of 5 members answer' });
+      expect(await center.health(SCOPE)).to.deep.equal({ healthy: false, detail: 'QuorumLost: 2 of 5 members answer' });
     });
 
     it('uses the alarm id as detail when the alarm has no detail field', async () => {
@@ -122,7 +122,27 @@ describe('createAlarmChecker', () => {
       const result = check.check(SCOPE);
 
       expect(check.name).to.equal('alarms');
-      expect(result).to.deep.equal({ healthy: false, detail: 'refused' });
+      expect(result).to.deep.equal({ healthy: false, detail: 'BackendConnectionRefuse: refused', reasons: ['BackendConnectionRefuse: refused'] });
+    });
+
+    it('names every alarm that makes the scope unhealthy, one reason each, and counts those past maxNamed', () => {
+      const index = new AlarmIndex();
+      const sources = ['db-1', 'db-2', 'db-3', 'db-4'];
+      index.apply(
+        sources.map((source, i) => ({
+          action: 'raise' as const,
+          alarm: storedAlarm('BackendConnectionRefuse', i + 1, { source, fields: { detail: `${source} refused` }, fieldsJson: `{"detail":"${source} refused"}`, raisedAt: 1, updatedAt: 1 }),
+          removed: false,
+          at: 1,
+        })),
+      );
+
+      const all = createAlarmChecker({ index }).check(SCOPE) as { detail: string; reasons: string[] };
+      const capped = createAlarmChecker({ index, maxNamed: 2 }).check(SCOPE) as { detail: string; reasons: string[] };
+
+      expect(all.reasons).to.deep.equal(sources.map((s) => `BackendConnectionRefuse/${s}: ${s} refused`));
+      expect(all.detail).to.equal(all.reasons.join('; '));
+      expect(capped.reasons).to.deep.equal([...all.reasons.slice(0, 2), 'and 2 more']);
     });
   });
 });
