@@ -35,7 +35,7 @@ function variantsOf(route: Route): Variant[] {
   ];
   segments.forEach((segment, i) => {
     const literal = !templateSegments[i]!.startsWith(':');
-    if (literal) {
+    if (literal && segment !== '') {
       const upper = segment.toUpperCase() === segment ? segment.toLowerCase() : segment.toUpperCase();
       out.push({ path: join(segments.map((s, j) => (j === i ? upper : s))), same: false, how: `case of ${segment}` });
       const encoded = `%${segment.charCodeAt(0).toString(16).toUpperCase()}${segment.slice(1)}`;
