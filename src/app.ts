@@ -18,10 +18,14 @@ import { createHotPath } from './http/hot-path.js';
 import { createObserver } from './http/observe.js';
 import { contextOf, createPipeline, type Pipeline } from './http/pipeline.js';
 import { RouteTable, expressRoute, type Route } from './http/route-table.js';
-import { alarmRoutes, jsonBody, type AlarmRouteDeps } from './http/routes/alarms.js';
+import { alarmRoutes, type AlarmRouteDeps } from './http/routes/alarms.js';
+import { jsonBody, jsonTextBody } from './http/json-body.js';
+import { consoleRoutes } from './http/routes/console.js';
 import { clusterHealth, healthRoutes, type HealthRouteDeps, type InstanceInfo } from './http/routes/health.js';
 import { intakeRoutes, type IntakeRouteDeps } from './http/routes/intake.js';
 import { watchRoutes, type WatchRouteDeps } from './http/routes/watch.js';
+import { webhookRoutes, type WebhookRouteDeps } from './http/routes/webhooks.js';
+import { checkRoutes, type CheckRouteDeps } from './http/routes/checks.js';
 import { webSocketWatch } from './http/routes/watch-socket.js';
 import type { HealthRegistry } from './health/registry.js';
 import { DEFAULT_DOMAIN, DEFAULT_PROJECT } from './http/scope.js';
@@ -34,7 +38,7 @@ export interface AppOptions {
   history: WatchRouteDeps['history'];
   hub: WatchRouteDeps['hub'];
   /** The cluster checkers of service-center's health probe. */
-  cluster: Pick<HealthRegistry, 'verdict'>;
+  cluster: Pick<HealthRegistry, 'verdict' | 'run'>;
   readiness: HealthRouteDeps['readiness'];
   /** Whether Alarm Center is stopping: only the routes served while stopping answer. */
   stopping(): boolean;
@@ -47,6 +51,11 @@ export interface AppOptions {
   /** Alertmanager's and PagerDuty's intakes. */
   intake: Omit<IntakeRouteDeps, 'registry' | 'logger'>;
   access: AccessOptions;
+  /** Durable webhooks' state and dead letters, for their admin routes. */
+  webhooks?: WebhookRouteDeps['webhooks'];
+  /** Heartbeats and active checks, for their routes. */
+  heartbeats?: CheckRouteDeps['heartbeats'];
+  checks?: CheckRouteDeps['checks'];
 }
 
 /** The HTTP front: express with every route, and the request listener that serves it. */
@@ -106,14 +115,17 @@ export function createApp(options: AppOptions): HttpApp {
   const cluster = clusterHealth({ checkers: options.cluster, instance: options.instance });
   const table = new RouteTable([
     // Probes first: they are the most frequent requests.
-    ...healthRoutes({ cluster, readiness: options.readiness }),
+    ...healthRoutes({ cluster, clusterReport: (scope) => options.cluster.run(scope), readiness: options.readiness }),
     ...alarmRoutes({ alarms, version: options.version }),
     ...watchRoutes({ history: options.history, hub: options.hub }),
     ...intakeRoutes({ ...options.intake, registry, logger }),
+    ...webhookRoutes({ webhooks: options.webhooks }),
+    ...checkRoutes({ heartbeats: options.heartbeats, checks: options.checks }),
     ...metaRoutes(registry, options.openapi),
+    ...consoleRoutes({ tokens: options.access.tokens }),
   ]);
   const { stopping } = options;
-  const pipeline = createPipeline({ table, access: options.access, limiter, observer, json, stopping });
+  const pipeline = createPipeline({ table, access: options.access, limiter, observer, json, jsonText: jsonTextBody(options.bodyLimitBytes), stopping });
   const respond = createErrorResponder({
     logger: httpLogger,
     onServerError(req, error) {
@@ -154,7 +166,7 @@ export function createApp(options: AppOptions): HttpApp {
     else next();
   });
   for (const route of table.routes) {
-    const method = route.method.toLowerCase() as 'get' | 'post' | 'delete';
+    const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'delete';
     app[method](route.template, (req: Request, _res: Response) => {
       const state = pipeline.stateOf(req);
       // The pipeline authorized the route it matched; only that route's handler may answer.

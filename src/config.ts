@@ -106,6 +106,11 @@ function got(key: string, issue: z.core.$ZodIssue, input: Record<string, unknown
   return ` (got ${JSON.stringify(value)})`;
 }
 
+/** A path into the settings as written: `alertmanagers[1].url`. */
+function pathText(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
+}
+
 /** Validates merged settings; `sources` says where each came from, for the error message. */
 export function validateConfig(input: Record<string, unknown>, sources: Partial<Record<string, string>> = {}): Config {
   const r = ConfigSchema.safeParse(input);
@@ -113,20 +118,22 @@ export function validateConfig(input: Record<string, unknown>, sources: Partial<
   const lines = r.error.issues.map((issue) => {
     const key = String(issue.path[0] ?? '');
     const from = sources[key] ? ` (from ${sources[key]})` : '';
-    if (issue.code === 'unrecognized_keys') return `unknown setting(s) ${issue.keys.join(', ')}${from}`;
-    return `invalid setting ${issue.path.join('.')}${from}: ${issue.message}${got(key, issue, input)}`;
+    if (issue.code === 'unrecognized_keys' && issue.path.length === 0) return `unknown setting(s) ${issue.keys.join(', ')}${from}`;
+    const message = issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}` : issue.message;
+    return `invalid setting ${pathText(issue.path)}${from}: ${message}${got(key, issue, input)}`;
   });
   throw new ConfigError(lines.join('; '));
 }
 
-type FlagOptions = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+type FlagOptions = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
 
 const FLAG_OPTIONS: FlagOptions = {
   config: { type: 'string', short: 'c' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
   ...Object.fromEntries(
-    SETTINGS.filter((s) => s.flag !== null).map((s) => [s.flag, { type: s.kind === 'switch' ? 'boolean' : 'string' }]),
+    // A list's flag may be repeated: its values join.
+    SETTINGS.filter((s) => s.flag !== null).map((s) => [s.flag, { type: s.kind === 'switch' ? 'boolean' : 'string', multiple: s.kind === 'list' }]),
   ),
 };
 
@@ -157,7 +164,7 @@ function flagError(err: unknown): ConfigError {
   return new ConfigError(message.split('\n')[0] as string);
 }
 
-function parseFlags(argv: readonly string[]): Record<string, string | boolean | undefined> {
+function parseFlags(argv: readonly string[]): Record<string, string | boolean | (string | boolean)[] | undefined> {
   try {
     return parseArgs({ args: joinNegativeValues(argv), options: FLAG_OPTIONS, strict: true, allowPositionals: false }).values;
   } catch (err) {
@@ -208,7 +215,7 @@ export function loadConfig(
     }
     const fromFlag = s.flag === null ? undefined : values[s.flag];
     if (fromFlag === undefined) continue;
-    merged[s.key] = typeof fromFlag === 'string' ? fromText(s, fromFlag) : fromFlag;
+    merged[s.key] = Array.isArray(fromFlag) ? fromFlag.flatMap((text) => fromText(s, String(text))) : typeof fromFlag === 'string' ? fromText(s, fromFlag) : fromFlag;
     sources[s.key] = `--${s.flag}`;
   }
   return { help, version, config: validateConfig(merged, sources), configFile };
@@ -243,7 +250,7 @@ function usageEntry(flag: string, env: string, doc: string): string[] {
 /** The text of `alarm-center --help`, derived from the settings table. */
 export function usage(): string {
   const settings = SETTINGS.map((s) => {
-    const flag = s.flag === null ? '(environment only)' : `--${s.flag} ${flagArg(s)}`;
+    const flag = s.flag === null ? (s.key === 'webhooks' || s.key === 'checks' ? '(config file only)' : '(environment only)') : `--${s.flag} ${flagArg(s)}`;
     return usageEntry(flag, s.env, `${s.doc}. Default: ${defaultText(s, (v) => v)}.`);
   });
   return [

@@ -32,10 +32,17 @@ import { createBusChecker, createLifecycleChecker, createStoreChecker } from './
 import type { HealthChecker } from './health/checker.js';
 import { HealthRegistry } from './health/registry.js';
 import { TokenRegistry } from './http/auth.js';
+import { PostableAlertsParser } from './intake/parser-pool.js';
 import type { InstanceInfo } from './http/routes/health.js';
 import { createSilentLogger } from './logger.js';
 import { embeddedSettings, type EmbeddedValues } from './settings.js';
 import { listen } from './server.js';
+import { AlertmanagerForwarder, type ForwardingSettings } from './notify/alertmanager-forwarder.js';
+import { createWebhooks, type WebhookDispatcher, type WebhookSettings } from './notify/webhooks.js';
+import type { CheckConfig } from './checks/check-config.js';
+import type { Checks } from './checks/checks.js';
+import type { Heartbeats } from './checks/heartbeats.js';
+import { createCheckJobs } from './checks/jobs.js';
 import { ALARM_CHANGE, ChangeFeed } from './watch/feed.js';
 import { WatchHub } from './watch/hub.js';
 import { createWatchMetrics, noopWatchMetrics } from './watch/metrics.js';
@@ -83,6 +90,14 @@ export interface CoreParts {
   readonly cluster: HealthRegistry;
   readonly readiness: HealthRegistry;
   readonly lifecycle: { readonly state: Lifecycle; beginShutdown(): void };
+  /** Forwarding to Alertmanagers, for a server; started once it listens. */
+  readonly forwarder?: AlertmanagerForwarder;
+  /** Durable webhooks; absent on a store that keeps no webhook state. */
+  readonly webhooks?: WebhookDispatcher;
+  /** Heartbeats; absent on a store that keeps none. */
+  readonly heartbeats?: Heartbeats;
+  /** The active checks of the settings. */
+  readonly checks: Checks;
 }
 
 /** An instance: its embedding API, and its parts for the HTTP front and for tests that look inside. */
@@ -132,8 +147,8 @@ function registryOf(...checkers: HealthChecker[]): HealthRegistry {
   return registry;
 }
 
-/** Builds the core: store, index, bus, ALARM subscriber, change feed, watchers, expiry, retention, health. */
-async function buildCore(o: AlarmCenterOptions, teardown: Teardown): Promise<Core> {
+/** Builds the core: store, index, bus, ALARM subscriber, change feed, watchers, expiry, retention, health, forwarding. */
+async function buildCore(o: AlarmCenterOptions, teardown: Teardown, forwarding?: ForwardingSettings, hooks?: WebhookSettings, checkList?: readonly CheckConfig[]): Promise<Core> {
   const s = settingsOf(o);
   const logger = o.logger ?? createSilentLogger();
   const log = (component: string) => logger.child({ component });
@@ -174,6 +189,8 @@ async function buildCore(o: AlarmCenterOptions, teardown: Teardown): Promise<Cor
     onDurable: (changes) => {
       feed.publish(changes);
       for (const c of changes) if (!c.removed) expirer.track(c.alarm);
+      forwarder?.changed(changes);
+      webhooks?.notify(changes[changes.length - 1]?.alarm.revision ?? 0);
     },
     onExtended: (alarms) => {
       for (const a of alarms) expirer.track(a);
@@ -204,6 +221,13 @@ async function buildCore(o: AlarmCenterOptions, teardown: Teardown): Promise<Cor
     clearedMaxAgeMs: s.clearedRetentionSeconds * 1000,
   });
   teardown.defer(() => retention.close());
+  const forwarder = forwarding && new AlertmanagerForwarder({ ...forwarding, index, lease, logger: log('notify'), registry: o.registry, clock: o.clock });
+  if (forwarder) teardown.defer(() => forwarder.close());
+  const webhooks = createWebhooks({ settings: hooks, store, lease, revision: index.revision, registry: o.registry, logger: log('webhook'), clock: o.clock });
+  if (webhooks) teardown.defer(() => webhooks.close());
+  // Heartbeats are judged and checks run where the jobs lease is held, writing through the service.
+  const jobs = createCheckJobs({ checks: checkList, store, alarms: service, index, lease, registry: o.registry, logger, clock: o.clock });
+  teardown.defer(() => jobs.close());
   if (store.changesAfter) {
     const follower = new Follower({ store, sync: () => service.sync(), revision: () => index.revision, pollMs: o.followPollMs ?? 1000, logger: log('follow') });
     follower.start();
@@ -221,7 +245,8 @@ async function buildCore(o: AlarmCenterOptions, teardown: Teardown): Promise<Cor
   const center = embeddingApi({ alarms: service, published: () => feed.revision, hub, cluster, readiness, lifecycle, close: () => teardown.run() });
   state = 'running';
   retention.start();
-  return { center, parts: { service, index, bus, store, feed, hub, retention, subscriber, cluster, readiness, lifecycle } };
+  jobs.start();
+  return { center, parts: { service, index, bus, store, feed, hub, retention, subscriber, cluster, readiness, lifecycle, forwarder, webhooks, heartbeats: jobs.heartbeats, checks: jobs.checks } };
 }
 
 /**
@@ -269,13 +294,21 @@ export async function startServer(
   collectDefaultMetrics({ register: registry });
   const teardown = new Teardown();
   try {
-    const { center, parts } = await buildCore({ ...config, logger, registry, clock: options.clock }, teardown);
+    let url = '';
+    const forwarding = { alertmanagers: config.alertmanagers, resendSeconds: config.alertmanagerResendSeconds, baseUrl: () => config.externalUrl ?? url };
+    const hooks = { hooks: config.webhooks, externalUrl: () => config.externalUrl ?? url };
+    const { center, parts } = await buildCore({ ...config, logger, registry, clock: options.clock }, teardown, forwarding, hooks, config.checks);
     const tokens = new TokenRegistry(config.tokens);
     if (!tokens.enabled && !isLoopback(config.host)) {
       logger.warn('listening beyond this machine without authentication (insecure)', { host: config.host });
     }
-    let url = '';
     const { service, index, hub, lifecycle } = parts;
+    const parser = new PostableAlertsParser({
+      threads: config.intakeThreads,
+      registry,
+      onThreadLost: (error) => logger.error('intake parser thread lost; its bodies were read on the event loop', { component: 'intake', error: error.message }),
+    });
+    teardown.defer(() => parser.close());
     const app = createApp({
       alarms: service,
       version: () => index.version,
@@ -294,14 +327,19 @@ export async function startServer(
         clock: options.clock ?? Date.now,
         resolveTimeoutMs: config.resolveTimeoutSeconds * 1000,
         pagerdutyAlarmId: config.pagerdutyAlarmId,
+        parser,
         version: packageVersion(),
         startedAt: (options.clock ?? Date.now)(),
       },
       access: { tokens, probesOpen: config.probesOpen, writeRateLimit: config.writeRateLimit },
+      webhooks: parts.webhooks,
+      heartbeats: parts.heartbeats,
+      checks: parts.checks,
     });
     teardown.defer(() => app.close());
     const server = await listen(app, config);
     url = server.url;
+    parts.forwarder?.start();
     teardown.defer(async () => {
       lifecycle.beginShutdown();
       // Watchers are told to go (WebSocket 1001, SSE end) and resume by revision elsewhere or later.

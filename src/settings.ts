@@ -4,10 +4,14 @@
  * too. The config schema, the parsing of the environment and the flags, `--help` and the
  * embedding options are derived from it; a test holds the README's configuration table to it.
  */
+import os from 'node:os';
 import { z } from 'zod';
 import { ID_PATTERN, NAME_PATTERN } from './alarm/model.js';
 import { ROLES } from './http/auth.js';
 import { LOG_FORMATS, LOG_LEVELS } from './logger.js';
+import { WebhooksSchema } from './notify/webhook-config.js';
+import { AlertmanagersSchema } from './notify/alertmanager-config.js';
+import { ChecksSchema } from './checks/check-config.js';
 
 /**
  * How the text of an environment variable or flag becomes the value the schema checks: `text`
@@ -202,6 +206,44 @@ export const SETTING_TABLE = {
     doc: "id of alarms from PagerDuty events whose payload.class is not an alarm id",
     embed: false,
   }),
+  intakeThreads: setting({
+    schema: intFrom(0, 16).default(() => Math.max(0, Math.min(2, os.availableParallelism() - 1))),
+    env: 'ALARM_CENTER_INTAKE_THREADS',
+    flag: 'intake-threads',
+    doc: 'threads that read Alertmanager API bodies off the event loop; 0 reads them on it',
+    defaultText: 'cores − 1, at most 2',
+    embed: false,
+  }),
+  alertmanagers: setting({
+    schema: AlertmanagersSchema.default([]),
+    env: 'ALARM_CENTER_ALERTMANAGER_URLS',
+    flag: 'alertmanager-url',
+    arg: 'URL',
+    doc: 'Alertmanager to forward active alarms to, as Prometheus does; repeat the flag or separate URLs with commas (config file: a list of URLs or {url, bearerToken, basicAuth})',
+    embed: false,
+    kind: 'list',
+    defaultText: 'none',
+    secret: true,
+  }),
+  alertmanagerResendSeconds: setting({
+    schema: intFrom(1, 86_400).default(60),
+    env: 'ALARM_CENTER_ALERTMANAGER_RESEND_SECONDS',
+    flag: 'alertmanager-resend-seconds',
+    doc: 'every active alarm is sent to the Alertmanagers again this often; a sent alert ends 4 times this later',
+    embed: false,
+  }),
+  externalUrl: setting({
+    schema: z
+      .string()
+      .regex(/^https?:\/\/[^\s?#]+$/, 'must be an http:// or https:// URL without query or fragment')
+      .optional(),
+    env: 'ALARM_CENTER_EXTERNAL_URL',
+    flag: 'external-url',
+    arg: 'URL',
+    doc: 'the URL people reach Alarm Center at (behind a proxy or load balancer), for the links of forwarded alerts',
+    embed: false,
+    defaultText: 'the listen URL',
+  }),
   bodyLimitBytes: setting({
     schema: intFrom(1024, 64 * 1024 * 1024).default(1024 * 1024),
     env: 'ALARM_CENTER_BODY_LIMIT_BYTES',
@@ -337,6 +379,24 @@ export const SETTING_TABLE = {
     flag: 'cleared-retention-seconds',
     doc: 'CLEARED alarms leave the list after this; 0 keeps them',
     embed: true,
+  }),
+  webhooks: setting({
+    schema: WebhooksSchema,
+    env: 'ALARM_CENTER_WEBHOOKS',
+    flag: null,
+    doc: 'durable webhooks: one signed POST per alarm change, in revision order, at least once; in the config file only',
+    embed: false,
+    defaultText: 'none',
+    secret: true,
+  }),
+  checks: setting({
+    schema: ChecksSchema,
+    env: 'ALARM_CENTER_CHECKS',
+    flag: null,
+    doc: 'active checks of backends (http: URL or tcp: host:port) raising and clearing BackendConnectionRefuse by themselves; in the config file only',
+    embed: false,
+    defaultText: 'none',
+    secret: true,
   }),
 };
 

@@ -7,6 +7,8 @@ import { AdvisoryLease } from './postgres-lease.js';
 import { CommitListener } from './postgres-listener.js';
 import { DEFAULT_POSTGRES_MIGRATIONS_DIR, migrate, readMigrations } from './postgres-migrations.js';
 import { SQL, commitValues, extensionOfRow, extensionValues, historyWhere, type ExtensionRow } from './postgres-sql.js';
+import { WEBHOOK_SQL, entriesOf, webhookTables } from './postgres-webhooks.js';
+import { heartbeatTables } from './postgres-heartbeats.js';
 import { changeOf, entryOf, fromRow, type AlarmRow, type HistoryRow } from './store-rows.js';
 import {
   StoreConflict,
@@ -17,8 +19,15 @@ import {
   type HistoryQuery,
   type AlarmKey,
   type ExpiryExtension,
+  type HeartbeatBeat,
+  type HeartbeatKey,
+  type HeartbeatSettings,
+  type StoredHeartbeat,
   type Lease,
   type StoreSnapshot,
+  type WebhookCursor,
+  type WebhookFailure,
+  type WebhookFailureQuery,
 } from './store.js';
 
 export { redactUrl } from './postgres-connection.js';
@@ -58,7 +67,7 @@ const REMOVING = [...REMOVING_ACTIONS];
  * The PostgreSQL store, which several replicas share.
  *
  * - Commit order is revision order: a commit, one statement (one round trip) calling
- *   alarm_center_commit (migrations/postgres/002, 003), locks the row of meta 'revision'
+ *   alarm_center_commit (migrations/postgres/002, 003, 004), locks the row of meta 'revision'
  *   (`FOR UPDATE`), so writers take turns; it is refused with StoreConflict, nothing stored,
  *   unless its first revision is the store's plus one. In the same transaction it appends the
  *   history, sets the revision and notifies `alarm_center` with it, which PostgreSQL delivers only
@@ -95,6 +104,10 @@ export class PostgresStore implements AlarmStore {
   private checkpointing: Promise<void> | undefined;
   private checkpointTarget = 0;
   private closed = false;
+  /** The webhook tables' statements (postgres-webhooks.ts), on the pool. */
+  private readonly webhookRows = webhookTables((text, values) => this.query(text, values));
+  /** The heartbeats table's statements (postgres-heartbeats.ts), on the pool. */
+  private readonly heartbeatRows = heartbeatTables((text, values) => this.query(text, values));
 
   private constructor(options: PostgresStoreOptions) {
     this.settings = {
@@ -356,6 +369,65 @@ export class PostgresStore implements AlarmStore {
         return rows.map(changeOf);
       }),
     );
+  }
+
+  /** Every scope's history after `revision`, read as changesAfter reads it: in a snapshot that also reads `prunedRevision`. */
+  historyAfter(revision: number, limit: number): Promise<HistoryEntry[]> {
+    return this.run(() =>
+      this.snapshot(async (client) => {
+        await this.readMeta(client);
+        const { rows } = await client.query<HistoryRow>({ name: 'ac-history-after', text: WEBHOOK_SQL.historyAfter, values: [revision, limit] });
+        return entriesOf(rows);
+      }),
+    );
+  }
+
+  webhookCursor(name: string): Promise<WebhookCursor | undefined> {
+    return this.run(() => this.webhookRows.webhookCursor(name));
+  }
+
+  advanceWebhookCursor(name: string, revision: number, deliveredAt?: number): Promise<void> {
+    return this.run(() => this.webhookRows.advanceWebhookCursor(name, revision, deliveredAt));
+  }
+
+  noteWebhookError(name: string, error: string, at: number): Promise<void> {
+    return this.run(() => this.webhookRows.noteWebhookError(name, error, at));
+  }
+
+  addWebhookFailure(failure: WebhookFailure): Promise<void> {
+    return this.run(() => this.webhookRows.addWebhookFailure(failure));
+  }
+
+  webhookFailures(name: string, query: WebhookFailureQuery): Promise<{ failures: WebhookFailure[]; total: number }> {
+    return this.run(() => this.webhookRows.webhookFailures(name, query));
+  }
+
+  queueWebhookFailures(name: string, revisions?: readonly number[], scope?: Scope): Promise<number> {
+    return this.run(() => this.webhookRows.queueWebhookFailures(name, revisions, scope));
+  }
+
+  removeWebhookFailure(name: string, revision: number): Promise<void> {
+    return this.run(() => this.webhookRows.removeWebhookFailure(name, revision));
+  }
+
+  beatHeartbeat(key: HeartbeatKey, at: number, settings: Partial<HeartbeatSettings>): Promise<HeartbeatBeat | undefined> {
+    return this.run(() => this.heartbeatRows.beatHeartbeat(key, at, settings));
+  }
+
+  heartbeats(scope?: Scope): Promise<StoredHeartbeat[]> {
+    return this.run(() => this.heartbeatRows.heartbeats(scope));
+  }
+
+  dueHeartbeats(now: number, graceFrom: number, limit: number): Promise<StoredHeartbeat[]> {
+    return this.run(() => this.heartbeatRows.dueHeartbeats(now, graceFrom, limit));
+  }
+
+  markHeartbeatRaised(key: HeartbeatKey, lastBeat: number): Promise<boolean> {
+    return this.run(() => this.heartbeatRows.markHeartbeatRaised(key, lastBeat));
+  }
+
+  deleteHeartbeat(key: HeartbeatKey): Promise<StoredHeartbeat | undefined> {
+    return this.run(() => this.heartbeatRows.deleteHeartbeat(key));
   }
 
   onRemoteCommit(listener: (revision?: number) => void): void {

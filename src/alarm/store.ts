@@ -1,5 +1,5 @@
 import type { AlarmSelection } from './filter.js';
-import type { Alarm, AlarmChange, Scope } from './model.js';
+import type { Alarm, AlarmChange, Scope, Severity } from './model.js';
 
 /** Which alarm: its scope, id and source. */
 export type AlarmKey = Pick<Alarm, 'domain' | 'project' | 'id' | 'source'>;
@@ -31,6 +31,8 @@ export interface HistoryEntry {
   action: string;
   alarm: Alarm;
   at: number;
+  /** Who made an acknowledgement's change (AlarmChange `by`); absent otherwise. */
+  by?: string;
 }
 
 /** A filtered read of a scope's history. */
@@ -126,7 +128,170 @@ export interface AlarmStore {
    * is alone and always holds it.
    */
   lease?(name: string): Lease;
+  /**
+   * Optional, for durable webhooks: the history entries of every scope with revision >
+   * `revision`, oldest first, at most `limit`; a caller that finds `prunedRevision()` above
+   * `revision` once this resolves knows that retention removed the changes in between.
+   */
+  historyAfter?(revision: number, limit: number): Promise<HistoryEntry[]>;
+  /** Optional, for durable webhooks: the webhook's cursor, or undefined when it has none yet. */
+  webhookCursor?(name: string): Promise<WebhookCursor | undefined>;
+  /**
+   * Optional, for durable webhooks: moves the webhook's cursor to `revision` (creating it), never
+   * back. With `deliveredAt` (a change was delivered then) it also records that time and forgets
+   * the last error.
+   */
+  advanceWebhookCursor?(name: string, revision: number, deliveredAt?: number): Promise<void>;
+  /** Optional, for durable webhooks: records the webhook's last failed attempt on its existing cursor. */
+  noteWebhookError?(name: string, error: string, at: number): Promise<void>;
+  /**
+   * Optional, for durable webhooks: records a dead letter (replacing the one of the same webhook
+   * and revision) not queued, and moves the webhook's cursor to at least its revision, in one
+   * transaction.
+   */
+  addWebhookFailure?(failure: WebhookFailure): Promise<void>;
+  /** Optional, for durable webhooks: the webhook's dead letters the query selects, oldest revision first, and how many it selects. */
+  webhookFailures?(name: string, query: WebhookFailureQuery): Promise<{ failures: WebhookFailure[]; total: number }>;
+  /**
+   * Optional, for durable webhooks: queues the webhook's dead letters of these revisions (all of
+   * them without), of alarms in `scope` only when given, for another round of delivery; answers
+   * how many it queued.
+   */
+  queueWebhookFailures?(name: string, revisions?: readonly number[], scope?: Scope): Promise<number>;
+  /** Optional, for durable webhooks: removes a dead letter (delivered at last). */
+  removeWebhookFailure?(name: string, revision: number): Promise<void>;
+  /**
+   * Optional, for heartbeats: beats the heartbeat at `at` (its deadline becomes `at` plus its
+   * timeout, its `raised` mark is reset) and answers it with whether it was marked raised before.
+   * With `timeoutMs` among the settings it registers the heartbeat when unknown; otherwise an
+   * unknown heartbeat is answered undefined and nothing is stored. Settings left out are kept.
+   */
+  beatHeartbeat?(key: HeartbeatKey, at: number, settings: Partial<HeartbeatSettings>): Promise<HeartbeatBeat | undefined>;
+  /** Optional, for heartbeats: the heartbeats of the scope (of every scope without one), by scope and name. */
+  heartbeats?(scope?: Scope): Promise<StoredHeartbeat[]>;
+  /**
+   * Optional, for heartbeats: at most `limit` heartbeats not marked raised whose deadline is at or
+   * before `now`, earliest deadline first; a deadline before `graceFrom` (start-up) counts only
+   * once the heartbeat's timeout since `graceFrom` has run out too.
+   */
+  dueHeartbeats?(now: number, graceFrom: number, limit: number): Promise<StoredHeartbeat[]>;
+  /**
+   * Optional, for heartbeats: marks the heartbeat raised for the lapse since `lastBeat`; answers
+   * false, marking nothing, when it was beaten since or removed.
+   */
+  markHeartbeatRaised?(key: HeartbeatKey, lastBeat: number): Promise<boolean>;
+  /** Optional, for heartbeats: removes the heartbeat; answers it, or undefined when unknown. */
+  deleteHeartbeat?(key: HeartbeatKey): Promise<StoredHeartbeat | undefined>;
   close(): Promise<void>;
+}
+
+/** Where a webhook is: the last revision it delivered or gave up on, its last delivery and its last error. */
+export interface WebhookCursor {
+  name: string;
+  revision: number;
+  /** When the last change was delivered (clock milliseconds). */
+  deliveredAt?: number;
+  /** The last failed attempt's reason and time, until the next delivery. */
+  error?: string;
+  errorAt?: number;
+}
+
+/** Which dead letters of a webhook: at most `limit`, of alarms in `scope` only and queued only when given. */
+export interface WebhookFailureQuery {
+  limit: number;
+  scope?: Scope;
+  queued?: boolean;
+}
+
+/** A dead letter: a change a webhook gave up on, kept whole so it can be sent again whatever retention does. */
+export interface WebhookFailure {
+  webhook: string;
+  entry: HistoryEntry;
+  /** Attempts made in all, over every round. */
+  attempts: number;
+  /** The last attempt's reason. */
+  error: string;
+  failedAt: number;
+  /** Queued for another round of delivery. */
+  queued: boolean;
+}
+
+/** The methods of a store that durable webhooks need. */
+export type WebhookStore = Required<
+  Pick<
+    AlarmStore,
+    | 'historyAfter'
+    | 'webhookCursor'
+    | 'advanceWebhookCursor'
+    | 'noteWebhookError'
+    | 'addWebhookFailure'
+    | 'webhookFailures'
+    | 'queueWebhookFailures'
+    | 'removeWebhookFailure'
+  >
+> &
+  Pick<AlarmStore, 'prunedRevision'>;
+
+/** Whether a store keeps what durable webhooks need. */
+export function keepsWebhooks(store: AlarmStore): store is AlarmStore & WebhookStore {
+  return (
+    store.historyAfter !== undefined &&
+    store.webhookCursor !== undefined &&
+    store.advanceWebhookCursor !== undefined &&
+    store.noteWebhookError !== undefined &&
+    store.addWebhookFailure !== undefined &&
+    store.webhookFailures !== undefined &&
+    store.queueWebhookFailures !== undefined &&
+    store.removeWebhookFailure !== undefined
+  );
+}
+
+/** Which heartbeat: its scope and name. */
+export interface HeartbeatKey {
+  domain: string;
+  project: string;
+  name: string;
+}
+
+/** What a heartbeat raises when it lapses, and after how long. */
+export interface HeartbeatSettings {
+  timeoutMs: number;
+  severity: Severity;
+  /** The JSON text of the fields its HeartbeatMissing alarm carries besides `detail`. */
+  fieldsJson: string;
+}
+
+/** A stored heartbeat: its settings, its last beat and deadline, and whether its lapse was raised. */
+export interface StoredHeartbeat extends HeartbeatKey, HeartbeatSettings {
+  /** Clock milliseconds of the last beat (of the registration, before any). */
+  lastBeat: number;
+  /** `lastBeat` plus `timeoutMs`. */
+  deadline: number;
+  /** HeartbeatMissing was raised for the lapse since `lastBeat`. */
+  raised: boolean;
+  createdAt: number;
+}
+
+/** A beat's outcome: the heartbeat after it, and whether it was marked raised before it. */
+export interface HeartbeatBeat {
+  heartbeat: StoredHeartbeat;
+  wasRaised: boolean;
+  /** The beat registered the heartbeat. */
+  created: boolean;
+}
+
+/** The methods of a store that heartbeats need. */
+export type HeartbeatStore = Required<Pick<AlarmStore, 'beatHeartbeat' | 'heartbeats' | 'dueHeartbeats' | 'markHeartbeatRaised' | 'deleteHeartbeat'>>;
+
+/** Whether a store keeps heartbeats. */
+export function keepsHeartbeats(store: AlarmStore): store is AlarmStore & HeartbeatStore {
+  return (
+    store.beatHeartbeat !== undefined &&
+    store.heartbeats !== undefined &&
+    store.dueHeartbeats !== undefined &&
+    store.markHeartbeatRaised !== undefined &&
+    store.deleteHeartbeat !== undefined
+  );
 }
 
 /**

@@ -12,7 +12,7 @@ import type { Scope } from '../alarm/model.js';
 import { AlarmCenterError, Codes } from '../errors.js';
 import type { Principal, Requirement, Role } from './auth.js';
 
-export type Method = 'GET' | 'POST' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /**
  * Who may call a route: `open` needs nothing; `probe` needs nothing unless probes are closed,
@@ -31,7 +31,7 @@ export interface RouteContext<Req extends IncomingMessage = IncomingMessage, Res
   readonly params: Readonly<Record<string, string>>;
   /** The validated scope of a scoped route. */
   readonly scope: Scope;
-  /** The parsed JSON body of a route that reads one. */
+  /** The parsed JSON body of a route that reads one (its text, for a route that reads it as text). */
   readonly body: unknown;
   readonly principal: Principal | undefined;
 }
@@ -46,8 +46,11 @@ interface RouteBase {
   /** Still served while shutting down (probes and metrics tell the truth to the end). */
   whileStopping: boolean;
   scope: ScopeFrom;
-  /** Reads a JSON body. */
-  body: boolean;
+  /**
+   * Reads a JSON body: parsed, or as its text (`'text'`: the handler parses it, off the event
+   * loop; json-body.ts), with the same limits and errors.
+   */
+  body: boolean | 'text';
   /** Also answers WebSocket upgrades (the handler serves the plain HTTP form). */
   websocket?: boolean;
   /**
@@ -88,6 +91,8 @@ interface Compiled {
 
 function compile(route: Route): Compiled {
   if (!route.template.startsWith('/')) throw new Error(`route ${route.template}: a template starts with /`);
+  // `/` alone is the route of no segment.
+  if (route.template === '/') return { route, segments: [] };
   const segments = route.template
     .slice(1)
     .split('/')
@@ -128,7 +133,7 @@ export class RouteTable {
    */
   match(method: string | undefined, path: string): RouteMatch | undefined {
     if (path.charCodeAt(0) !== 47 /* / */) return undefined;
-    const parts = path.slice(1).split('/');
+    const parts = path.length === 1 ? [] : path.slice(1).split('/');
     const candidates = this.byShape.get(`${method === 'HEAD' ? 'GET' : method} ${parts.length}`);
     if (!candidates) return undefined;
     for (const { route, segments } of candidates) {

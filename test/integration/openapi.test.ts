@@ -832,7 +832,7 @@ describe('openapi.yaml', function () {
         await http().post('/v4/default/admin/alarms').send({ id: 'BackendConnectionRefuse', fields: { detail: 'dial refused' } });
         const res = await http().get('/v4/default/registry/health');
         expect(res.status).to.equal(400);
-        expect(res.body).to.deep.equal({ errorCode: '400002', errorMessage: 'Server is Unhealthy', detail: 'dial refused' });
+        expect(res.body).to.deep.equal({ errorCode: '400002', errorMessage: 'Server is Unhealthy', detail: 'BackendConnectionRefuse: dial refused' });
         expectDocumented(schemas, 'get', HEALTH, res);
         expectDocumented(schemas, 'get', '/health', await http().get('/health'));
       });

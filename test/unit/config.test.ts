@@ -94,7 +94,7 @@ describe('loadConfig', () => {
       { name: 'ci', role: 'write', sha256: hashToken('t'), scopes: ['default/p1', 'tenant-b/*'] },
     ]);
     const bad = tempFile('t.yaml', 'tokens:\n  - role: write\n    sha256: abc\n');
-    expect(() => loadConfig(['--config', bad], {})).to.throw(ConfigError, /tokens\.0\.sha256 .*64 hex digits/);
+    expect(() => loadConfig(['--config', bad], {})).to.throw(ConfigError, /tokens\[0\]\.sha256 .*64 hex digits/);
     const plain = tempFile('t.yaml', 'tokens:\n  - role: write\n    token: plain\n');
     expect(() => loadConfig(['--config', plain], {})).to.throw(ConfigError, /tokens/);
   });

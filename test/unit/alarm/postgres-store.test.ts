@@ -12,6 +12,7 @@ import { expect } from 'chai';
 import pg from 'pg';
 import type { Alarm, AlarmChange } from '../../../src/alarm/model.js';
 import { DEFAULT_POSTGRES_MIGRATIONS_DIR, PostgresStore, redactUrl, type PostgresStoreOptions } from '../../../src/alarm/postgres-store.js';
+import { commitValues } from '../../../src/alarm/postgres-sql.js';
 import { readMigrations } from '../../../src/alarm/sqlite-migrations.js';
 import { StoreError, type ExpiryExtension, type Lease } from '../../../src/alarm/store.js';
 import { createLogger } from '../../../src/logger.js';
@@ -324,9 +325,15 @@ describe('PostgresStore', () => {
           fs.writeFileSync(path.join(dir, `${String(m.version).padStart(3, '0')}_${m.name}.sql`), m.sql);
         }
         const before = await open({ migrationsDir: dir });
-        await before.commit([change(alarm('A', 1)), change(alarm('B', 2))]);
-        await before.commit([change(alarm('A', 3), 'clear-all', true)]);
         await before.close();
+        // Committed as the previous version commits: through migration 002's function, without the columns of later ones.
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        for (const [changes, expected] of [[[change(alarm('A', 1)), change(alarm('B', 2))], 0], [[change(alarm('A', 3), 'clear-all', true)], 2]] as const) {
+          const values = commitValues(changes, expected, expected + changes.length).slice(0, 22);
+          await client.query(`SELECT alarm_center_commit(${values.map((_, i) => `$${i + 1}`).join(', ')})`, values);
+        }
+        await client.end();
         expect((await tableRows()).map((r) => r.id)).to.deep.equal(['B']);
 
         const after = await open();

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { selects, type AlarmSelection } from '../../../src/alarm/filter.js';
 import { SEVERITIES, STATUSES, type Alarm, type AlarmChange } from '../../../src/alarm/model.js';
-import { StoreConflict, StoreError, type AlarmStore, type ExpiryExtension, type HistoryEntry } from '../../../src/alarm/store.js';
+import { StoreConflict, StoreError, keepsHeartbeats, keepsWebhooks, type AlarmStore, type HeartbeatStore, type ExpiryExtension, type HistoryEntry, type WebhookFailure, type WebhookStore } from '../../../src/alarm/store.js';
 import { STORE_KINDS, type StorePlace } from '../../helpers/postgres.js';
 import { rejection } from '../../helpers/promises.js';
 import { storedAlarm as alarm } from '../../helpers/store.js';
@@ -44,8 +44,14 @@ const FULL = alarm('Full', 1, {
   ackedBy: 'ops@example — night shift',
   ackedAt: 1_790_000_100_000,
   ackComment: 'looking; "root cause" next',
+  ackExpiresAt: 1_790_000_400_000,
   expiresAt: 1_790_003_723_456,
 });
+
+/** Brings the alarms table up to the history, where the store has one (what a load then reads first). */
+async function checkpoint(store: AlarmStore): Promise<void> {
+  await (store as AlarmStore & { checkpoint?: () => unknown }).checkpoint?.();
+}
 
 for (const kind of STORE_KINDS) {
   describe(`AlarmStore contract: ${kind.name}`, () => {
@@ -162,7 +168,28 @@ for (const kind of STORE_KINDS) {
         expect(snapshot.revision).to.equal(3);
         expect(byId(snapshot.alarms)).to.deep.equal(byId([FULL, acked]));
         const full = snapshot.alarms.find((a) => a.id === 'Full');
-        expect(full).to.deep.include({ ackedBy: FULL.ackedBy, ackedAt: FULL.ackedAt, ackComment: FULL.ackComment, expiresAt: FULL.expiresAt });
+        expect(full).to.deep.include({ ackedBy: FULL.ackedBy, ackedAt: FULL.ackedAt, ackComment: FULL.ackComment, ackExpiresAt: FULL.ackExpiresAt, expiresAt: FULL.expiresAt });
+      });
+
+      it("keeps an acknowledgement's expiry and who made each acknowledgement's change, from the history and from the alarms table", async () => {
+        const acked = alarm('A', 2, { ackedBy: 'ops', ackedAt: 2000, ackComment: 'on it', ackExpiresAt: 62_000, updatedAt: 2000 });
+        await store.commit([change(alarm('A', 1)), { ...change(acked, 'ack'), by: 'ops' }]);
+
+        expect(byId((await (await reopen()).load()).alarms), 'from the history').to.deep.equal(byId([acked]));
+        await checkpoint(store);
+        expect(byId((await (await reopen()).load()).alarms), 'from the alarms table').to.deep.equal(byId([acked]));
+
+        const withdrawn = alarm('A', 3, { updatedAt: 62_000 });
+        await store.commit([{ ...change(withdrawn, 'unack'), by: 'ack expired' }]);
+        await checkpoint(store);
+        const again = await reopen();
+        expect(byId((await again.load()).alarms)).to.deep.equal(byId([withdrawn]));
+        expect((await again.history(P1, 0, 10)).map((e) => [e.action, e.by, e.alarm.ackExpiresAt])).to.deep.equal([
+          ['raise', undefined, undefined],
+          ['ack', 'ops', 62_000],
+          ['unack', 'ack expired', undefined],
+        ]);
+        expect((await again.history(P1, 0, 10)).map((e) => 'by' in e), 'no by on a change made by no one').to.deep.equal([false, true, true]);
       });
     });
 
@@ -419,6 +446,162 @@ for (const kind of STORE_KINDS) {
       });
     });
 
+    describe('durable webhooks', () => {
+      /** The store's webhook methods; every store of the suite has them. */
+      const hooks = () => {
+        if (!keepsWebhooks(store)) return expect.fail(`${kind.name} keeps no webhook state`);
+        return store;
+      };
+      const failure = (e: HistoryEntry, overrides: Partial<WebhookFailure> = {}): WebhookFailure => ({
+        webhook: 'ops', entry: e, attempts: 3, error: 'HTTP 500', failedAt: 5000, queued: false, ...overrides,
+      });
+      const plainEntry = (e: HistoryEntry) => ({ ...e, alarm: plain(e.alarm) });
+
+      it('reads the history of every scope after a revision, oldest first, at most limit', async () => {
+        await store.commit([change(alarm('A', 1)), change({ ...alarm('B', 2), project: 'p2' }), change(alarm('C', 3))]);
+        await store.commit([change(alarm('A', 4, { count: 2 }), 'reraise')]);
+        const all = await hooks().historyAfter(0, 10);
+        expect(all.map((e) => `${e.revision} ${e.alarm.project}/${e.alarm.id} ${e.action}`)).to.deep.equal(['1 p1/A raise', '2 p2/B raise', '3 p1/C raise', '4 p1/A reraise']);
+        expect((await hooks().historyAfter(1, 2)).map((e) => e.revision)).to.deep.equal([2, 3]);
+        expect(await hooks().historyAfter(4, 10)).to.deep.equal([]);
+        expect((await hooks().historyAfter(0, 10)).filter((e) => e.alarm.project === 'p1').map(plainEntry)).to.deep.equal((await store.history(P1, 0, 10)).map(plainEntry));
+      });
+
+      it('tells by prunedRevision that retention removed changes a reader after an older revision needs', async function () {
+        if (!store.pruneHistory) this.skip();
+        await store.commit([1, 2, 3, 4].map((r) => change(alarm(`A${r}`, r, { updatedAt: 1000 + r }))));
+        await store.pruneHistory(1003, 0, 100);
+        expect((await hooks().historyAfter(0, 10)).map((e) => e.revision)).to.deep.equal([3, 4]);
+        expect(store.prunedRevision?.()).to.equal(2);
+      });
+
+      it('keeps a cursor that only moves forward, with the last delivery and the last error since', async () => {
+        expect(await hooks().webhookCursor('ops')).to.equal(undefined);
+        await hooks().advanceWebhookCursor('ops', 5);
+        await hooks().advanceWebhookCursor('ops', 3, 7000);
+        expect(await hooks().webhookCursor('ops')).to.deep.equal({ name: 'ops', revision: 5, deliveredAt: 7000 });
+        await hooks().noteWebhookError('ops', 'HTTP 503', 8000);
+        await hooks().advanceWebhookCursor('ops', 6);
+        expect(await hooks().webhookCursor('ops')).to.deep.equal({ name: 'ops', revision: 6, deliveredAt: 7000, error: 'HTTP 503', errorAt: 8000 });
+        await hooks().advanceWebhookCursor('ops', 7, 9000);
+        expect(await hooks().webhookCursor('ops')).to.deep.equal({ name: 'ops', revision: 7, deliveredAt: 9000 });
+        expect(await hooks().webhookCursor('other')).to.equal(undefined);
+        const again = await reopen();
+        expect(await (again as AlarmStore & WebhookStore).webhookCursor('ops')).to.deep.equal({ name: 'ops', revision: 7, deliveredAt: 9000 });
+      });
+
+      it('keeps dead letters whole, moves the cursor past each, and lists them by scope and queue', async () => {
+        await store.commit([change(FULL), change({ ...alarm('B', 2), project: 'p2' }), change(alarm('C', 3))]);
+        const [e1, e2, e3] = (await hooks().historyAfter(0, 10)) as [HistoryEntry, HistoryEntry, HistoryEntry];
+        await hooks().addWebhookFailure(failure(e3));
+        await hooks().addWebhookFailure(failure(e1, { attempts: 1, error: 'HTTP 400' }));
+        await hooks().addWebhookFailure(failure(e2));
+        await hooks().addWebhookFailure(failure(e1, { webhook: 'other' }));
+        expect((await hooks().webhookCursor('ops'))?.revision).to.equal(3);
+
+        const listed = await hooks().webhookFailures('ops', { limit: 10 });
+        expect(listed.total).to.equal(3);
+        expect(listed.failures.map((f) => ({ ...f, entry: plainEntry(f.entry) }))).to.deep.equal(
+          [failure(e1, { attempts: 1, error: 'HTTP 400' }), failure(e2), failure(e3)].map((f) => ({ ...f, entry: plainEntry(f.entry) })),
+        );
+        expect(plain(listed.failures[0]?.entry.alarm as Alarm)).to.deep.equal(plain(FULL));
+        const p1 = await hooks().webhookFailures('ops', { limit: 1, scope: P1 });
+        expect({ revisions: p1.failures.map((f) => f.entry.revision), total: p1.total }).to.deep.equal({ revisions: [1], total: 2 });
+        expect((await hooks().webhookFailures('ops', { limit: 0 })).failures).to.deep.equal([]);
+      });
+
+      it('queues dead letters for another round, by revision and scope, and lets one go once delivered', async () => {
+        await store.commit([change(alarm('A', 1)), change({ ...alarm('B', 2), project: 'p2' }), change(alarm('C', 3))]);
+        for (const e of await hooks().historyAfter(0, 10)) await hooks().addWebhookFailure(failure(e));
+        const queued = async () => (await hooks().webhookFailures('ops', { limit: 10, queued: true })).failures.map((f) => f.entry.revision);
+
+        expect(await hooks().queueWebhookFailures('ops', [1, 2, 99], P1)).to.equal(1);
+        expect(await queued()).to.deep.equal([1]);
+        expect(await hooks().queueWebhookFailures('ops')).to.equal(3);
+        expect(await queued()).to.deep.equal([1, 2, 3]);
+        expect(await hooks().queueWebhookFailures('nobody')).to.equal(0);
+
+        // Failing again replaces the dead letter, out of the queue.
+        const [e1] = await hooks().historyAfter(0, 1);
+        await hooks().addWebhookFailure(failure(e1 as HistoryEntry, { attempts: 6 }));
+        expect(await queued()).to.deep.equal([2, 3]);
+        await hooks().removeWebhookFailure('ops', 2);
+        expect(await queued()).to.deep.equal([3]);
+
+        const again = (await reopen()) as AlarmStore & WebhookStore;
+        const kept = await again.webhookFailures('ops', { limit: 10 });
+        expect(kept.failures.map((f) => [f.entry.revision, f.attempts, f.queued])).to.deep.equal([[1, 6, false], [3, 3, true]]);
+      });
+    });
+
+    describe('heartbeats', () => {
+      /** The store's heartbeat methods; every store of the suite has them. */
+      const beats = (): AlarmStore & HeartbeatStore => {
+        if (!keepsHeartbeats(store)) return expect.fail(`${kind.name} keeps no heartbeats`);
+        return store;
+      };
+      const KEY = { ...P1, name: 'backup' };
+      const SETTINGS = { timeoutMs: 60_000, severity: 'critical', fieldsJson: '{"job":"pg_dump"}' } as const;
+
+      it('registers with a timeout, beats keeping the settings left out, and answers undefined for an unknown heartbeat without one', async () => {
+        expect(await beats().beatHeartbeat(KEY, 1000, {})).to.equal(undefined);
+        expect(await beats().heartbeats()).to.deep.equal([]);
+
+        const first = await beats().beatHeartbeat(KEY, 1000, SETTINGS);
+        const second = await beats().beatHeartbeat(KEY, 5000, { severity: 'minor' });
+
+        const registered = { ...KEY, ...SETTINGS, lastBeat: 1000, deadline: 61_000, raised: false, createdAt: 1000 };
+        expect(first).to.deep.equal({ heartbeat: registered, wasRaised: false, created: true });
+        expect(second).to.deep.equal({ heartbeat: { ...registered, severity: 'minor', lastBeat: 5000, deadline: 65_000 }, wasRaised: false, created: false });
+        const again = await reopen();
+        expect(await (again as AlarmStore & HeartbeatStore).heartbeats(P1)).to.deep.equal([second?.heartbeat]);
+      });
+
+      it('lists by scope and name, every scope without one', async () => {
+        await beats().beatHeartbeat({ ...P2, name: 'a' }, 1, SETTINGS);
+        await beats().beatHeartbeat({ ...P1, name: 'b' }, 1, SETTINGS);
+        await beats().beatHeartbeat({ ...P1, name: 'a' }, 1, SETTINGS);
+
+        expect((await beats().heartbeats(P1)).map((h) => h.name)).to.deep.equal(['a', 'b']);
+        expect((await beats().heartbeats()).map((h) => `${h.project}/${h.name}`)).to.deep.equal(['p1/a', 'p1/b', 'p2/a']);
+      });
+
+      it('answers the heartbeats due, a deadline before start-up only after a timeout from it, and not those marked raised', async () => {
+        await beats().beatHeartbeat({ ...P1, name: 'early' }, 0, { ...SETTINGS, timeoutMs: 10_000 });
+        await beats().beatHeartbeat({ ...P1, name: 'late' }, 50_000, { ...SETTINGS, timeoutMs: 10_000 });
+        await beats().beatHeartbeat({ ...P1, name: 'ahead' }, 50_000, { ...SETTINGS, timeoutMs: 100_000 });
+        const due = async (now: number) => (await beats().dueHeartbeats(now, 55_000, 10)).map((h) => h.name);
+
+        // early's deadline (10 s) passed before start-up (55 s): it waits for 55 + 10 s.
+        expect(await due(60_000)).to.deep.equal(['late']);
+        expect(await due(65_000)).to.deep.equal(['early', 'late']);
+        expect(await beats().dueHeartbeats(65_000, 55_000, 1)).to.have.length(1);
+        expect(await beats().markHeartbeatRaised({ ...P1, name: 'late' }, 50_000)).to.equal(true);
+        expect(await due(65_000)).to.deep.equal(['early']);
+      });
+
+      it('marks a lapse raised only while its beat is the one judged, and a beat answers the mark it resets', async () => {
+        await beats().beatHeartbeat(KEY, 1000, SETTINGS);
+
+        expect(await beats().markHeartbeatRaised(KEY, 999)).to.equal(false);
+        expect(await beats().markHeartbeatRaised(KEY, 1000)).to.equal(true);
+        expect((await beats().heartbeats(P1))[0]?.raised).to.equal(true);
+        const beat = await beats().beatHeartbeat(KEY, 2000, {});
+        expect(beat).to.deep.include({ wasRaised: true, created: false });
+        expect(beat?.heartbeat.raised).to.equal(false);
+        expect(await beats().markHeartbeatRaised(KEY, 1000)).to.equal(false);
+        expect(await beats().markHeartbeatRaised({ ...KEY, name: 'unknown' }, 1000)).to.equal(false);
+      });
+
+      it('deletes a heartbeat, answering it, and undefined for an unknown one', async () => {
+        await beats().beatHeartbeat(KEY, 1000, SETTINGS);
+
+        expect((await beats().deleteHeartbeat(KEY))?.name).to.equal('backup');
+        expect(await beats().deleteHeartbeat(KEY)).to.equal(undefined);
+        expect(await beats().heartbeats()).to.deep.equal([]);
+      });
+    });
+
     describe('#ping', () => {
       it('resolves on an open store and rejects with a StoreError once it is closed', async () => {
         await store.ping();
@@ -487,6 +670,19 @@ for (const kind of STORE_KINDS) {
 
         await store.commit([change(alarm('Mine', 6))]);
         expect((await other.load()).alarms.map((a) => a.id).sort()).to.deep.equal(['C', 'Mine']);
+      });
+
+      it("answers another store's acknowledgement changes with changesAfter, with their expiry and by", async () => {
+        const acked = alarm('A', 2, { ackedBy: 'ops', ackedAt: 2000, ackComment: '', ackExpiresAt: 9000, updatedAt: 2000 });
+        await other.commit([change(alarm('A', 1)), { ...change(acked, 'ack'), by: 'ops' }]);
+        await other.commit([{ ...change(alarm('A', 3, { updatedAt: 9000 }), 'unack'), by: 'ack expired' }]);
+
+        const caught = await store.changesAfter?.(1, 10);
+
+        expect(caught?.map((c) => ({ ...c, alarm: plain(c.alarm) }))).to.deep.equal([
+          { action: 'ack', removed: false, at: 2000, by: 'ops', alarm: plain(acked) },
+          { action: 'unack', removed: false, at: 9000, by: 'ack expired', alarm: plain(alarm('A', 3, { updatedAt: 9000 })) },
+        ]);
       });
 
       it("answers another store's extensions with expiryExtensions, and none for alarms without one", async () => {
