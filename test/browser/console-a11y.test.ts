@@ -2,7 +2,8 @@
  * The console's accessibility, scanned by axe-core in the page (WCAG 2 A and AA rules, contrast
  * included) in the light and the dark theme, with the details panel open and on the token form,
  * and keyboard use: every action is reached with Tab and taken with Enter or Space. The tests
- * save the screenshots the README shows (docs/console-*.png).
+ * save the screenshots the README shows (console-*.png: into .screenshots/, or docs/ with
+ * UPDATE_SCREENSHOTS=1).
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';

@@ -16,8 +16,11 @@ import { findProgram, requirePrograms } from '../helpers/programs.js';
 
 export const CHROMIUM = { command: 'chromium', debianPackage: 'chromium' } as const;
 
-/** Where the tests save the screenshots the README shows. */
-export const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
+/**
+ * Where the tests save their screenshots: .screenshots/ (not tracked), so a test run leaves the
+ * working tree as it was; with UPDATE_SCREENSHOTS=1, docs/, the ones the README shows.
+ */
+export const SCREENSHOTS = fileURLToPath(new URL(process.env.UPDATE_SCREENSHOTS === '1' ? '../../docs/' : '../../.screenshots/', import.meta.url));
 
 let built: Promise<unknown> | undefined;
 
@@ -103,10 +106,10 @@ export async function listed(url: string, headers: Record<string, string> = {}, 
   return res.body.alarms;
 }
 
-/** Saves a screenshot of the page into docs/ under `name`. */
+/** Saves a screenshot of the page under `name` (see SCREENSHOTS). */
 export async function screenshot(page: Page, name: string): Promise<string> {
-  fs.mkdirSync(DOCS, { recursive: true });
-  const file = path.join(DOCS, name);
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  const file = path.join(SCREENSHOTS, name);
   await page.screenshot({ path: file });
   return file;
 }
