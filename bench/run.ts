@@ -7,14 +7,23 @@
  * SQLite (batch and single raises, with the CPU each spends per request) and the propagation of
  * changes from one replica to a watcher on another; part F sends the same Alertmanager API v2
  * alerts, new ones and unchanged re-sends, to Alarm Center and to Prometheus Alertmanager (with the
- * CPU each spends per 1,000 alerts). It prints a markdown table and writes the same results as
- * JSON to `.bench/results.json`. Everything runs on 127.0.0.1 and every child process, PostgreSQL
- * and Alertmanager included, is stopped at the end.
+ * CPU each spends per 1,000 alerts); part G measures notifications: single raises to Alarm Center
+ * with 3 webhooks and an Alertmanager attached against one with none (taking turns, with the CPU
+ * each spends per 1,000 raises, and a check that every change was delivered), and the delay from
+ * a change to its webhook's receiver at 1,000 raises/s; part H opens the console in headless
+ * Chromium on 10,000 active alarms: its first render, and the delay from a commit to the alarm's
+ * row in the page at 100 new alarms/s; part I measures heartbeats and active checks: single raises
+ * to Alarm Center with 1,000 heartbeats beaten once a second each and 200 HTTP checks every second
+ * against one without them (taking turns, with the CPU each spends per 1,000 raises, and the beats
+ * and probes achieved meanwhile), and the delay from a heartbeat's missed deadline to its raise. It
+ * prints a markdown table and writes the same results as JSON to `.bench/results.json`. Everything
+ * runs on 127.0.0.1 and every child process, PostgreSQL, Alertmanager and Chromium included, is
+ * stopped at the end.
  *
  * BENCH_ONLY runs only the parts it names, comma-separated: `in-process`, `http`, `fanout`,
- * `limits`, `postgres`, `intake` (e.g. `BENCH_ONLY=intake npm run bench`). BENCH_SECONDS and
- * BENCH_WARMUP_SECONDS set the measured and warm-up seconds of each side of an HTTP comparison,
- * parts E's and F's included (defaults 10 and 2).
+ * `limits`, `postgres`, `intake`, `notify`, `console`, `checks` (e.g. `BENCH_ONLY=intake npm run
+ * bench`). BENCH_SECONDS and BENCH_WARMUP_SECONDS set the measured and warm-up seconds of each side
+ * of an HTTP comparison, parts E's, F's, G's and I's included (defaults 10 and 2).
  * BENCH_FANOUT_WATCHERS, BENCH_FANOUT_CHANGES and BENCH_FANOUT_RATE set the fan-out's watchers,
  * changes and changes per second (defaults 10,000, 2,000 and 5: see FANOUT_RATE).
  */
@@ -23,11 +32,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAllChildrenNow, stopAllChildren } from './children.js';
+import { runChecks, type ChecksSettings } from './checks.js';
+import { runConsole, type ConsoleSettings } from './console.js';
 import { runFanout, type FanoutSettings } from './fanout.js';
 import { runHttp, type HttpSettings } from './http.js';
 import { runInProcess, type InProcessSettings } from './in-process.js';
 import { runIntake, type IntakeSettings } from './intake.js';
 import { runLimits, type LimitsSettings } from './limits.js';
+import { runNotify, type NotifySettings } from './notify.js';
 import { runPostgres, type PostgresSettings } from './postgres.js';
 import { addSection, errorRow, formatTable, writeReport, type Report } from './report.js';
 
@@ -68,7 +80,22 @@ const PROPAGATION_SECONDS = 10;
 /** Alerts firing on each server before the intake part's re-sends. */
 const INTAKE_FIRING = 10_000;
 
-const PARTS = ['in-process', 'http', 'fanout', 'limits', 'postgres', 'intake'] as const;
+/**
+ * Raises per second, and for how long, in the notifications part's delivery-delay run, after a
+ * warm-up at the same rate: a fresh server's webhook falls behind 1,000 changes/s for its first
+ * few seconds and then catches up, a start-up transient (the same server, warm, does not).
+ */
+const NOTIFY_DELAY_RATE = 1000;
+const NOTIFY_DELAY_SECONDS = 10;
+const NOTIFY_DELAY_WARMUP_SECONDS = 5;
+
+/** The console part: first renders of fresh pages with 10,000 alarms, then new alarms at 100/s to an open page. */
+const CONSOLE: ConsoleSettings = { alarms: 10_000, loads: 5, rate: 100, seconds: 10, warmupSeconds: 2 };
+
+/** Part I: heartbeats beaten and checks run beside the raises, and heartbeats left to lapse. */
+const CHECKS = { heartbeats: 1000, checks: 200, lapses: 200 };
+
+const PARTS = ['in-process', 'http', 'fanout', 'limits', 'postgres', 'intake', 'notify', 'console', 'checks'] as const;
 type Part = (typeof PARTS)[number];
 
 function seconds(name: string, fallback: number): number {
@@ -114,6 +141,11 @@ function intakeSettings(http: HttpSettings): IntakeSettings {
   return { load: http.load, batchSize: http.batchSize, firing: INTAKE_FIRING };
 }
 
+/** The notifications part drives its comparison as part B does. */
+function notifySettings(http: HttpSettings): NotifySettings {
+  return { load: http.load, delay: { rate: NOTIFY_DELAY_RATE, seconds: NOTIFY_DELAY_SECONDS, warmupSeconds: NOTIFY_DELAY_WARMUP_SECONDS } };
+}
+
 function fanoutSettings(): FanoutSettings {
   return {
     watchers: positive('BENCH_FANOUT_WATCHERS', 10_000, true),
@@ -132,6 +164,8 @@ interface PartSettings {
   fanout: FanoutSettings;
   postgres: PostgresSettings;
   intake: IntakeSettings;
+  notify: NotifySettings;
+  checks: ChecksSettings;
 }
 
 function newReport(s: PartSettings, parts: ReadonlySet<Part>): Report {
@@ -144,7 +178,7 @@ function newReport(s: PartSettings, parts: ReadonlySet<Part>): Report {
       memory: os.totalmem(),
       platform: `${os.platform()} ${os.release()}`,
     },
-    settings: { parts: [...parts], inProcess: IN_PROCESS, http: s.http, fanout: s.fanout, limits: LIMITS, postgres: s.postgres, intake: s.intake },
+    settings: { parts: [...parts], inProcess: IN_PROCESS, http: s.http, fanout: s.fanout, limits: LIMITS, postgres: s.postgres, intake: s.intake, notify: s.notify, console: CONSOLE, checks: s.checks },
     rows: [],
     notes: [],
     figures: {},
@@ -175,7 +209,9 @@ async function main(): Promise<number> {
   const fanout = fanoutSettings();
   const postgres = postgresSettings(http);
   const intake = intakeSettings(http);
-  const report = newReport({ http, fanout, postgres, intake }, parts);
+  const notify = notifySettings(http);
+  const checks: ChecksSettings = { load: http.load, ...CHECKS };
+  const report = newReport({ http, fanout, postgres, intake, notify, checks }, parts);
   try {
     if (parts.has('in-process')) await partA(report, workDir);
     if (parts.has('http')) {
@@ -197,6 +233,18 @@ async function main(): Promise<number> {
     if (parts.has('intake')) {
       progress('part F: Alertmanager intake');
       addSection(report, await runIntake(path.join(workDir, 'intake'), intake, (what) => progress(`part F: ${what}`)));
+    }
+    if (parts.has('notify')) {
+      progress('part G: notifications');
+      addSection(report, await runNotify(path.join(workDir, 'notify'), notify, (what) => progress(`part G: ${what}`)));
+    }
+    if (parts.has('console')) {
+      progress('part H: console');
+      addSection(report, await runConsole(path.join(workDir, 'console'), CONSOLE, (what) => progress(`part H: ${what}`)));
+    }
+    if (parts.has('checks')) {
+      progress('part I: heartbeats and checks');
+      addSection(report, await runChecks(path.join(workDir, 'checks'), checks, (what) => progress(`part I: ${what}`)));
     }
   } finally {
     await stopAllChildren();

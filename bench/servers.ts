@@ -1,7 +1,8 @@
 /**
  * How the bench starts each server under test on 127.0.0.1: Alarm Center's built server (on
- * SQLite, or as a replica on a PostgreSQL database), the bare express baseline, and Prometheus
- * Alertmanager when the Debian package is installed.
+ * SQLite, with a config file, or as a replica on a PostgreSQL database), the bare express
+ * baseline, the webhook receiver, the heartbeat beater, and Prometheus Alertmanager when the Debian
+ * package is installed.
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -19,6 +20,8 @@ const SERVER_MAIN = path.join(PACKAGE_DIR, 'dist', 'main.js');
 export const ALERTMANAGER_BIN = '/usr/bin/prometheus-alertmanager';
 
 const BARE_EXPRESS = fileURLToPath(new URL('./bare-express.ts', import.meta.url));
+const WEBHOOK_RECEIVER = fileURLToPath(new URL('./webhook-receiver.ts', import.meta.url));
+const HEARTBEAT_BEATER = fileURLToPath(new URL('./checks-beater.ts', import.meta.url));
 const READY_TIMEOUT_MS = 20_000;
 
 /** Alertmanager configuration: one receiver without integrations, every alert routed to it. */
@@ -93,6 +96,15 @@ export function startAlarmCenter(dataDir: string): Promise<ChildServer> {
 }
 
 /**
+ * Starts Alarm Center as `startAlarmCenter` does (same limits off) with the settings of the config
+ * file `configFile` too (the flags win over it); `name` tells it apart in errors.
+ */
+export function startAlarmCenterWithConfig(dataDir: string, configFile: string, name = 'Alarm Center'): Promise<ChildServer> {
+  const args = [SERVER_MAIN, '--config', configFile, '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...LIMITS_OFF];
+  return startReady(name, process.execPath, args, readyAlarmCenter);
+}
+
+/**
  * Starts Alarm Center as `startAlarmCenter` does (same limits off) but on the PostgreSQL database
  * at `postgresUrl`, as one of the replicas sharing it; `name` tells replicas apart in errors.
  */
@@ -122,6 +134,24 @@ async function readyAlarmCenter(c: ChildServer): Promise<string> {
 export function startBareExpress(): Promise<ChildServer> {
   const args = ['--import', 'tsx', BARE_EXPRESS, '--host', '127.0.0.1', '--port', '0'];
   return startReady('bare express', process.execPath, args, (c) => c.waitForLine(listeningUrl, READY_TIMEOUT_MS));
+}
+
+/** Starts the webhook receiver (bench/webhook-receiver.ts) on a free loopback port; `delays` keeps each change's arrival. */
+export function startWebhookReceiver(delays = false): Promise<ChildServer> {
+  const args = ['--import', 'tsx', WEBHOOK_RECEIVER, '--host', '127.0.0.1', '--port', '0', ...(delays ? ['--delays'] : [])];
+  return startReady('webhook receiver', process.execPath, args, (c) => c.waitForLine(listeningUrl, READY_TIMEOUT_MS));
+}
+
+/**
+ * Starts the heartbeat beater (bench/checks-beater.ts) against the Alarm Center at `url`, and
+ * waits until it has registered its `count` heartbeats with `timeoutSeconds`; it beats on SIGUSR1.
+ */
+export function startHeartbeatBeater(url: string, count: number, timeoutSeconds: number): Promise<ChildServer> {
+  const args = ['--import', 'tsx', HEARTBEAT_BEATER, '--url', url, '--count', String(count), '--timeout', String(timeoutSeconds)];
+  return startReady('heartbeat beater', process.execPath, args, async (c) => {
+    await c.waitForLine((line) => (line.includes('"message":"ready"') ? line : undefined), READY_TIMEOUT_MS);
+    return url;
+  });
 }
 
 /**
