@@ -93,20 +93,25 @@ function entryKey(d: Due): string {
 }
 
 /**
- * A time per deadline (kind, scope, id, source), in maps nested by id and source: looked up on
- * every re-send, it reuses the hashes V8 keeps on the id and source strings instead of hashing a
- * key made anew each time.
+ * A time per deadline of one kind, in maps nested by domain, project, id and source: looked up
+ * at every re-send, it reuses the hashes V8 keeps on those strings instead of hashing a key made
+ * anew each time.
  */
 class DeadlineTimes {
-  private readonly byScope = new Map<string, Map<string, Map<string, number>>>();
+  private readonly byDomain = new Map<string, Map<string, Map<string, Map<string, number>>>>();
 
   private sources(d: Due, create: boolean): Map<string, number> | undefined {
-    const scope = `${d.ack ? 'ack' : 'alarm'}\u0000${d.scope.domain}\u0000${d.scope.project}`;
-    let ids = this.byScope.get(scope);
+    let projects = this.byDomain.get(d.scope.domain);
+    if (!projects) {
+      if (!create) return undefined;
+      projects = new Map();
+      this.byDomain.set(d.scope.domain, projects);
+    }
+    let ids = projects.get(d.scope.project);
     if (!ids) {
       if (!create) return undefined;
       ids = new Map();
-      this.byScope.set(scope, ids);
+      projects.set(d.scope.project, ids);
     }
     let sources = ids.get(d.id);
     if (!sources && create) {
@@ -124,13 +129,16 @@ class DeadlineTimes {
     this.sources(d, true)?.set(d.source, at);
   }
 
+  /** Forgets the deadline's time, and the maps it leaves empty. */
   delete(d: Due): void {
-    const sources = this.sources(d, false);
-    if (!sources?.delete(d.source) || sources.size > 0) return;
-    const scope = `${d.ack ? 'ack' : 'alarm'}\u0000${d.scope.domain}\u0000${d.scope.project}`;
-    const ids = this.byScope.get(scope);
-    ids?.delete(d.id);
-    if (ids?.size === 0) this.byScope.delete(scope);
+    const projects = this.byDomain.get(d.scope.domain);
+    const ids = projects?.get(d.scope.project);
+    const sources = ids?.get(d.id);
+    if (!projects || !ids || !sources?.delete(d.source) || sources.size > 0) return;
+    ids.delete(d.id);
+    if (ids.size > 0) return;
+    projects.delete(d.scope.project);
+    if (projects.size === 0) this.byDomain.delete(d.scope.domain);
   }
 }
 
@@ -151,8 +159,8 @@ const MAX_DELAY = 2 ** 31 - 1;
  */
 export class Expirer {
   private readonly heap = new Heap();
-  /** The earliest time each deadline has an entry on the heap. */
-  private readonly queued = new DeadlineTimes();
+  /** The earliest time each deadline has an entry on the heap: the alarms' expiries, the acknowledgements'. */
+  private readonly queued = { alarm: new DeadlineTimes(), ack: new DeadlineTimes() };
   private readonly options: ExpirerOptions;
   private readonly clock: () => number;
   private timer: NodeJS.Timeout | undefined;
@@ -182,11 +190,14 @@ export class Expirer {
   /** Tracks the deadlines of the alarm when it is ACTIVATED: its expiry, its acknowledgement's. */
   track(alarm: Alarm): void {
     if (this.closed) return;
-    for (const ack of [false, true]) {
-      const deadline = deadlineOf(alarm, ack);
-      if (deadline === undefined) continue;
-      this.enqueue({ at: deadline, ack, deadline, scope: { domain: alarm.domain, project: alarm.project }, id: alarm.id, source: alarm.source });
-    }
+    this.trackOne(alarm, false);
+    this.trackOne(alarm, true);
+  }
+
+  private trackOne(alarm: Alarm, ack: boolean): void {
+    const deadline = deadlineOf(alarm, ack);
+    if (deadline === undefined) return;
+    this.enqueue({ at: deadline, ack, deadline, scope: { domain: alarm.domain, project: alarm.project }, id: alarm.id, source: alarm.source });
   }
 
   /**
@@ -196,9 +207,10 @@ export class Expirer {
    * holds one entry, not one per move.
    */
   private enqueue(d: Due): void {
-    const queuedAt = this.queued.get(d);
+    const times = d.ack ? this.queued.ack : this.queued.alarm;
+    const queuedAt = times.get(d);
     if (queuedAt !== undefined && queuedAt <= d.at) return;
-    this.queued.set(d, d.at);
+    times.set(d, d.at);
     this.heap.push(d);
     if (d.at < this.timerAt) this.schedule();
   }
@@ -254,7 +266,8 @@ export class Expirer {
     const byScope = new Map<string, { scope: Scope; due: Due[]; seen: Set<string> }>();
     while ((this.heap.peek()?.at ?? Infinity) <= now) {
       const d = this.heap.pop() as Due;
-      if (this.queued.get(d) === d.at) this.queued.delete(d);
+      const times = d.ack ? this.queued.ack : this.queued.alarm;
+      if (times.get(d) === d.at) times.delete(d);
       const deadline = deadlineOf(this.options.index.get(d.scope, d.id, d.source), d.ack);
       if (deadline === undefined) continue;
       if (deadline !== d.deadline) {
