@@ -10,7 +10,7 @@ import { DEFAULT_WAL_LIMIT_BYTES, WalCheckpointer } from './wal-checkpointer.js'
 import { WalFlusher } from './wal-flusher.js';
 import { entryOf, fromRow, type AlarmRow, type HistoryRow } from './store-rows.js';
 import { SqliteWebhooks } from './sqlite-webhooks.js';
-import { SqliteHeartbeats } from './sqlite-heartbeats.js';
+import { SqliteHeartbeats, type HeartbeatBeatRequest } from './sqlite-heartbeats.js';
 import type { HeartbeatBeat, HeartbeatKey, HeartbeatSettings, StoredHeartbeat } from './store.js';
 
 export { DEFAULT_MIGRATIONS_DIR, readMigrations } from './sqlite-migrations.js';
@@ -522,6 +522,9 @@ export class SqliteStore implements AlarmStore {
   }
 
   /** Runs a heartbeat call on the heartbeat statements (prepared on first use); its failure is a StoreError. */
+  /** Beats waiting for the next turn of the event loop (beatHeartbeat). */
+  private beats: (HeartbeatBeatRequest & { resolve(beat: HeartbeatBeat | undefined): void; reject(err: unknown): void })[] = [];
+
   private async onHeartbeats<T>(call: (rows: SqliteHeartbeats) => T): Promise<T> {
     try {
       const lost = this.checkFile(true);
@@ -533,8 +536,26 @@ export class SqliteStore implements AlarmStore {
     }
   }
 
+  /**
+   * Beats taken in one turn of the event loop are written in one transaction on the next (a
+   * commit each cost more than the rest of a beat); under load a turn brings many.
+   */
   beatHeartbeat(key: HeartbeatKey, at: number, settings: Partial<HeartbeatSettings>): Promise<HeartbeatBeat | undefined> {
-    return this.onHeartbeats((r) => r.beatHeartbeat(key, at, settings));
+    return new Promise((resolve, reject) => {
+      this.beats.push({ key, at, settings, resolve, reject });
+      if (this.beats.length === 1) setImmediate(() => void this.writeBeats());
+    });
+  }
+
+  private async writeBeats(): Promise<void> {
+    const batch = this.beats;
+    this.beats = [];
+    try {
+      const beaten = await this.onHeartbeats((r) => r.beatAll(batch));
+      batch.forEach((b, i) => b.resolve(beaten[i]));
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+    }
   }
 
   heartbeats(scope?: Scope): Promise<StoredHeartbeat[]> {

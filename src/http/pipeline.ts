@@ -103,7 +103,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       (s) =>
         observer.track(s.req, s.res, {
           route: () => s.route?.template ?? 'unmatched',
-          polled: () => s.route?.access === 'probe',
+          polled: () => s.route?.access === 'probe' || s.route?.polled === true,
           token: () => s.principal?.name,
         }),
     ],

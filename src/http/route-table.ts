@@ -51,6 +51,11 @@ interface RouteBase {
    * loop; json-body.ts), with the same limits and errors.
    */
   body: boolean | 'text';
+  /**
+   * Polled by machines, not asked by people (a heartbeat's beat): answered below 400, its log
+   * line is at debug, as a probe's is (routes of `probe` access are polled too).
+   */
+  polled?: true;
   /** Also answers WebSocket upgrades (the handler serves the plain HTTP form). */
   websocket?: boolean;
   /**

@@ -206,6 +206,9 @@ describe('alarm-center (the bin)', function () {
       for (const p of ['/livez', '/readyz', '/readyz/store', '/health', '/v4/p/registry/health', '/metrics']) {
         expect((await fetch(`${url}${p}`)).status, p).to.equal(200);
       }
+      const beat = (name: string, body: string) => fetch(`${url}/v4/p/admin/heartbeats/${name}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
+      expect((await beat('nightly', '{"timeoutSeconds":3600}')).status).to.equal(200);
+      expect((await beat('unknown', '')).status, 'a first beat without timeoutSeconds').to.equal(400);
       expect((await fetch(`${url}/readyz/nonexistent`)).status).to.equal(404);
       expect((await fetch(`${url}/v4/p/admin/alarms`)).status).to.equal(200);
       await bin.waitForLine('for the last request', (l) => l.message === 'request' && l.route === '/v4/:project/admin/alarms');
@@ -213,16 +216,16 @@ describe('alarm-center (the bin)', function () {
 
     const requestLines = (bin: Bin) => bin.lines.filter((l) => l.message === 'request').map((l) => `${l.level} ${l.status} ${l.path}`);
 
-    it('logs the successful requests of probes and scrapers only at debug, and their failures at info', async () => {
+    it("logs the successful requests of probes, scrapers and heartbeats' beats only at debug, and their failures at info", async () => {
       const bin = run(['--port', '0', '--data-dir', dataDir()]);
 
       await pollThenList(bin);
 
-      expect(requestLines(bin)).to.deep.equal(['info 404 /readyz/nonexistent', 'info 200 /v4/p/admin/alarms']);
+      expect(requestLines(bin)).to.deep.equal(['info 400 /v4/p/admin/heartbeats/unknown', 'info 404 /readyz/nonexistent', 'info 200 /v4/p/admin/alarms']);
       expect(await bin.stop()).to.equal(0);
     });
 
-    it('logs the successful requests of probes and scrapers at --log-level debug', async () => {
+    it("logs the successful requests of probes, scrapers and heartbeats' beats at --log-level debug", async () => {
       const bin = run(['--port', '0', '--data-dir', dataDir(), '--log-level', 'debug']);
 
       await pollThenList(bin);
@@ -234,6 +237,8 @@ describe('alarm-center (the bin)', function () {
         'debug 200 /health',
         'debug 200 /v4/p/registry/health',
         'debug 200 /metrics',
+        'debug 200 /v4/p/admin/heartbeats/nightly',
+        'info 400 /v4/p/admin/heartbeats/unknown',
         'info 404 /readyz/nonexistent',
         'info 200 /v4/p/admin/alarms',
       ]);
