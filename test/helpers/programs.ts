@@ -271,3 +271,17 @@ export function alertmanagerSpec(config: Record<string, unknown>): ProgramSpec {
     ],
   };
 }
+
+/** Pipes `text` to `promtool check metrics`; resolves with its exit code and everything it printed. */
+export function promtoolCheck(text: string): Promise<{ code: number | null; output: string }> {
+  const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const done = new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, output }));
+  });
+  child.stdin.end(text);
+  return done;
+}

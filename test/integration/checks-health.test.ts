@@ -3,7 +3,6 @@
  * alarms (and so the checks and heartbeats) making the cluster unhealthy, and their metrics,
  * checked by promtool.
  */
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
@@ -11,7 +10,7 @@ import request from 'supertest';
 import type { CheckConfig } from '../../src/checks/check-config.js';
 import { startServer, type RunningServer } from '../../src/root.js';
 import { expectError, waitFor } from '../helpers/integration.js';
-import { PROMTOOL, requirePrograms } from '../helpers/programs.js';
+import { PROMTOOL, promtoolCheck, requirePrograms } from '../helpers/programs.js';
 
 /** A loopback port nothing listens on. */
 async function freePort(): Promise<number> {
@@ -20,20 +19,6 @@ async function freePort(): Promise<number> {
   const { port } = probe.address() as AddressInfo;
   await new Promise((resolve) => probe.close(resolve));
   return port;
-}
-
-/** `promtool check metrics` of a text: its exit code and what it printed. */
-function promtoolCheck(text: string): Promise<{ code: number | null; output: string }> {
-  const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const done = new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
-  });
-  child.stdin.end(text);
-  return done;
 }
 
 /** The value of a sample line `name{labels} value` of a scrape. */

@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { expect } from 'chai';
 import request from 'supertest';
 import { startServer, type RunningServer } from '../../src/root.js';
-import { PROMTOOL, requirePrograms } from '../helpers/programs.js';
+import { PROMTOOL, promtoolCheck, requirePrograms } from '../helpers/programs.js';
 import { WsClient } from '../helpers/watch.js';
 
 interface Sample {
@@ -49,20 +48,6 @@ const LINT_EXCEPTIONS = [
   /^alarm_center_notify_(publish|pending)_durations_microseconds use base unit "seconds" instead of "microseconds"$/,
   /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/,
 ];
-
-/** Pipes `text` to `promtool check metrics`; resolves with its exit code and everything it printed. */
-function promtoolCheck(text: string): Promise<{ code: number | null; output: string }> {
-  const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const done = new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
-  });
-  child.stdin.end(text);
-  return done;
-}
 
 const ALARMS = '/v4/p/admin/alarms';
 
