@@ -4,24 +4,16 @@
  * parser's own message, which the web layer turns into the same error as any malformed body.
  */
 import { parentPort } from 'node:worker_threads';
-import { parsePostableAlerts } from './alertmanager.js';
 import { FIELDS_CACHE_ENTRIES, FieldsJsonCache } from './fields-cache.js';
-import type { ParseAnswer, ParseRequest } from './parser-pool.js';
-import { toWire } from './wire.js';
+import { readBody, type ParseAnswer, type ParseRequest } from './parser-pool.js';
 
-/** This thread's fields' texts (fields-cache.ts); a request goes to the threads in turn, so each sees every alert. */
+/** This thread's fields' texts (fields-cache.ts); bodies go to the threads in turn, so each soon holds every firing alert. */
 const cache = new FieldsJsonCache(FIELDS_CACHE_ENTRIES);
 
 /** One request's answer; a failure of this code answers `failed` rather than ending the thread. */
 function answer(request: ParseRequest): ParseAnswer {
-  let body: unknown;
   try {
-    body = request.text.length === 0 ? {} : JSON.parse(request.text);
-  } catch (err) {
-    return { id: request.id, malformed: err instanceof Error ? err.message : String(err) };
-  }
-  try {
-    return { id: request.id, batch: toWire(parsePostableAlerts(body, request.now, request.resolveTimeoutMs, cache)) };
+    return { id: request.id, ...readBody(request, cache) };
   } catch (err) {
     return { id: request.id, failed: err instanceof Error ? err.message : String(err) };
   }

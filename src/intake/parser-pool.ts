@@ -54,16 +54,26 @@ function workerEntry(): ThreadEntry {
   return { url: new URL('./ts-thread.mjs', import.meta.url), options: { workerData: { module: new URL('./parse-worker.ts', import.meta.url).href } } };
 }
 
-/** Parses on the event loop, answering as a thread does (with a cache of its own, as a thread has). */
-function parseHere(r: ParseRequest, cache: FieldsJsonCache): ParsedBody {
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/**
+ * Reads a body: its operations in wire form, or the JSON parser's message. What a thread answers
+ * (parse-worker.ts), and what the event loop does without one.
+ */
+export function readBody(r: ParseRequest, cache: FieldsJsonCache): { batch: WireBatch } | { malformed: string } {
   let body: unknown;
   try {
     body = r.text.length === 0 ? {} : JSON.parse(r.text);
   } catch (err) {
-    return { ok: false, malformed: err instanceof Error ? err.message : String(err) };
+    return { malformed: messageOf(err) };
   }
-  // Through the wire form too, so a body reads the same with threads or without.
-  return { ok: true, batch: fromWire(toWire(parsePostableAlerts(body, r.now, r.resolveTimeoutMs, cache))) };
+  return { batch: toWire(parsePostableAlerts(body, r.now, r.resolveTimeoutMs, cache)) };
+}
+
+/** Parses on the event loop, answering as a thread does (through the wire form, with a cache of its own). */
+function parseHere(r: ParseRequest, cache: FieldsJsonCache): ParsedBody {
+  const read = readBody(r, cache);
+  return 'batch' in read ? { ok: true, batch: fromWire(read.batch) } : { ok: false, malformed: read.malformed };
 }
 
 /** One thread and the requests it holds. */
