@@ -12,7 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { withServers, type ChildServer } from './children.js';
 import { getJson } from './load.js';
 import { DRAIN_TIMEOUT_MS, deliveredAll, hookPath, metricsText, samples, settle, sumOf, writeConfig, type Hook } from './notify-readings.js';
-import { alarmInput } from './payloads.js';
+import { alarmInput, revisionOf } from './payloads.js';
 import { percentile } from './percentile.js';
 import { dec, int, verdict, type Row } from './report.js';
 import { startAlarmCenterWithConfig, startWebhookReceiver } from './servers.js';
@@ -41,16 +41,6 @@ interface Raises {
   behindMaxMs: number;
   /** Raises sent per second, from the first to the last. */
   achievedRate: number;
-}
-
-/** The revision of the one alarm a raise answers; undefined when the answer has none. */
-function revisionOf(body: Buffer): number | undefined {
-  try {
-    const revision = (JSON.parse(body.toString('utf8')) as { alarms?: { revision?: unknown }[] }).alarms?.[0]?.revision;
-    return typeof revision === 'number' ? revision : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Sends one raise; answers the revision of its 2xx answer, or undefined when it failed. */

@@ -54,3 +54,13 @@ export function alerts(first: number, size: number): AlertJson[] {
   const startsAt = new Date().toISOString();
   return Array.from({ length: size }, (_, i) => alert(first + i, startsAt));
 }
+
+/** The revision of the one alarm a raise answers; undefined when the answer has none. */
+export function revisionOf(body: Buffer): number | undefined {
+  try {
+    const revision = (JSON.parse(body.toString('utf8')) as { alarms?: { revision?: unknown }[] }).alarms?.[0]?.revision;
+    return typeof revision === 'number' ? revision : undefined;
+  } catch {
+    return undefined;
+  }
+}

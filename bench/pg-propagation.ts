@@ -15,7 +15,7 @@ import http from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { withServers, type ChildServer } from './children.js';
-import { alarmInput } from './payloads.js';
+import { alarmInput, revisionOf } from './payloads.js';
 import { percentile } from './percentile.js';
 import { processCpuSeconds, treeCpuSeconds } from './process-cpu.js';
 import { startAlarmCenterOnPostgres } from './servers.js';
@@ -155,16 +155,6 @@ function spread(values: readonly number[]): Spread {
     max: sorted.length > 0 ? (sorted[sorted.length - 1] as number) : Number.NaN,
     samples: sorted.length,
   };
-}
-
-/** The revision of the one alarm a raise answers; undefined when the answer has none. */
-function revisionOf(body: Buffer): number | undefined {
-  try {
-    const revision = (JSON.parse(body.toString('utf8')) as { alarms?: { revision?: unknown }[] }).alarms?.[0]?.revision;
-    return typeof revision === 'number' ? revision : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Sends the n-th raise to A; records its acknowledgement and revision, or its failure. */

@@ -1,6 +1,7 @@
 /**
  * Parts of the settings that several components declare for themselves: lists of named entries
- * that only a config file gives (webhooks, checks), and URLs shown without their credentials. A
+ * that only a config file gives (webhooks, checks), their http(s) URLs, and URLs shown without
+ * their credentials. A
  * shared leaf: it imports nothing of the project.
  */
 import { z } from 'zod';
@@ -22,6 +23,16 @@ export function namedList<T extends z.ZodType<{ name: string }>>(entry: T, what:
     })
     .default([]);
 }
+
+/** An absolute http:// or https:// URL with a host (a webhook's, a check's). */
+export const httpUrl = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}, 'must be an absolute http:// or https:// URL');
 
 /** The URL without its user name and password, for answers, alarms and logs. */
 export function publicUrl(url: string): string {

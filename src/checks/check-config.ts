@@ -6,20 +6,11 @@
  * (`checks[0].tcp: …`) and never repeat a URL, which may hold a password.
  */
 import { z } from 'zod';
-import { namedList, publicUrl } from '../config-lists.js';
+import { httpUrl, namedList, publicUrl } from '../config-lists.js';
 import { NAME_PATTERN, SEVERITIES } from '../alarm/model.js';
 
 /** A check's name: the source of its alarm, and the `check` label of its metrics. */
 export const CHECK_NAME_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
-
-const urlSchema = z.string().refine((v) => {
-  try {
-    const u = new URL(v);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
-  } catch {
-    return false;
-  }
-}, 'must be an absolute http:// or https:// URL');
 
 /** `host:port`, the host a name, an IPv4 address or a bracketed IPv6 one. */
 const TCP_TARGET = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/;
@@ -52,7 +43,7 @@ const scopeName = z.string().regex(NAME_PATTERN, 'must match [A-Za-z0-9._:-]{1,1
 export const CheckSchema = z
   .strictObject({
     name: z.string().regex(CHECK_NAME_PATTERN, 'must match [A-Za-z0-9._:-]{1,128}'),
-    http: urlSchema.optional(),
+    http: httpUrl.optional(),
     tcp: z.string().refine((v) => parseTcpTarget(v) !== undefined, 'must be host:port, the port from 1 to 65535').optional(),
     expectStatus: z.string().refine((v) => parseStatusRange(v) !== undefined, 'must be a status or a range of them, as 200-399').optional(),
     bodyContains: z.string().min(1, { error: 'must not be empty' }).optional(),

@@ -5,7 +5,7 @@
  * entry and its field (`webhooks[0].url: …`) and never repeat a URL, secret or header value.
  */
 import { z } from 'zod';
-import { namedList } from '../config-lists.js';
+import { httpUrl, namedList } from '../config-lists.js';
 import { SEVERITIES, type Alarm, type Severity } from '../alarm/model.js';
 
 /** The body formats: the history entry as the history route answers it, or Alertmanager's webhook body. */
@@ -32,15 +32,6 @@ export const WebhookMatchSchema = z.strictObject({
   minSeverity: z.enum(SEVERITIES).optional(),
 });
 
-const urlSchema = z.string().refine((v) => {
-  try {
-    const u = new URL(v);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
-  } catch {
-    return false;
-  }
-}, 'must be an absolute http:// or https:// URL');
-
 const headersSchema = z.record(z.string(), z.string()).superRefine((headers, ctx) => {
   for (const [name, value] of Object.entries(headers)) {
     if (!HEADER_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'is not a valid header name' });
@@ -55,7 +46,7 @@ const whole = (min: number, max: number) => z.number().int().min(min).max(max);
 /** One webhook of the config file. */
 export const WebhookSchema = z.strictObject({
   name: z.string().regex(WEBHOOK_NAME_PATTERN, 'must match [A-Za-z0-9._-]{1,64}'),
-  url: urlSchema,
+  url: httpUrl,
   match: WebhookMatchSchema.optional(),
   format: z.enum(WEBHOOK_FORMATS).default('alarm'),
   sendResolved: z.boolean().default(true),

@@ -3,23 +3,13 @@
  * alarms (and so the checks and heartbeats) making the cluster unhealthy, and their metrics,
  * checked by promtool.
  */
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import request from 'supertest';
 import type { CheckConfig } from '../../src/checks/check-config.js';
 import { startServer, type RunningServer } from '../../src/root.js';
 import { expectError, waitFor } from '../helpers/integration.js';
 import { PROMTOOL, promtoolCheck, requirePrograms } from '../helpers/programs.js';
-
-/** A loopback port nothing listens on. */
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
+import { freePort } from '../helpers/pg-process.js';
 
 /** The value of a sample line `name{labels} value` of a scrape. */
 function sample(text: string, series: string): number | undefined {

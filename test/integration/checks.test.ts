@@ -14,6 +14,7 @@ import type { CheckConfig } from '../../src/checks/check-config.js';
 import type { Config } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/root.js';
 import { waitFor } from '../helpers/integration.js';
+import { freePort } from '../helpers/pg-process.js';
 
 type CheckInput = Partial<CheckConfig> & { name: string };
 
@@ -56,15 +57,6 @@ class HeldTarget {
     this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
-}
-
-/** A loopback port nothing listens on (for now). */
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 describe('active checks', () => {
