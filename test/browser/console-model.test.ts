@@ -3,7 +3,8 @@
  * step with watch messages, and the view written to and read from the URL.
  */
 import { expect } from 'chai';
-import { AlarmBook, type Alarm } from '../../web/src/model.js';
+import { SEVERITIES as ALARM_SEVERITIES, type AlarmJson } from '../../src/alarm/model.js';
+import { AlarmBook, SEVERITIES, type Alarm } from '../../web/src/model.js';
 import { SseParser } from '../../web/src/sse.js';
 import { DEFAULT_VIEW, readView, rowsOf, writeView, type ViewState } from '../../web/src/view.js';
 
@@ -12,7 +13,19 @@ function alarm(id: string, source: string, revision: number, more: Partial<Alarm
   return { id, source, status: 'ACTIVATED', fields: {}, severity: 'major', count: 1, raisedAt: at, updatedAt: at, revision, acknowledged: false, ...more };
 }
 
+/**
+ * The console keeps its own copy of the API's alarm (its sources are built for the browser,
+ * without the server's modules): the type check fails when the two drift apart.
+ */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const ALARM_MATCHES_THE_API: Same<Alarm, AlarmJson> = true;
+
 describe('console model', () => {
+  it("keeps the API's alarm shape and severities", () => {
+    expect(ALARM_MATCHES_THE_API).to.equal(true);
+    expect(SEVERITIES).to.deep.equal(ALARM_SEVERITIES);
+  });
+
   describe('SseParser', () => {
     it('reads events split anywhere, with comments, CRLF and several data lines', () => {
       const parser = new SseParser();
