@@ -5,6 +5,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import request from 'supertest';
 import type { AlarmJson } from '../../src/alarm/model.js';
@@ -268,6 +269,29 @@ describe('intake API (Alertmanager, PagerDuty)', () => {
         expectError(large, '413001', /^body: larger than the limit/);
         expectError(broken, '400001', /^body: malformed JSON/);
         expect(revision()).to.equal(0);
+      });
+
+      it('reads its body as every JSON route does: gzip taken, a non-UTF charset and malformed JSON refused in the same words', async () => {
+        // fetch sends the bytes as given (supertest would serialize a Buffer as JSON).
+        const send = async (path: string, body: string | Buffer, headers: Record<string, string>) => {
+          const res = await fetch(`${server.url}${path}`, { method: 'POST', headers, body: typeof body === 'string' ? body : new Uint8Array(body) });
+          const text = await res.text();
+          return { status: res.status, text, headers: Object.fromEntries(res.headers), body: text === '' ? undefined : (JSON.parse(text) as unknown) };
+        };
+        const json = { 'content-type': 'application/json' };
+        const latin1 = { 'content-type': 'application/json; charset=latin1' };
+        const broken = '[{"id": tru';
+
+        const zipped = await send(AM_ALERTS, gzipSync(JSON.stringify([alert({ zipped: 'yes' })])), { ...json, 'content-encoding': 'gzip' });
+        const charset = [await send(AM_ALERTS, '[]', latin1), await send(LIST, '[]', latin1)];
+        const malformed = [await send(AM_ALERTS, broken, json), await send(LIST, broken, json)];
+
+        expect(zipped.status, zipped.text).to.equal(200);
+        expect(server.center.list(DEFAULT).alarms.map((a) => a.source)).to.deep.equal(['{zipped="yes"}']);
+        expectError(charset[0] as unknown as request.Response, '400001', /^body: unsupported charset "LATIN1"$/);
+        expect(charset[0]?.body).to.deep.equal(charset[1]?.body);
+        expectError(malformed[0] as unknown as request.Response, '400001', /^body: malformed JSON: /);
+        expect(malformed[0]?.body).to.deep.equal(malformed[1]?.body);
       });
 
       it('answers 429001 past writeRateLimit', async () => {
