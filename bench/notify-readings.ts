@@ -77,6 +77,8 @@ export interface Reading {
   deadLetters: number;
   /** Alerts waiting for the Alertmanager, taken by it, and let go of. */
   queue: number;
+  /** Durable revisions the forwarding has not read yet. */
+  backlog: number;
   sent: number;
   dropped: number;
 }
@@ -94,6 +96,7 @@ export async function readingOf(server: ChildServer): Promise<Reading> {
     retries: sumOf(deliveries, 'outcome="retry"'),
     deadLetters: sumOf(samples(text, 'alarm_center_webhook_dead_letters')),
     queue: sumOf(samples(text, 'alarm_center_alertmanager_queue_length')),
+    backlog: sumOf(samples(text, 'alarm_center_alertmanager_backlog_revisions')),
     sent: sumOf(samples(text, 'alarm_center_alertmanager_alerts_sent_total')),
     dropped: sumOf(samples(text, 'alarm_center_alertmanager_alerts_dropped_total')),
   };
@@ -104,9 +107,9 @@ export function maxLag(r: Reading): number {
   return Math.max(0, ...r.lag.values());
 }
 
-/** Whether every one of `hooks` webhooks has delivered every durable change and nothing waits for the Alertmanager. */
+/** Whether every one of `hooks` webhooks has delivered every durable change and nothing waits for the Alertmanager, read or not. */
 export function deliveredAll(r: Reading, hooks: number): boolean {
-  return r.lag.size === hooks && maxLag(r) === 0 && r.queue === 0;
+  return r.lag.size === hooks && maxLag(r) === 0 && r.queue === 0 && r.backlog === 0;
 }
 
 /**

@@ -37,8 +37,9 @@ import type { InstanceInfo } from './http/routes/health.js';
 import { createSilentLogger } from './logger.js';
 import { embeddedSettings, type EmbeddedValues } from './settings.js';
 import { listen } from './server.js';
-import { AlertmanagerForwarder, type ForwardingSettings } from './notify/alertmanager-forwarder.js';
-import { createWebhooks, type WebhookDispatcher, type WebhookSettings } from './notify/webhooks.js';
+import type { AlertmanagerForwarder, ForwardingSettings } from './notify/alertmanager-forwarder.js';
+import { createNotifications, type Notifications, type WebhookSettings } from './notify/notifications.js';
+import type { Webhooks } from './notify/webhooks.js';
 import type { CheckConfig } from './checks/check-config.js';
 import type { Checks } from './checks/checks.js';
 import type { Heartbeats } from './checks/heartbeats.js';
@@ -91,9 +92,12 @@ export interface CoreParts {
   readonly readiness: HealthRegistry;
   readonly lifecycle: { readonly state: Lifecycle; beginShutdown(): void };
   /** Forwarding to Alertmanagers, for a server; started once it listens. */
+  /** The forwarder, when it runs on the event loop (not in the notifications thread). */
   readonly forwarder?: AlertmanagerForwarder;
+  /** Forwarding and webhooks together: their start, and where changes go. */
+  readonly notifications: Notifications;
   /** Durable webhooks; absent on a store that keeps no webhook state. */
-  readonly webhooks?: WebhookDispatcher;
+  readonly webhooks?: Webhooks;
   /** Heartbeats; absent on a store that keeps none. */
   readonly heartbeats?: Heartbeats;
   /** The active checks of the settings. */
@@ -189,8 +193,7 @@ async function buildCore(o: AlarmCenterOptions, teardown: Teardown, forwarding?:
     onDurable: (changes) => {
       feed.publish(changes);
       for (const c of changes) if (!c.removed) expirer.track(c.alarm);
-      forwarder?.changed(changes);
-      webhooks?.notify(changes[changes.length - 1]?.alarm.revision ?? 0);
+      notifications.changed(changes);
     },
     onExtended: (alarms) => {
       for (const a of alarms) expirer.track(a);
@@ -221,10 +224,9 @@ async function buildCore(o: AlarmCenterOptions, teardown: Teardown, forwarding?:
     clearedMaxAgeMs: s.clearedRetentionSeconds * 1000,
   });
   teardown.defer(() => retention.close());
-  const forwarder = forwarding && new AlertmanagerForwarder({ ...forwarding, index, lease, logger: log('notify'), registry: o.registry, clock: o.clock });
-  if (forwarder) teardown.defer(() => forwarder.close());
-  const webhooks = createWebhooks({ settings: hooks, store, lease, revision: index.revision, registry: o.registry, logger: log('webhook'), clock: o.clock });
-  if (webhooks) teardown.defer(() => webhooks.close());
+  const file = store instanceof SqliteStore ? store.databaseFile : undefined;
+  const notifications: Notifications = createNotifications({ forwarding, webhooks: hooks, store, file, index, lease, registry: o.registry, logger, clock: o.clock });
+  teardown.defer(() => notifications.close());
   // Heartbeats are judged and checks run where the jobs lease is held, writing through the service.
   const jobs = createCheckJobs({ checks: checkList, store, alarms: service, index, lease, registry: o.registry, logger, clock: o.clock });
   teardown.defer(() => jobs.close());
@@ -246,7 +248,7 @@ async function buildCore(o: AlarmCenterOptions, teardown: Teardown, forwarding?:
   state = 'running';
   retention.start();
   jobs.start();
-  return { center, parts: { service, index, bus, store, feed, hub, retention, subscriber, cluster, readiness, lifecycle, forwarder, webhooks, heartbeats: jobs.heartbeats, checks: jobs.checks } };
+  return { center, parts: { service, index, bus, store, feed, hub, retention, subscriber, cluster, readiness, lifecycle, forwarder: notifications.forwarder, webhooks: notifications.webhooks, notifications, heartbeats: jobs.heartbeats, checks: jobs.checks } };
 }
 
 /**
@@ -296,7 +298,7 @@ export async function startServer(
   try {
     let url = '';
     const forwarding = { alertmanagers: config.alertmanagers, resendSeconds: config.alertmanagerResendSeconds, baseUrl: () => config.externalUrl ?? url };
-    const hooks = { hooks: config.webhooks, externalUrl: () => config.externalUrl ?? url };
+    const hooks = { hooks: config.webhooks, externalUrl: () => config.externalUrl ?? url, nice: config.notifyNice };
     const { center, parts } = await buildCore({ ...config, logger, registry, clock: options.clock }, teardown, forwarding, hooks, config.checks);
     const tokens = new TokenRegistry(config.tokens);
     if (!tokens.enabled && !isLoopback(config.host)) {
@@ -339,7 +341,7 @@ export async function startServer(
     teardown.defer(() => app.close());
     const server = await listen(app, config);
     url = server.url;
-    parts.forwarder?.start();
+    parts.notifications.start();
     teardown.defer(async () => {
       lifecycle.beginShutdown();
       // Watchers are told to go (WebSocket 1001, SSE end) and resume by revision elsewhere or later.

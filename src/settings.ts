@@ -380,6 +380,13 @@ export const SETTING_TABLE = {
     doc: 'CLEARED alarms leave the list after this; 0 keeps them',
     embed: true,
   }),
+  notifyNice: setting({
+    schema: intFrom(0, 19).default(19),
+    env: 'ALARM_CENTER_NOTIFY_NICE',
+    flag: 'notify-nice',
+    doc: 'scheduling priority (nice, 0–19) on Linux of the thread that sends webhooks and forwards to Alertmanagers: at 19 raises go first when the CPU runs out, and notifications catch up after',
+    embed: false,
+  }),
   webhooks: setting({
     schema: WebhooksSchema,
     env: 'ALARM_CENTER_WEBHOOKS',

@@ -115,6 +115,8 @@ export class SqliteStore implements AlarmStore {
   private readonly lock: DataLock | undefined;
   /** Flushes the WAL for durability `full`; none for `process` or an in-memory database. */
   readonly flusher: WalFlusher | undefined;
+  /** The database file; undefined for an in-memory database. */
+  readonly databaseFile: string | undefined;
   /** Checkpoints the WAL off the event loop; none for an in-memory database. */
   readonly walCheckpointer: WalCheckpointer | undefined;
   private readonly checkpointEvery: number;
@@ -168,6 +170,7 @@ export class SqliteStore implements AlarmStore {
       this.lock?.release();
       throw openFailure(options.file, err) ?? storeError(err);
     }
+    this.databaseFile = options.file === ':memory:' ? undefined : options.file;
     this.checkpointEvery = options.checkpointEvery ?? 20_000;
     this.flusher =
       options.file !== ':memory:' && options.durability !== 'process'

@@ -21,6 +21,7 @@ export class SqliteWebhooks {
   private readonly queueAll: Database.Statement;
   private readonly queueSome: Database.Statement;
   private readonly removeFailure: Database.Statement;
+  private readonly pruned: Database.Statement;
 
   constructor(db: Database.Database) {
     this.after = db.prepare('SELECT * FROM history WHERE revision > ? ORDER BY revision LIMIT ?');
@@ -50,6 +51,7 @@ export class SqliteWebhooks {
     this.queueAll = db.prepare(`UPDATE webhook_failures SET queued = 1 WHERE ${where}`);
     this.queueSome = db.prepare(`UPDATE webhook_failures SET queued = 1 WHERE ${where} AND revision IN (SELECT value FROM json_each(@revisions))`);
     this.removeFailure = db.prepare('DELETE FROM webhook_failures WHERE name = ? AND revision = ?');
+    this.pruned = db.prepare("SELECT value FROM meta WHERE key = 'pruned'").pluck();
   }
 
   historyAfter(revision: number, limit: number): HistoryEntry[] {
@@ -87,5 +89,10 @@ export class SqliteWebhooks {
 
   removeWebhookFailure(name: string, revision: number): void {
     this.removeFailure.run(name, revision);
+  }
+
+  /** The last revision retention removed, as stored (for a connection other than the store's, which keeps it in memory). */
+  prunedRevision(): number {
+    return Number(this.pruned.get() ?? 0);
   }
 }

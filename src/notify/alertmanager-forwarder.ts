@@ -20,8 +20,8 @@ import type { AlarmIndex } from '../alarm/alarm-index.js';
 import type { Alarm, AlarmChange } from '../alarm/model.js';
 import type { Lease } from '../alarm/store.js';
 import { targetOf, type AlertmanagerEntry } from './alertmanager-config.js';
-import { AlertmanagerSender, fetchPoster, type Poster, type SenderOptions } from './alertmanager-sender.js';
-import { createForwardMetrics, noopForwardMetrics } from './metrics.js';
+import { AlertmanagerSender, httpPoster, type Poster, type SenderOptions } from './alertmanager-sender.js';
+import { createForwardMetrics, noopForwardMetrics, type ForwardMetrics } from './metrics.js';
 import { noticeOf, postableAlert, type AlarmNotice } from './postable-alert.js';
 
 /** The settings of forwarding. */
@@ -64,11 +64,16 @@ export interface ForwarderOptions extends ForwardingSettings {
   clock?: () => number;
   post?: Poster;
   tuning?: Partial<SenderTuning>;
+  /** Waits before each request when notifications yield (pacer.ts). */
+  pace?: () => Promise<void>;
 }
 
 /** Sends the alarms to every configured Alertmanager; see the design note. */
 export class AlertmanagerForwarder {
   private readonly senders: AlertmanagerSender[];
+  private readonly metrics: ForwardMetrics;
+  /** Let go of the connections of the posters made here. */
+  private readonly closers: (() => void)[] = [];
   private readonly options: ForwarderOptions;
   private timer: NodeJS.Timeout | undefined;
   private started = false;
@@ -79,24 +84,21 @@ export class AlertmanagerForwarder {
     const clock = options.clock ?? Date.now;
     const resendMs = options.resendSeconds * 1000;
     const metrics = options.registry ? createForwardMetrics(options.registry) : noopForwardMetrics;
+    this.metrics = metrics;
     const alertOf = (notice: AlarmNotice, now: number) => postableAlert(notice, { now, resendMs, baseUrl: options.baseUrl() });
     const current = (a: Alarm) => options.index.get(a, a.id, a.source);
     const tuning = { ...DEFAULT_TUNING, ...options.tuning };
     const backoff = backoffFor(tuning.backoff, resendMs);
-    this.senders = options.alertmanagers.map(
-      (entry) =>
-        new AlertmanagerSender({
-          ...tuning,
-          backoff,
-          target: targetOf(entry),
-          alertOf,
-          current,
-          metrics,
-          logger: options.logger,
-          clock,
-          post: options.post ?? fetchPoster,
-        }),
-    );
+    this.senders = options.alertmanagers.map((entry) => {
+      let post = options.post;
+      if (!post) {
+        const own = httpPoster();
+        this.closers.push(() => own.close());
+        post = own;
+      }
+      const pace = options.pace;
+      return new AlertmanagerSender({ ...tuning, backoff, target: targetOf(entry), alertOf, current, metrics, logger: options.logger, clock, post, ...(pace && { pace }) });
+    });
     metrics.queueLengths(() => this.senders.map((s) => [s.name, s.length]));
     options.lease?.onChange((held) => {
       if (held) this.resync();
@@ -117,6 +119,21 @@ export class AlertmanagerForwarder {
     this.resync();
     this.timer = setInterval(() => this.resync(), this.options.resendSeconds * 1000);
     this.timer.unref?.();
+  }
+
+  /**
+   * Whether a source that can wait (the history, read by notify-worker.ts) should offer no more
+   * now: every Alertmanager that answers has half its queue used. One that fails does not count,
+   * as it cannot drain (it drops, and the next resend restores); nor does the wait delay the others.
+   */
+  get busy(): boolean {
+    const answering = this.senders.filter((s) => !s.failing);
+    return answering.length > 0 && answering.every((s) => s.busy);
+  }
+
+  /** Durable revisions its source has not offered yet (the history, read by notify-worker.ts). */
+  backlog(revisions: number): void {
+    this.metrics.backlog(revisions);
   }
 
   /** Takes committed changes, in commit order; queues them when leading. Cheap: no mapping, no I/O. */
@@ -144,5 +161,6 @@ export class AlertmanagerForwarder {
     this.closed = true;
     clearInterval(this.timer);
     for (const s of this.senders) s.close();
+    for (const close of this.closers) close();
   }
 }

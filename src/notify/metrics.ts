@@ -10,9 +10,11 @@ export interface ForwardMetrics {
   dropped(alertmanager: string, n: number): void;
   /** Reads the queue lengths at scrape time. */
   queueLengths(read: () => Iterable<[alertmanager: string, length: number]>): void;
+  /** Durable revisions the forwarding has not read yet (the notifications thread reads the history). */
+  backlog(revisions: number): void;
 }
 
-export const noopForwardMetrics: ForwardMetrics = { sent() {}, failed() {}, dropped() {}, queueLengths() {} };
+export const noopForwardMetrics: ForwardMetrics = { sent() {}, failed() {}, dropped() {}, queueLengths() {}, backlog() {} };
 
 /**
  * Forwarding metrics, as Prometheus's notifier has them: alerts sent, failed requests, alerts
@@ -40,6 +42,11 @@ export function createForwardMetrics(registry: Registry, prefix = 'alarm_center_
     labelNames,
     registers,
   });
+  const backlog = new Gauge({
+    name: `${prefix}alertmanager_backlog_revisions`,
+    help: 'Durable revisions not read yet for forwarding: the notifications thread reads the history no faster than the Alertmanagers take alerts.',
+    registers,
+  });
   let readLengths: () => Iterable<[string, number]> = () => [];
   new Gauge({
     name: `${prefix}alertmanager_queue_length`,
@@ -60,6 +67,9 @@ export function createForwardMetrics(registry: Registry, prefix = 'alarm_center_
     },
     dropped(alertmanager, n) {
       dropped.inc({ alertmanager }, n);
+    },
+    backlog(revisions) {
+      backlog.set(Math.max(0, revisions));
     },
     queueLengths(read) {
       readLengths = read;

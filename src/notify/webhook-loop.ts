@@ -68,6 +68,8 @@ export interface WebhookLoopOptions {
   logger: Logger;
   clock: () => number;
   timing: WebhookTiming;
+  /** Waits, when the process asks notifications to yield, before each attempt (pacer.ts); none by default. */
+  pace?: () => Promise<void>;
 }
 
 /** The wait before retry `attempt` (1 for the first): full jitter under an exponential ceiling. */
@@ -286,6 +288,8 @@ export class WebhookLoop {
     const request = { url: this.url, headers: this.headersFor(entry, body), body, timeoutMs: hook.timeoutSeconds * 1000, signal };
     for (let attempt = 1; ; attempt += 1) {
       if (attempt > 1) metrics.retried(hook.name);
+      await this.o.pace?.();
+      if (signal.aborted) return 'stopped';
       const result = await this.sender.send(request);
       if (signal.aborted) return 'stopped';
       if (result.kind === 'delivered') {

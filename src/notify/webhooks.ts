@@ -3,14 +3,13 @@
  * jobs lease is held (with replicas on PostgreSQL, one replica delivers; a new holder resumes
  * from the stored cursors), woken by every durable change, and the state the admin routes show.
  */
-import type { Registry } from 'prom-client';
 import type { Logger } from 'winston';
 import type { Scope } from '../alarm/model.js';
-import { keepsWebhooks, type AlarmStore, type Lease, type WebhookFailure, type WebhookStore } from '../alarm/store.js';
+import type { Lease, WebhookFailure, WebhookStore } from '../alarm/store.js';
 import { publicUrl } from '../config-lists.js';
 import type { WebhookConfig, WebhookFormat } from './webhook-config.js';
 import { DEFAULT_TIMING, WebhookLoop, type WebhookTiming } from './webhook-loop.js';
-import { createWebhookMetrics, noopWebhookMetrics, type WebhookMetrics } from './webhook-metrics.js';
+import type { WebhookMetrics } from './webhook-metrics.js';
 
 /** How a webhook fares, as `GET …/admin/webhooks` answers it. */
 export interface WebhookStatus {
@@ -30,6 +29,36 @@ export interface WebhookStatus {
   deadLetters: number;
 }
 
+/** What the composition root and the admin routes use of the webhooks, delivered here or in a thread. */
+export interface Webhooks {
+  readonly names: string[];
+  /** A durable change up to `revision` (this replica's or another's): the webhooks may deliver up to it. */
+  notify(revision: number): void;
+  list(): Promise<WebhookStatus[]>;
+  failures(name: string, scope: Scope, limit: number): Promise<{ failures: WebhookFailure[]; total: number } | undefined>;
+  retry(name: string, scope: Scope, revisions?: readonly number[]): Promise<number | undefined>;
+  close(): Promise<void>;
+}
+
+/** A webhook's state as `GET …/admin/webhooks` answers it, read from the store. */
+export async function webhookStatus(hook: WebhookConfig, store: WebhookStore, durable: number, delivering: boolean): Promise<WebhookStatus> {
+  const [cursor, failures] = await Promise.all([store.webhookCursor(hook.name), store.webhookFailures(hook.name, { limit: 0 })]);
+  const at = cursor?.revision ?? durable;
+  const s: WebhookStatus = {
+    name: hook.name,
+    url: publicUrl(hook.url),
+    format: hook.format,
+    cursor: at,
+    lag: Math.max(0, durable - at),
+    delivering,
+    deadLetters: failures.total,
+  };
+  if (cursor?.deliveredAt !== undefined) s.lastSuccessAt = cursor.deliveredAt;
+  if (cursor?.error !== undefined) s.lastError = cursor.error;
+  if (cursor?.errorAt !== undefined) s.lastErrorAt = cursor.errorAt;
+  return s;
+}
+
 export interface WebhookDispatcherOptions {
   hooks: readonly WebhookConfig[];
   store: WebhookStore;
@@ -42,10 +71,12 @@ export interface WebhookDispatcherOptions {
   logger: Logger;
   clock: () => number;
   timing?: Partial<WebhookTiming>;
+  /** Waits before each attempt when notifications yield (pacer.ts). */
+  pace?: () => Promise<void>;
 }
 
 /** The webhooks of one Alarm Center; see the design notes here and in webhook-loop.ts. */
-export class WebhookDispatcher {
+export class WebhookDispatcher implements Webhooks {
   private readonly loops = new Map<string, WebhookLoop>();
   private readonly hooks = new Map<string, WebhookConfig>();
   private durable: number;
@@ -65,6 +96,7 @@ export class WebhookDispatcher {
         logger: o.logger,
         clock: o.clock,
         timing,
+        ...(o.pace && { pace: o.pace }),
       });
       this.loops.set(hook.name, loop);
     }
@@ -96,25 +128,7 @@ export class WebhookDispatcher {
 
   /** Every webhook's state, in configuration order. */
   async list(): Promise<WebhookStatus[]> {
-    return Promise.all([...this.hooks.values()].map((h) => this.status(h)));
-  }
-
-  private async status(hook: WebhookConfig): Promise<WebhookStatus> {
-    const [cursor, failures] = await Promise.all([this.o.store.webhookCursor(hook.name), this.o.store.webhookFailures(hook.name, { limit: 0 })]);
-    const at = cursor?.revision ?? this.durable;
-    const s: WebhookStatus = {
-      name: hook.name,
-      url: publicUrl(hook.url),
-      format: hook.format,
-      cursor: at,
-      lag: Math.max(0, this.durable - at),
-      delivering: this.loops.get(hook.name)?.active ?? false,
-      deadLetters: failures.total,
-    };
-    if (cursor?.deliveredAt !== undefined) s.lastSuccessAt = cursor.deliveredAt;
-    if (cursor?.error !== undefined) s.lastError = cursor.error;
-    if (cursor?.errorAt !== undefined) s.lastErrorAt = cursor.errorAt;
-    return s;
+    return Promise.all([...this.hooks.values()].map((h) => webhookStatus(h, this.o.store, this.durable, this.loops.get(h.name)?.active ?? false)));
   }
 
   /** A webhook's dead letters of alarms in `scope`, oldest first, at most `limit`; undefined for an unknown webhook. */
@@ -131,8 +145,13 @@ export class WebhookDispatcher {
   async retry(name: string, scope: Scope, revisions?: readonly number[]): Promise<number | undefined> {
     if (!this.hooks.has(name)) return undefined;
     const queued = await this.o.store.queueWebhookFailures(name, revisions, scope);
-    if (queued > 0) this.loops.get(name)?.wake();
+    if (queued > 0) this.wake(name);
     return queued;
+  }
+
+  /** Tells a webhook's loop that dead letters were queued for it (by this process or another). */
+  wake(name: string): void {
+    this.loops.get(name)?.wake();
   }
 
   /** Stops every loop; a delivery in flight is abandoned and sent again by the next start. */
@@ -140,42 +159,4 @@ export class WebhookDispatcher {
     this.closed = true;
     await Promise.all([...this.loops.values()].map((l) => l.close()));
   }
-}
-
-/** What the server's settings give the webhooks: the configured ones, and Alarm Center's URL. */
-export interface WebhookSettings {
-  hooks: readonly WebhookConfig[];
-  externalUrl(): string;
-}
-
-/**
- * The webhooks of a core: their metrics are registered whenever there is a registry (so the
- * families do not depend on the configuration); the dispatcher exists whenever the store keeps
- * webhook state. Throws when webhooks are configured on a store that cannot keep them.
- */
-export function createWebhooks(o: {
-  settings: WebhookSettings | undefined;
-  store: AlarmStore;
-  lease: Lease | undefined;
-  revision: number;
-  registry: Registry | undefined;
-  logger: Logger;
-  clock: (() => number) | undefined;
-}): WebhookDispatcher | undefined {
-  const metrics = o.registry ? createWebhookMetrics(o.registry) : noopWebhookMetrics;
-  const hooks = o.settings?.hooks ?? [];
-  if (!keepsWebhooks(o.store)) {
-    if (hooks.length > 0) throw new Error('webhooks: this store keeps no webhook cursors');
-    return undefined;
-  }
-  return new WebhookDispatcher({
-    hooks,
-    store: o.store,
-    lease: o.lease,
-    revision: o.revision,
-    externalUrl: o.settings?.externalUrl ?? (() => ''),
-    metrics,
-    logger: o.logger,
-    clock: o.clock ?? Date.now,
-  });
 }

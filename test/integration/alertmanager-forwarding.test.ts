@@ -11,7 +11,7 @@ import request from 'supertest';
 import type { AlarmJson } from '../../src/alarm/model.js';
 import { startServer, type RunningServer } from '../../src/root.js';
 import type { Config } from '../../src/config.js';
-import { waitFor } from '../helpers/integration.js';
+import { removeDir, tempDir, waitFor } from '../helpers/integration.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { ALERTMANAGER, alertmanagerSpec, requirePrograms, usePrograms, type RunningProgram } from '../helpers/programs.js';
 import { replicaGroup } from '../helpers/replicas.js';
@@ -102,9 +102,15 @@ describe('forwarding alarms to Alertmanager', function () {
     for (const close of closing.splice(0).reverse()) await close();
   });
 
-  const start = async (settings: Partial<Config>): Promise<RunningServer> => {
-    const server = await startServer({ port: 0, dataDir: ':memory:', ...settings });
-    closing.push(() => server.close());
+  /** A server whose database is in memory (forwarding from the event loop) or, with `thread`, in a file (from the notifications thread). */
+  const start = async (settings: Partial<Config>, thread = false): Promise<RunningServer> => {
+    const dir = thread ? tempDir('forwarding') : undefined;
+    const server = await startServer({ port: 0, dataDir: dir ?? ':memory:', ...settings });
+    closing.push(async () => {
+      await server.close();
+      if (dir !== undefined) removeDir(dir);
+    });
+    expect(server.parts.forwarder === undefined).to.equal(thread);
     return server;
   };
   const raise = (server: RunningServer, body: object) => request(server.url).post(ALARMS).send(body).expect(200);
@@ -117,7 +123,8 @@ describe('forwarding alarms to Alertmanager', function () {
   const metric = async (server: RunningServer, name: string): Promise<number> =>
     (await server.registry.getSingleMetric(`alarm_center_alertmanager_${name}`)?.get())?.values[0]?.value ?? 0;
 
-  describe('with a real Alertmanager', () => {
+  for (const thread of [false, true])
+  describe(`with a real Alertmanager, forwarding ${thread ? 'from the notifications thread' : 'from the event loop'}`, () => {
     before(function () {
       requirePrograms(this, [ALERTMANAGER]);
     });
@@ -140,7 +147,7 @@ describe('forwarding alarms to Alertmanager', function () {
 
     it('shows an alarm raised in Alarm Center in Alertmanager with its labels, and resolves it there when it clears', async () => {
       const am = await startAlertmanager();
-      const server = await start({ alertmanagers: [{ url: am.url }] });
+      const server = await start({ alertmanagers: [{ url: am.url }] }, thread);
 
       const raised = (await raise(server, { id: 'BackendConnectionRefuse', source: 'registry-7f9c', severity: 'major', fields: { detail: 'dial tcp 10.0.0.5:2379: connection refused' } })).body.alarms[0] as AlarmJson;
 
@@ -163,7 +170,7 @@ describe('forwarding alarms to Alertmanager', function () {
       closing.push(() => front.receiver.close());
       const first = await startAlertmanager();
       front.target.url = first.url;
-      const server = await start({ alertmanagers: [{ url: front.receiver.url }], alertmanagerResendSeconds: 1 });
+      const server = await start({ alertmanagers: [{ url: front.receiver.url }], alertmanagerResendSeconds: 1 }, thread);
       await raise(server, { alarms: [{ id: 'DiskFull', source: 'db-1' }, { id: 'CertExpiring', source: 'web-1' }, { id: 'Gone', status: 'CLEARED' }] });
       await waitForAlert(first, 'DiskFull');
       await waitForAlert(first, 'CertExpiring');
@@ -184,7 +191,7 @@ describe('forwarding alarms to Alertmanager', function () {
       // Each needs the other's URL to start: Alarm Center sends through the relay, set once the Alertmanager runs.
       const front = await relay();
       closing.push(() => front.receiver.close());
-      const server = await start({ alertmanagers: [{ url: front.receiver.url }], alertmanagerResendSeconds: 1 });
+      const server = await start({ alertmanagers: [{ url: front.receiver.url }], alertmanagerResendSeconds: 1 }, thread);
       const am = await startAlertmanager(`${server.url}/v4/${PROJECT}/integrations/alertmanager`);
       front.target.url = am.url;
       const disk = { labels: { alertname: 'DiskFull', host: 'a' }, annotations: { summary: 'disk a is full' } };

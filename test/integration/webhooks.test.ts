@@ -4,15 +4,18 @@
  * letters, isolation from a receiver that hangs, and the admin routes.
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
 import { expect } from 'chai';
 import request from 'supertest';
 import winston from 'winston';
 import { z } from 'zod';
 import type { Config } from '../../src/config.js';
 import { labelFingerprint } from '../../src/intake/labels.js';
+import { NotifyThread } from '../../src/notify/notify-thread.js';
 import { startServer, type RunningServer } from '../../src/root.js';
 import { LogCapture } from '../helpers/differential.js';
-import { waitFor } from '../helpers/integration.js';
+import { removeDir, tempDir, waitFor } from '../helpers/integration.js';
 import { Receiver, type Arrival } from '../helpers/webhook-receiver.js';
 
 type Hook = NonNullable<Config['webhooks']>[number];
@@ -43,11 +46,21 @@ const AlertmanagerWebhook = z.strictObject({
   externalURL: z.string(),
 });
 
-describe('durable webhooks', function () {
+const revisions = (arrivals: readonly Arrival[]) => arrivals.map((a) => a.revision);
+
+/** Where the deliveries run: on the event loop (a database in memory), or in the notifications thread (a database file). */
+const MODES = [
+  { name: 'on the event loop', thread: false },
+  { name: 'by the notifications thread', thread: true },
+] as const;
+
+for (const mode of MODES)
+describe(`durable webhooks, delivered ${mode.name}`, function () {
   this.timeout(30_000);
   let receiver: Receiver;
   let server: RunningServer | undefined;
   let logs: LogCapture;
+  let dir: string | undefined;
 
   beforeEach(async () => {
     receiver = await Receiver.start();
@@ -58,11 +71,15 @@ describe('durable webhooks', function () {
     await server?.close();
     server = undefined;
     await receiver.close();
+    if (dir !== undefined) removeDir(dir);
+    dir = undefined;
   });
 
   async function start(hooks: HookInput[], settings: Partial<Config> = {}): Promise<RunningServer> {
     const logger = winston.createLogger({ level: 'debug', transports: [logs] });
-    server = await startServer({ port: 0, dataDir: ':memory:', webhooks: hooks as Hook[], ...settings }, { logger });
+    dir = mode.thread ? tempDir('webhooks') : undefined;
+    server = await startServer({ port: 0, dataDir: dir ?? ':memory:', webhooks: hooks as Hook[], ...settings }, { logger });
+    expect(server.parts.webhooks instanceof NotifyThread).to.equal(mode.thread);
     return server;
   }
 
@@ -72,7 +89,6 @@ describe('durable webhooks', function () {
     return res.body.revision as number;
   }
 
-  const revisions = (arrivals: readonly Arrival[]) => arrivals.map((a) => a.revision);
 
   describe('what is sent', () => {
     it('posts each change once, in revision order, to each webhook exactly the changes its match takes', async () => {
@@ -289,5 +305,73 @@ describe('durable webhooks', function () {
       const seen = [JSON.stringify(answer), JSON.stringify(logs.entries), metrics];
       for (const text of seen) for (const s of secrets) expect(text).to.not.contain(s);
     });
+  });
+});
+
+describe('the notifications thread', function () {
+  this.timeout(30_000);
+  let receiver: Receiver;
+  let server: RunningServer | undefined;
+  let dir: string;
+  const logs = new LogCapture();
+
+  beforeEach(async () => {
+    receiver = await Receiver.start();
+    dir = tempDir('webhook-thread');
+  });
+
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+    await receiver.close();
+    removeDir(dir);
+  });
+
+  async function start(settings: Partial<Config> = {}): Promise<RunningServer> {
+    const logger = winston.createLogger({ level: 'debug', transports: [logs] });
+    server = await startServer({ port: 0, dataDir: dir, webhooks: [{ name: 'hook', url: receiver.url() }] as Hook[], ...settings }, { logger });
+    return server;
+  }
+
+  const write = async (id: string) => (await request((server as RunningServer).url).post('/v4/p1/admin/alarms').send({ id }).expect(200)).body.revision as number;
+  const metric = async (name: string) => {
+    const text = (await request((server as RunningServer).url).get('/metrics').expect(200)).text;
+    return text.split('\n').find((l) => l.startsWith(`${name} `));
+  };
+
+  it('is started again when it ends unasked, counted and logged, and sends every change from its cursor', async () => {
+    await start();
+    await write('A');
+    await receiver.waitForCount('/hook', 1);
+    // Ends the thread as a crash in it would.
+    await ((server as RunningServer).parts.webhooks as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await write('B');
+    await write('C');
+    await waitFor('changes 2 and 3', () => new Set(revisions(receiver.at('/hook'))).size === 3, 10_000);
+    // At least once: A may come again when the thread ended between its arrival and its 2xx.
+    expect([...new Set(revisions(receiver.at('/hook')))]).to.deep.equal([1, 2, 3]);
+    expect(await metric('alarm_center_notify_thread_failures_total')).to.equal('alarm_center_notify_thread_failures_total 1');
+    expect(logs.entries.some((e) => e.message === 'notifications thread ended; starting it again' && e.level === 'error')).to.equal(true);
+  });
+
+  /** The nice values of this process's threads (Linux). */
+  const niceValues = (): number[] =>
+    fs.readdirSync('/proc/self/task').flatMap((task) => {
+      try {
+        // The fields after the command's closing parenthesis; nice is the 19th field of the line.
+        return [Number(fs.readFileSync(`/proc/self/task/${task}/stat`, 'utf8').split(') ')[1]?.split(' ')[16])];
+      } catch {
+        return [];
+      }
+    });
+
+  it('runs at the nice value notifyNice gives it, on Linux, leaving the process at its own', async function () {
+    if (process.platform !== 'linux') this.skip();
+    const before = niceValues().filter((n) => n === 7).length;
+    await start({ notifyNice: 7 });
+    await write('A');
+    await receiver.waitForCount('/hook', 1);
+    expect(niceValues().filter((n) => n === 7).length).to.equal(before + 1);
+    expect(os.getPriority()).to.equal(0);
   });
 });

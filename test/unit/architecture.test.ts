@@ -1,7 +1,7 @@
 /**
  * The domain folders (alarm, health, watch, event, intake, notify, checks) import nothing from the
  * web layer (src/http) or from the composition root — every file directly in src/ but the shared
- * leaves errors.ts, logger.ts and config-lists.ts. Imports are read with the TypeScript parser: static imports and re-exports (type-only
+ * leaves errors.ts, logger.ts, config-lists.ts and thread-entry.ts. Imports are read with the TypeScript parser: static imports and re-exports (type-only
  * ones too), `import x = require()`, `require()` and dynamic `import()` calls, and import types.
  */
 import fs from 'node:fs';
@@ -13,7 +13,7 @@ import ts from 'typescript';
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 const DOMAIN_FOLDERS = ['alarm', 'health', 'watch', 'event', 'intake', 'notify', 'checks'];
 /** Files directly in src/ that every component may import: they import nothing of the project but each other. */
-const SHARED_LEAVES = ['errors', 'logger', 'config-lists'];
+const SHARED_LEAVES = ['errors', 'logger', 'config-lists', 'thread-entry'];
 
 /** One import of a file: its specifier as written, or undefined for a computed `import()`. */
 interface Import {
