@@ -10,11 +10,12 @@
  * the text is not JSON. Requests go to the threads in turn; a thread that dies has its requests
  * parsed on the event loop and is replaced, so no request is lost to it.
  */
-import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { Counter, type Registry } from 'prom-client';
 import { parsePostableAlerts } from './alertmanager.js';
 import { FIELDS_CACHE_ENTRIES, FieldsJsonCache } from './fields-cache.js';
 import type { IntakeBatch } from './op.js';
+import { threadEntry, type ThreadEntry } from '../thread-entry.js';
 import { fromWire, toWire, type WireBatch } from './wire.js';
 
 /** A body for a parser thread. */
@@ -38,21 +39,8 @@ interface Pending {
   reject(err: Error): void;
 }
 
-/** A thread's module and its options. */
-export interface ThreadEntry {
-  url: URL;
-  options: WorkerOptions;
-}
-
-/**
- * The thread's module and its options: the compiled JavaScript beside this file; run from the
- * sources (the tests, through tsx), ts-thread.mjs, which registers tsx in the thread and loads
- * the TypeScript module.
- */
-function workerEntry(): ThreadEntry {
-  if (!import.meta.url.endsWith('.ts')) return { url: new URL('./parse-worker.js', import.meta.url), options: {} };
-  return { url: new URL('./ts-thread.mjs', import.meta.url), options: { workerData: { module: new URL('./parse-worker.ts', import.meta.url).href } } };
-}
+/** The parser thread: parse-worker beside this file, compiled or, under tsx, its TypeScript source. */
+const workerEntry = (): ThreadEntry => threadEntry(import.meta.url, 'parse-worker', {});
 
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
