@@ -17,8 +17,7 @@ import { AlarmIds, type Alarm, type Scope, type ValidAlarmInput } from '../alarm
 import type { Lease } from '../alarm/store.js';
 import { parseStatusRange, parseTcpTarget, targetText, type CheckConfig } from './check-config.js';
 import { noopCheckMetrics, type CheckMetrics } from './metrics.js';
-import { httpProbe } from './probe-http.js';
-import { tcpProbe } from './probe-tcp.js';
+import { probeOfTarget, type ProbeTarget } from './probe-target.js';
 import type { Probe } from './probe.js';
 
 /** The alarm a failing check raises. */
@@ -33,6 +32,8 @@ export interface ChecksOptions {
   /** With replicas, the jobs lease: checks run only while it is held. */
   lease?: Lease;
   clock?: () => number;
+  /** The probe of a check; by default `probeOf`, on the event loop (a ProbeThread runs them off it). */
+  probeOf?: (c: CheckConfig) => Probe;
 }
 
 /** Where a check stands on this replica; counts are zero where it does not run. */
@@ -48,16 +49,21 @@ export interface CheckStatus {
   last?: { at: number; durationMs: number; error?: string };
 }
 
-/** The probe of a check's target. */
-export function probeOf(c: CheckConfig): Probe {
+/** What a check probes, with its timeout. */
+export function targetOf(c: CheckConfig): ProbeTarget {
   const timeoutMs = c.timeoutSeconds * 1000;
   if (c.http !== undefined) {
     const status = parseStatusRange(c.expectStatus ?? '200-399') ?? [200, 399];
-    return httpProbe({ url: c.http, status, timeoutMs, ...(c.bodyContains !== undefined && { bodyContains: c.bodyContains }) });
+    return { kind: 'http', url: c.http, status, timeoutMs, ...(c.bodyContains !== undefined && { bodyContains: c.bodyContains }) };
   }
   const target = parseTcpTarget(c.tcp ?? '');
   if (!target) throw new Error(`check ${c.name}: no target`);
-  return tcpProbe({ ...target, timeoutMs });
+  return { kind: 'tcp', ...target, timeoutMs };
+}
+
+/** The probe of a check's target, on the event loop. */
+export function probeOf(c: CheckConfig): Probe {
+  return probeOfTarget(targetOf(c));
 }
 
 /** One check's loop and counts. */
@@ -78,7 +84,7 @@ class CheckLoop {
   constructor(config: CheckConfig, o: ChecksOptions) {
     this.config = config;
     this.scope = { domain: config.domain, project: config.project };
-    this.probe = probeOf(config);
+    this.probe = (o.probeOf ?? probeOf)(config);
     this.o = o;
     this.clock = o.clock ?? Date.now;
   }

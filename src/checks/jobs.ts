@@ -6,9 +6,10 @@ import type { Registry } from 'prom-client';
 import type { Logger } from 'winston';
 import { keepsHeartbeats, type AlarmStore, type Lease } from '../alarm/store.js';
 import type { CheckConfig } from './check-config.js';
-import { Checks, type ChecksOptions } from './checks.js';
+import { Checks, targetOf, type ChecksOptions } from './checks.js';
 import { Heartbeats, type HeartbeatAlarms } from './heartbeats.js';
 import { createCheckMetrics, noopCheckMetrics } from './metrics.js';
+import { ProbeThread } from './probe-thread.js';
 
 export interface CheckJobsOptions {
   checks?: readonly CheckConfig[];
@@ -21,6 +22,8 @@ export interface CheckJobsOptions {
   clock?: () => number;
   /** How often heartbeats due are looked for (default 250 ms). */
   heartbeatTickMs?: number;
+  /** Whether the checks probe in a worker thread (default) rather than on the event loop. */
+  probeThread?: boolean;
 }
 
 /** The heartbeats (absent on a store that keeps none) and the checks, started and stopped together. */
@@ -42,7 +45,10 @@ export function createCheckJobs(o: CheckJobsOptions): CheckJobs {
   const heartbeats =
     kept &&
     new Heartbeats({ store: kept, alarms, index: o.index, lease: o.lease, logger: o.logger.child({ component: 'heartbeat' }), metrics, clock, tickMs: o.heartbeatTickMs });
-  const checks = new Checks({ checks: o.checks ?? [], alarms: o.alarms, index: o.index, lease: o.lease, logger: o.logger.child({ component: 'check' }), metrics, clock });
+  const logger = o.logger.child({ component: 'check' });
+  const thread = (o.checks ?? []).length > 0 && o.probeThread !== false ? new ProbeThread({ logger, metrics }) : undefined;
+  const probeOf = thread && ((c: CheckConfig) => thread.probeOf(targetOf(c)));
+  const checks = new Checks({ checks: o.checks ?? [], alarms: o.alarms, index: o.index, lease: o.lease, logger, metrics, clock, ...(probeOf && { probeOf }) });
   return {
     heartbeats,
     checks,
@@ -52,6 +58,7 @@ export function createCheckJobs(o: CheckJobsOptions): CheckJobs {
     },
     async close() {
       checks.close();
+      await thread?.close();
       await heartbeats?.close();
     },
   };

@@ -22,9 +22,11 @@ export interface CheckMetrics {
   stopped(check: string): void;
   /** A raise or clear a job could not write; it is tried again. */
   writeFailed(job: CheckJob): void;
+  /** The probe thread died or could not start; the probes it held ran on the event loop. */
+  probeThreadLost(): void;
 }
 
-export const noopCheckMetrics: CheckMetrics = { probed() {}, stopped() {}, writeFailed() {} };
+export const noopCheckMetrics: CheckMetrics = { probed() {}, stopped() {}, writeFailed() {}, probeThreadLost() {} };
 
 export interface CheckMetricsOptions {
   /** The heartbeats at scrape time; a failure leaves their series out of that scrape. */
@@ -62,6 +64,11 @@ export function createCheckMetrics(registry: Registry, options: CheckMetricsOpti
       for (const h of all) this.set({ domain: h.domain, project: h.project, heartbeat: h.name }, Math.max(0, now - h.lastBeat) / 1000);
     },
   });
+  const threadsLost = new Counter({
+    name: 'alarm_center_check_probe_threads_lost_total',
+    help: 'Probe threads of the active checks that died or could not start; the probes they held ran on the event loop.',
+    registers,
+  });
   for (const job of ['heartbeats', 'checks'] as const) errors.inc({ job }, 0);
   return {
     probed(check, o) {
@@ -73,5 +80,6 @@ export function createCheckMetrics(registry: Registry, options: CheckMetricsOpti
       for (const g of [up, duration, failures]) g.remove({ check });
     },
     writeFailed: (job) => errors.inc({ job }),
+    probeThreadLost: () => threadsLost.inc(),
   };
 }

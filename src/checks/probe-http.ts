@@ -5,7 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { publicUrl } from '../config-lists.js';
-import { dialError, secondsText, type Probe } from './probe.js';
+import { budgetMs, dialError, secondsText, type Probe } from './probe.js';
 
 /** Most bytes of a body searched for the expected text. */
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -34,7 +34,7 @@ export function httpProbe(t: HttpTarget): Probe {
   const client = url.protocol === 'https:' ? https : http;
   const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  return () =>
+  return (withinMs) =>
     new Promise((resolve) => {
       let settled = false;
       const done = (reason: string | undefined) => {
@@ -60,7 +60,7 @@ export function httpProbe(t: HttpTarget): Probe {
         res.once('end', () => done(judgeAnswer(t, shown, status, body)));
         res.once('error', (err) => done(`GET ${shown}: ${err.message}`));
       });
-      const timer = setTimeout(() => done(`GET ${shown}: timeout after ${secondsText(t.timeoutMs)}`), t.timeoutMs);
+      const timer = setTimeout(() => done(`GET ${shown}: timeout after ${secondsText(t.timeoutMs)}`), budgetMs(t.timeoutMs, withinMs));
       req.once('error', (err) => done(`GET ${shown}: ${dialError(err, host, port)}`));
     });
 }

@@ -5,9 +5,16 @@
 
 /**
  * One attempt at a target: resolves with undefined when it answered as expected, with the reason
- * otherwise. It never rejects, and it settles within its timeout whatever the target does.
+ * otherwise. It never rejects, and it settles within its timeout whatever the target does; given
+ * `withinMs` (what is left of an attempt begun elsewhere), within that instead, a timeout still
+ * naming the whole timeout.
  */
-export type Probe = () => Promise<string | undefined>;
+export type Probe = (withinMs?: number) => Promise<string | undefined>;
+
+/** How long an attempt may wait: its timeout, or what is left of it (`withinMs`, see Probe). */
+export function budgetMs(timeoutMs: number, withinMs: number | undefined): number {
+  return Math.max(0, Math.min(timeoutMs, withinMs ?? timeoutMs));
+}
 
 /** Seconds as a person writes them: `2 s`, `0.5 s`. */
 export function secondsText(ms: number): string {
