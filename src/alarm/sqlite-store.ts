@@ -524,24 +524,34 @@ export class SqliteStore implements AlarmStore {
     return this.onWebhooks((t) => t.removeWebhookFailure(name, revision));
   }
 
-  /** Runs a heartbeat call on the heartbeat statements (prepared on first use); its failure is a StoreError. */
   /** Beats waiting for the next turn of the event loop (beatHeartbeat). */
   private beats: (HeartbeatBeatRequest & { resolve(beat: HeartbeatBeat | undefined): void; reject(err: unknown): void })[] = [];
 
+  /**
+   * Runs a heartbeat call on the heartbeat statements (prepared on first use); its failure is a
+   * StoreError. A call that wrote to the heartbeats table counts as a commit for the WAL's
+   * checkpoints, as an alarm commit does: heartbeats alone would otherwise grow the WAL without end.
+   */
   private async onHeartbeats<T>(call: (rows: SqliteHeartbeats) => T): Promise<T> {
     try {
       const lost = this.checkFile(true);
       if (lost) throw lost;
+      const wrote = this.heartbeatRows?.writes ?? 0;
       this.heartbeatRows ??= new SqliteHeartbeats(this.db);
-      return call(this.heartbeatRows);
+      try {
+        return call(this.heartbeatRows);
+      } finally {
+        if (this.heartbeatRows.writes !== wrote) this.walCheckpointer?.committed();
+      }
     } catch (err) {
       throw storeError(err);
     }
   }
 
   /**
-   * Beats taken in one turn of the event loop are written in one transaction on the next (a
-   * commit each cost more than the rest of a beat); under load a turn brings many.
+   * Beats taken in one turn of the event loop are written together on the next (a journal write
+   * or a transaction each cost more than the rest of a beat; see SqliteHeartbeats); under load a
+   * turn brings many. Past the WAL's limit they wait for room first, as a commit does.
    */
   beatHeartbeat(key: HeartbeatKey, at: number, settings: Partial<HeartbeatSettings>): Promise<HeartbeatBeat | undefined> {
     return new Promise((resolve, reject) => {
@@ -551,6 +561,8 @@ export class SqliteStore implements AlarmStore {
   }
 
   private async writeBeats(): Promise<void> {
+    const room = this.walCheckpointer?.room();
+    if (room) await room;
     const batch = this.beats;
     this.beats = [];
     try {
