@@ -95,10 +95,11 @@ class ParserThread {
     this.answered = false;
     const worker = new Worker(this.entry.url, this.entry.options);
     // The threads never keep the process alive: the pool is closed with the server.
-    worker.unref();
     worker.on('message', (a: ParseAnswer) => this.settle(a));
     worker.on('error', (err) => this.lose(worker, err));
     worker.on('exit', (code) => this.lose(worker, new Error(`parser thread exited with code ${code}`)));
+    // After the listeners: a 'message' listener added later would hold the process again.
+    worker.unref();
     return worker;
   }
 

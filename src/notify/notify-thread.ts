@@ -249,8 +249,6 @@ export class NotifyThread implements Webhooks {
     const entry = threadEntry(import.meta.url, 'notify-worker', { ...data });
     const worker = new Worker(entry.url, entry.options);
     this.worker = worker;
-    // The thread keeps nothing alive: the server, or the embedder, does.
-    worker.unref();
     worker.on('message', (m: ToMain) => this.onMessage(m));
     let error: string | undefined;
     worker.on('error', (err) => (error = err.message));
@@ -265,6 +263,9 @@ export class NotifyThread implements Webhooks {
       this.restartTimer = setTimeout(() => this.spawn(), this.restartMs).unref();
       this.restartMs = Math.min(RESTART_MAX_MS, this.restartMs * 2);
     });
+    // The thread keeps nothing alive: the server, or the embedder, does. After the listeners: a
+    // 'message' listener added later would hold the process again.
+    worker.unref();
   }
 
   private onMessage(m: ToMain): void {
