@@ -11,7 +11,7 @@
  *   way: a change stays in the history until every webhook's cursor passed it, and forwarding
  *   reads the history too.
  * - Yielding: while the main event loop is saturated, the thread also paces itself (pacer.ts),
- *   working only a tenth of the time, which nice alone does not do for the receivers, Alertmanager
+ *   working only a twentieth of the time, which nice alone does not do for the receivers, Alertmanager
  *   among them, whose work each request causes when they run on the same machine.
  * - What crosses: the main loop's utilization and durable revisions through shared counters, with one message only when the
  *   thread has taken the last one (a burst of commits costs one message); the jobs lease; dead

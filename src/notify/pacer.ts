@@ -16,7 +16,7 @@ export interface PacerOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-export const DEFAULT_PACE = { saturated: 0.8, periodMs: 100, share: 0.1 } as const;
+export const DEFAULT_PACE = { saturated: 0.8, periodMs: 100, share: 0.05 } as const;
 
 export class Pacer {
   private readonly now: () => number;
