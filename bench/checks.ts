@@ -5,8 +5,8 @@
  *   `heartbeats` heartbeats beaten once a second each, taking turns as part B does. The beats come
  *   from the beater (checks-beater.ts), a process of its own, which beats during the turns of the
  *   server with heartbeats only (their timeout outlasts the other side's turn); the checks run all
- *   the time. Their target is the webhook receiver (webhook-receiver.ts), which answers every
- *   request 200 at once and counts them by path. Beside the rates: each server's CPU per 1,000
+ *   the time. Their target (probe-target.ts) answers every request 200 at once and counts them
+ *   by path. Beside the rates: each server's CPU per 1,000
  *   raises, the beats and probes per second achieved during the turns, and a check that neither
  *   the heartbeats nor the checks raised anything; before the turns, the same background without
  *   raises, for its CPU alone: the checks alone, then with the beats.
@@ -24,7 +24,7 @@ import { metricsText, samples, sumOf } from './notify-readings.js';
 import { alarmInput, sequence } from './payloads.js';
 import { processCpuSeconds } from './process-cpu.js';
 import { dec, errorRow, int, newSection, skippedRow, verdict, type Row, type Section } from './report.js';
-import { serverBuilt, startAlarmCenter, startAlarmCenterWithConfig, startHeartbeatBeater, startWebhookReceiver } from './servers.js';
+import { serverBuilt, startAlarmCenter, startAlarmCenterWithConfig, startHeartbeatBeater, startProbeTarget } from './servers.js';
 import type { ReceiverCounts } from './webhook-receiver.js';
 
 /** Sizes of part I. */
@@ -259,9 +259,10 @@ function methodNotes(s: ChecksSettings): string[] {
   const { connections, seconds, warmupSeconds, rounds } = s.load;
   return [
     `Heartbeats and checks: two Alarm Centers as part B runs them (SQLite, durability full, log level info), one plain, one ` +
-      `with ${int(s.checks)} HTTP checks (intervalSeconds 1) of a node:http target in a process of its own answering 200 at ` +
-      `once, and ${int(s.heartbeats)} heartbeats (timeout ${HEARTBEAT_TIMEOUT_SECONDS} s) beaten by a beater in a process of ` +
-      `its own: empty PUTs on keep-alive connections, open loop, ${int(s.heartbeats)}/s spread evenly, each heartbeat once a ` +
+      `with ${int(s.checks)} HTTP checks (intervalSeconds 1) of a target in a process of its own answering 200 at once ` +
+      `(a TCP server reading the request line only), and ${int(s.heartbeats)} heartbeats (timeout ${HEARTBEAT_TIMEOUT_SECONDS} s) ` +
+      `beaten by a beater in a process of its own: empty PUTs on keep-alive connections written as prepared bytes (the ` +
+      `target and the beater take a fraction of what node:http would of the cores the servers use), open loop, ${int(s.heartbeats)}/s spread evenly, each heartbeat once a ` +
       `second. Single raises of a new alarm each, autocannon, ${connections} connections, ${seconds} s measured per side after ` +
       `a ${warmupSeconds} s warm-up, taking turns in ${rounds} rounds; the beater beats during the turns of the server with ` +
       `heartbeats only, the checks run all the time. CPU per 1,000 raises: utime + stime of each server over its turns, ` +
@@ -276,7 +277,7 @@ function methodNotes(s: ChecksSettings): string[] {
 
 /** Runs the measurements on their servers; their rows in the order of `heads`. */
 async function measure(dir: (name: string) => string, s: ChecksSettings, h: Head[], section: Section, progress: (what: string) => void): Promise<Row[]> {
-  return withServers({ target: () => startWebhookReceiver() }, async ({ target }) => {
+  return withServers({ target: () => startProbeTarget() }, async ({ target }) => {
     const config = writeChecksConfig(dir('with'), target.url, s.checks);
     const starts = {
       none: () => startAlarmCenter(dir('none')),

@@ -22,6 +22,7 @@ export const ALERTMANAGER_BIN = '/usr/bin/prometheus-alertmanager';
 const BARE_EXPRESS = fileURLToPath(new URL('./bare-express.ts', import.meta.url));
 const WEBHOOK_RECEIVER = fileURLToPath(new URL('./webhook-receiver.ts', import.meta.url));
 const HEARTBEAT_BEATER = fileURLToPath(new URL('./checks-beater.ts', import.meta.url));
+const PROBE_TARGET = fileURLToPath(new URL('./probe-target.ts', import.meta.url));
 const READY_TIMEOUT_MS = 20_000;
 
 /** Alertmanager configuration: one receiver without integrations, every alert routed to it. */
@@ -140,6 +141,12 @@ export function startBareExpress(): Promise<ChildServer> {
 export function startWebhookReceiver(delays = false): Promise<ChildServer> {
   const args = ['--import', 'tsx', WEBHOOK_RECEIVER, '--host', '127.0.0.1', '--port', '0', ...(delays ? ['--delays'] : [])];
   return startReady('webhook receiver', process.execPath, args, (c) => c.waitForLine(listeningUrl, READY_TIMEOUT_MS));
+}
+
+/** Starts the target of the checks' probes (bench/probe-target.ts) on a free loopback port. */
+export function startProbeTarget(): Promise<ChildServer> {
+  const args = ['--import', 'tsx', PROBE_TARGET, '--host', '127.0.0.1', '--port', '0'];
+  return startReady('probe target', process.execPath, args, (c) => c.waitForLine(listeningUrl, READY_TIMEOUT_MS));
 }
 
 /**
