@@ -39,7 +39,7 @@ import type { WebhookConfig } from './webhook-config.js';
 import type { AlertmanagerEntry } from './alertmanager-config.js';
 import { createForwardMetrics } from './metrics.js';
 import { createWebhookMetrics } from './webhook-metrics.js';
-import { webhookStatus, type Webhooks, type WebhookStatus } from './webhooks.js';
+import { WebhookAdmin, type Webhooks, type WebhookStatus } from './webhooks.js';
 
 /**
  * Slots of the shared counters: the last durable revision; whether a `durable` message waits
@@ -150,10 +150,18 @@ export class NotifyThread implements Webhooks {
   private snapshot: Promise<Family[]> | undefined;
   private readonly threadFailures: Pick<Counter, 'inc'> | undefined;
   private readonly log: Logger;
+  private readonly admin: WebhookAdmin;
 
   constructor(private readonly o: NotifyThreadOptions) {
     this.hooks = new Map(o.hooks.map((h) => [h.name, h]));
     this.log = o.logger.child({ component: 'notify' });
+    this.admin = new WebhookAdmin({
+      hooks: this.hooks,
+      store: o.store,
+      durable: () => this.durable,
+      delivering: () => this.running && (this.o.lease?.held ?? true),
+      wake: (name) => this.post({ type: 'wake', name }),
+    });
     this.durable = o.revision;
     this.url = o.externalUrl();
     Atomics.store(this.shared, DURABLE, BigInt(o.revision));
@@ -197,20 +205,15 @@ export class NotifyThread implements Webhooks {
   }
 
   list(): Promise<WebhookStatus[]> {
-    const delivering = this.running && (this.o.lease?.held ?? true);
-    return Promise.all([...this.hooks.values()].map((h) => webhookStatus(h, this.o.store, this.durable, delivering)));
+    return this.admin.list();
   }
 
-  async failures(name: string, scope: Scope, limit: number): Promise<{ failures: WebhookFailure[]; total: number } | undefined> {
-    if (!this.hooks.has(name)) return undefined;
-    return this.o.store.webhookFailures(name, { limit, scope });
+  failures(name: string, scope: Scope, limit: number): Promise<{ failures: WebhookFailure[]; total: number } | undefined> {
+    return this.admin.failures(name, scope, limit);
   }
 
-  async retry(name: string, scope: Scope, revisions?: readonly number[]): Promise<number | undefined> {
-    if (!this.hooks.has(name)) return undefined;
-    const queued = await this.o.store.queueWebhookFailures(name, revisions, scope);
-    if (queued > 0) this.post({ type: 'wake', name });
-    return queued;
+  retry(name: string, scope: Scope, revisions?: readonly number[]): Promise<number | undefined> {
+    return this.admin.retry(name, scope, revisions);
   }
 
   /** Stops the thread once it stored its cursors; a delivery in flight is sent again by the next start. */

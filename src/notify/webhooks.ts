@@ -41,7 +41,7 @@ export interface Webhooks {
 }
 
 /** A webhook's state as `GET …/admin/webhooks` answers it, read from the store. */
-export async function webhookStatus(hook: WebhookConfig, store: WebhookStore, durable: number, delivering: boolean): Promise<WebhookStatus> {
+async function webhookStatus(hook: WebhookConfig, store: WebhookStore, durable: number, delivering: boolean): Promise<WebhookStatus> {
   const [cursor, failures] = await Promise.all([store.webhookCursor(hook.name), store.webhookFailures(hook.name, { limit: 0 })]);
   const at = cursor?.revision ?? durable;
   const s: WebhookStatus = {
@@ -57,6 +57,45 @@ export async function webhookStatus(hook: WebhookConfig, store: WebhookStore, du
   if (cursor?.error !== undefined) s.lastError = cursor.error;
   if (cursor?.errorAt !== undefined) s.lastErrorAt = cursor.errorAt;
   return s;
+}
+
+/** What the admin routes read and do of the webhooks, through the store: the same wherever they are delivered. */
+export class WebhookAdmin implements Pick<Webhooks, 'list' | 'failures' | 'retry'> {
+  constructor(
+    private readonly o: {
+      hooks: ReadonlyMap<string, WebhookConfig>;
+      store: WebhookStore;
+      /** The last durable revision known here. */
+      durable(): number;
+      /** Whether this process delivers the webhook now. */
+      delivering(name: string): boolean;
+      /** Tells the webhook's deliverer that dead letters were queued. */
+      wake(name: string): void;
+    },
+  ) {}
+
+  /** Every webhook's state, in configuration order. */
+  list(): Promise<WebhookStatus[]> {
+    return Promise.all([...this.o.hooks.values()].map((h) => webhookStatus(h, this.o.store, this.o.durable(), this.o.delivering(h.name))));
+  }
+
+  /** A webhook's dead letters of alarms in `scope`, oldest first, at most `limit`; undefined for an unknown webhook. */
+  async failures(name: string, scope: Scope, limit: number): Promise<{ failures: WebhookFailure[]; total: number } | undefined> {
+    if (!this.o.hooks.has(name)) return undefined;
+    return this.o.store.webhookFailures(name, { limit, scope });
+  }
+
+  /**
+   * Queues a webhook's dead letters of alarms in `scope` (those of `revisions` only, when given)
+   * for another round of delivery; answers how many, or undefined for an unknown webhook. The
+   * replica that delivers picks them up at once when it is this one, within its idle poll otherwise.
+   */
+  async retry(name: string, scope: Scope, revisions?: readonly number[]): Promise<number | undefined> {
+    if (!this.o.hooks.has(name)) return undefined;
+    const queued = await this.o.store.queueWebhookFailures(name, revisions, scope);
+    if (queued > 0) this.o.wake(name);
+    return queued;
+  }
 }
 
 export interface WebhookDispatcherOptions {
@@ -81,9 +120,17 @@ export class WebhookDispatcher implements Webhooks {
   private readonly hooks = new Map<string, WebhookConfig>();
   private durable: number;
   private closed = false;
+  private readonly admin: WebhookAdmin;
 
   constructor(private readonly o: WebhookDispatcherOptions) {
     this.durable = o.revision;
+    this.admin = new WebhookAdmin({
+      hooks: this.hooks,
+      store: o.store,
+      durable: () => this.durable,
+      delivering: (name) => this.loops.get(name)?.active ?? false,
+      wake: (name) => this.wake(name),
+    });
     const timing = { ...DEFAULT_TIMING, ...o.timing };
     for (const hook of o.hooks) {
       this.hooks.set(hook.name, hook);
@@ -126,27 +173,16 @@ export class WebhookDispatcher implements Webhooks {
     await Promise.all([...this.loops.values()].map((l) => l.stop()));
   }
 
-  /** Every webhook's state, in configuration order. */
-  async list(): Promise<WebhookStatus[]> {
-    return Promise.all([...this.hooks.values()].map((h) => webhookStatus(h, this.o.store, this.durable, this.loops.get(h.name)?.active ?? false)));
+  list(): Promise<WebhookStatus[]> {
+    return this.admin.list();
   }
 
-  /** A webhook's dead letters of alarms in `scope`, oldest first, at most `limit`; undefined for an unknown webhook. */
-  async failures(name: string, scope: Scope, limit: number): Promise<{ failures: WebhookFailure[]; total: number } | undefined> {
-    if (!this.hooks.has(name)) return undefined;
-    return this.o.store.webhookFailures(name, { limit, scope });
+  failures(name: string, scope: Scope, limit: number): Promise<{ failures: WebhookFailure[]; total: number } | undefined> {
+    return this.admin.failures(name, scope, limit);
   }
 
-  /**
-   * Queues a webhook's dead letters of alarms in `scope` (those of `revisions` only, when given)
-   * for another round of delivery; answers how many, or undefined for an unknown webhook. The
-   * replica that delivers picks them up at once when it is this one, within its idle poll otherwise.
-   */
-  async retry(name: string, scope: Scope, revisions?: readonly number[]): Promise<number | undefined> {
-    if (!this.hooks.has(name)) return undefined;
-    const queued = await this.o.store.queueWebhookFailures(name, revisions, scope);
-    if (queued > 0) this.wake(name);
-    return queued;
+  retry(name: string, scope: Scope, revisions?: readonly number[]): Promise<number | undefined> {
+    return this.admin.retry(name, scope, revisions);
   }
 
   /** Tells a webhook's loop that dead letters were queued for it (by this process or another). */
