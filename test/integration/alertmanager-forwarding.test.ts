@@ -163,6 +163,8 @@ describe('forwarding alarms to Alertmanager', function () {
 
       await waitFor('the alert resolved in Alertmanager', async () => (await alertIn(am, 'BackendConnectionRefuse')) === undefined, FLOW_MS, POLL_MS);
       expect(await metric(server, 'alerts_sent_total')).to.be.at.least(2);
+      // Both changes were read for forwarding (the thread reads the history; the event loop is told of them).
+      expect(await metric(server, 'backlog_revisions')).to.equal(0);
     });
 
     it('gives an Alertmanager restarted empty the active alarms back within one resend interval', async () => {

@@ -40,7 +40,7 @@ describe('AlertmanagerForwarder', () => {
   let registry: Registry;
   let forwarder: AlertmanagerForwarder;
 
-  const create = (options: { lease?: Lease; alertmanagers?: string[] } = {}) => {
+  const create = (options: { lease?: Lease; alertmanagers?: string[]; maxPending?: number; pace?: () => Promise<void> } = {}) => {
     forwarder = new AlertmanagerForwarder({
       alertmanagers: (options.alertmanagers ?? [AM1]).map((url) => ({ url })),
       resendSeconds: RESEND_S,
@@ -50,6 +50,8 @@ describe('AlertmanagerForwarder', () => {
       logger: createSilentLogger(),
       registry,
       post: am.post,
+      ...(options.maxPending !== undefined && { tuning: { maxPending: options.maxPending } }),
+      ...(options.pace && { pace: options.pace }),
     });
     return forwarder;
   };
@@ -137,6 +139,36 @@ describe('AlertmanagerForwarder', () => {
       expect(am.names(`${AM1}/api/v2/alerts`), 'one request, still waiting').to.deep.equal([['A']]);
       expect(await metricOf(registry, 'alarm_center_alertmanager_queue_length', AM1)).to.equal(1);
       expect(await metricOf(registry, 'alarm_center_alertmanager_queue_length', AM2)).to.equal(0);
+    });
+  });
+
+  describe('for a source that can wait (the notifications thread)', () => {
+    it('is busy once every Alertmanager that answers has half its queue used; one that fails does not count', async () => {
+      am.answer = (url) => (url.startsWith(AM1) ? 'hang' : new Error('connect ECONNREFUSED'));
+      create({ alertmanagers: [AM1, AM2], maxPending: 4 }).start();
+      commit(raise(alarm('A')));
+      await clock.tickAsync(100);
+      // AM1 holds A in its one request; AM2 failed and backs off.
+      commit(raise(alarm('B', { revision: 2 })));
+      expect(forwarder.busy, 'one of 4 queued at AM1').to.equal(false);
+      commit(raise(alarm('C', { revision: 3 })));
+      expect(forwarder.busy, 'two of 4 queued at AM1').to.equal(true);
+      am.answer = () => 'hang';
+      await clock.tickAsync(60_000);
+      expect(forwarder.busy, 'AM2 answers again, with room').to.equal(false);
+    });
+
+    it('waits for its pace before each request, and takes what was queued meanwhile', async () => {
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      create({ pace: () => gate }).start();
+      commit(raise(alarm('A')));
+      await clock.tickAsync(1000);
+      expect(am.received).to.deep.equal([]);
+      commit(raise(alarm('B', { revision: 2 })));
+      open();
+      await clock.tickAsync(0);
+      expect(am.names(`${AM1}/api/v2/alerts`)).to.deep.equal([['A', 'B']]);
     });
   });
 
