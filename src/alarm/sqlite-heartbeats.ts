@@ -197,6 +197,11 @@ export class SqliteHeartbeats {
     fs.appendFileSync(this.journalFile, text);
   }
 
+  /** Writes the journal's beats to the table (the store closes): nothing is left for the next open. */
+  flush(): void {
+    this.fold();
+  }
+
   /** Writes the journal's beats to the table in one transaction, then empties the journal. */
   private fold(): void {
     if (this.journal.size === 0) return;

@@ -610,7 +610,10 @@ export class SqliteStore implements AlarmStore {
     await this.walCheckpointer?.close();
     try {
       // A lost file is no one's to bring up to date.
-      if (this.db.open && !this.lost) this.checkpoint();
+      if (this.db.open && !this.lost) {
+        this.heartbeatRows?.flush();
+        this.checkpoint();
+      }
     } finally {
       this.db.close();
       // Last: the next Alarm Center may open the folder once nothing here writes it.
