@@ -9,10 +9,10 @@
  * to the beat journal (the database's file name plus `-beats`): one append to a file the
  * operating system holds, so that an answered beat survives a crash of the process as a commit
  * with `synchronous=NORMAL` does. The journal's beats are folded into the table in one transaction
- * before anything else reads or writes heartbeats (the judge does every tick), and replayed at the
- * next open after a crash; folding a beat again changes nothing. An in-memory database keeps its
- * journal in memory. The answer to a plain beat is the heartbeat as stored, from what the table
- * and the journal hold together.
+ * before anything else reads or writes heartbeats (the judge does every tick) and when the store
+ * closes, and replayed at the next open after a crash; folding a beat again changes nothing. An
+ * in-memory database keeps its journal in memory. The answer to a plain beat is the heartbeat as
+ * stored, from what the table and the journal hold together.
  */
 import fs from 'node:fs';
 import type Database from 'better-sqlite3';
