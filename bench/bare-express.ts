@@ -4,9 +4,10 @@
  * validation and no storage. Started like Alarm Center's server (`--host`, `--port`), it prints
  * a JSON line with `"message":"listening"` and its url, and stops on SIGTERM or SIGINT.
  */
-import type { AddressInfo } from 'node:net';
+import http from 'node:http';
 import { parseArgs } from 'node:util';
 import express from 'express';
+import { serve } from './child-server.js';
 import { DETAIL } from './payloads.js';
 
 const PATH = '/v4/default/admin/alarms';
@@ -45,17 +46,7 @@ export function createBareApp(): express.Express {
 
 function main(): void {
   const { values } = parseArgs({ options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '0' } } });
-  const server = createBareApp().listen(Number(values.port), values.host, () => {
-    const { port } = server.address() as AddressInfo;
-    const url = `http://${values.host}:${port}`;
-    process.stdout.write(`${JSON.stringify({ level: 'info', message: 'listening', url })}\n`);
-  });
-  const stop = (): void => {
-    server.close(() => process.exit(0));
-    server.closeAllConnections();
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  serve(http.createServer(createBareApp()), values.host, values.port);
 }
 
 main();

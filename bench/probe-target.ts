@@ -8,8 +8,8 @@
  * `"message":"listening"` and its url, and stops on SIGTERM or SIGINT.
  */
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
+import { serve } from './child-server.js';
 import type { PathCounts, ReceiverCounts } from './webhook-receiver.js';
 
 const OK = Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok', 'latin1');
@@ -45,15 +45,7 @@ function main(): void {
       socket.resume();
     });
   });
-  server.listen(Number(values.port), values.host, () => {
-    const { port } = server.address() as AddressInfo;
-    process.stdout.write(`${JSON.stringify({ level: 'info', message: 'listening', url: `http://${values.host}:${port}` })}\n`);
-  });
-  const stop = (): void => {
-    server.close(() => process.exit(0));
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  serve(server, values.host, values.port);
 }
 
 main();

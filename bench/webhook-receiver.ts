@@ -10,8 +10,8 @@
  * url, and stops on SIGTERM or SIGINT.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
+import { serve } from './child-server.js';
 
 /** What one path received. */
 export interface PathCounts {
@@ -99,16 +99,7 @@ function main(): void {
     });
   });
   server.keepAliveTimeout = 60_000;
-  server.listen(Number(values.port), values.host, () => {
-    const { port } = server.address() as AddressInfo;
-    process.stdout.write(`${JSON.stringify({ level: 'info', message: 'listening', url: `http://${values.host}:${port}` })}\n`);
-  });
-  const stop = (): void => {
-    server.close(() => process.exit(0));
-    server.closeAllConnections();
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  serve(server, values.host, values.port);
 }
 
 main();
