@@ -334,7 +334,7 @@ export async function startServer(
         startedAt: (options.clock ?? Date.now)(),
       },
       access: { tokens, probesOpen: config.probesOpen, writeRateLimit: config.writeRateLimit },
-      webhooks: parts.webhooks,
+      webhooks: parts.webhooks?.admin,
       heartbeats: parts.heartbeats,
       checks: parts.checks,
     });

@@ -75,7 +75,6 @@ export function createNotifications(o: NotificationsOptions): Notifications {
       store,
       file: o.file,
       lease: o.lease,
-      revision: o.index.revision,
       externalUrl,
       nice: o.webhooks?.nice ?? 0,
       registry: o.registry,

@@ -13,9 +13,9 @@
  * - Yielding: while the main event loop is saturated, the thread also paces itself (pacer.ts),
  *   working only a twentieth of the time, which nice alone does not do for the receivers, Alertmanager
  *   among them, whose work each request causes when they run on the same machine.
- * - What crosses: the main loop's utilization and durable revisions through shared counters, with one message only when the
- *   thread has taken the last one (a burst of commits costs one message); the jobs lease; dead
- *   letters queued; Alarm Center's URL; the active alarms at start (and again should retention
+ * - What crosses: the main loop's utilization and durable revisions through shared counters,
+ *   with one message only when the thread has taken the last one (a burst of commits costs one
+ *   message); the jobs lease; dead letters queued; Alarm Center's URL; the active alarms at start (and again should retention
  *   remove changes before the thread read them). Back: log records (written by this process's
  *   logger), the metrics when /metrics is read, and ready/closed.
  * - Store: the thread opens its own connection to the same SQLite database (WAL: its reads never
@@ -32,14 +32,14 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { Counter, type Metric, type MetricObjectWithValues, type MetricValue, Registry } from 'prom-client';
 import type { Logger } from 'winston';
-import type { Alarm, AlarmState, Scope } from '../alarm/model.js';
-import type { AlarmStore, Lease, WebhookFailure, WebhookStore } from '../alarm/store.js';
+import type { Alarm, AlarmState } from '../alarm/model.js';
+import type { AlarmStore, Lease, WebhookStore } from '../alarm/store.js';
 import { threadEntry } from '../thread-entry.js';
 import type { WebhookConfig } from './webhook-config.js';
 import type { AlertmanagerEntry } from './alertmanager-config.js';
 import { createForwardMetrics } from './metrics.js';
 import { createWebhookMetrics } from './webhook-metrics.js';
-import { WebhookAdmin, type Webhooks, type WebhookStatus } from './webhooks.js';
+import { WebhookAdmin, type Webhooks } from './webhooks.js';
 
 /**
  * Slots of the shared counters: the last durable revision; whether a `durable` message waits
@@ -107,8 +107,6 @@ export interface NotifyThreadOptions {
   store: AlarmStore & WebhookStore;
   file: string;
   lease?: Lease;
-  /** The last durable revision at start; `notify` moves it on. */
-  revision: number;
   externalUrl(): string;
   /** The thread's nice value (0 to 19); 0 leaves its priority as the process's. */
   nice: number;
@@ -142,6 +140,7 @@ export class NotifyThread implements Webhooks {
   private started = false;
   private closing = false;
   private durable: number;
+  private readonly startRevision: number;
   private url: string;
   private restartMs = RESTART_FIRST_MS;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -150,7 +149,7 @@ export class NotifyThread implements Webhooks {
   private snapshot: Promise<Family[]> | undefined;
   private readonly threadFailures: Pick<Counter, 'inc'> | undefined;
   private readonly log: Logger;
-  private readonly admin: WebhookAdmin;
+  readonly admin: WebhookAdmin;
 
   constructor(private readonly o: NotifyThreadOptions) {
     this.hooks = new Map(o.hooks.map((h) => [h.name, h]));
@@ -162,9 +161,11 @@ export class NotifyThread implements Webhooks {
       delivering: () => this.running && (this.o.lease?.held ?? true),
       wake: (name) => this.post({ type: 'wake', name }),
     });
-    this.durable = o.revision;
+    // The index's revision at start: the last durable one, which `notify` moves on.
+    this.startRevision = o.index.revision;
+    this.durable = this.startRevision;
     this.url = o.externalUrl();
-    Atomics.store(this.shared, DURABLE, BigInt(o.revision));
+    Atomics.store(this.shared, DURABLE, BigInt(this.startRevision));
     if (o.registry) this.registerFamilies(o.registry);
     this.threadFailures = o.threadFailures;
     o.lease?.onChange((held) => this.post({ type: 'lead', held }));
@@ -204,18 +205,6 @@ export class NotifyThread implements Webhooks {
     this.post({ type: 'url', url });
   }
 
-  list(): Promise<WebhookStatus[]> {
-    return this.admin.list();
-  }
-
-  failures(name: string, scope: Scope, limit: number): Promise<{ failures: WebhookFailure[]; total: number } | undefined> {
-    return this.admin.failures(name, scope, limit);
-  }
-
-  retry(name: string, scope: Scope, revisions?: readonly number[]): Promise<number | undefined> {
-    return this.admin.retry(name, scope, revisions);
-  }
-
   /** Stops the thread once it stored its cursors; a delivery in flight is sent again by the next start. */
   async close(): Promise<void> {
     this.closing = true;
@@ -241,7 +230,7 @@ export class NotifyThread implements Webhooks {
       nice: this.o.nice,
       logLevel: this.o.logger.level,
       leading: this.o.lease?.held ?? true,
-      revision: this.o.revision,
+      revision: this.startRevision,
       externalUrl: this.url,
       shared: this.shared.buffer as SharedArrayBuffer,
       ...(this.o.forwarding && { forwarding: this.o.forwarding }),

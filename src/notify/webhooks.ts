@@ -34,9 +34,8 @@ export interface Webhooks {
   readonly names: string[];
   /** A durable change up to `revision` (this replica's or another's): the webhooks may deliver up to it. */
   notify(revision: number): void;
-  list(): Promise<WebhookStatus[]>;
-  failures(name: string, scope: Scope, limit: number): Promise<{ failures: WebhookFailure[]; total: number } | undefined>;
-  retry(name: string, scope: Scope, revisions?: readonly number[]): Promise<number | undefined>;
+  /** What the admin routes read and do: the same wherever the webhooks are delivered. */
+  readonly admin: WebhookAdmin;
   close(): Promise<void>;
 }
 
@@ -60,7 +59,7 @@ async function webhookStatus(hook: WebhookConfig, store: WebhookStore, durable: 
 }
 
 /** What the admin routes read and do of the webhooks, through the store: the same wherever they are delivered. */
-export class WebhookAdmin implements Pick<Webhooks, 'list' | 'failures' | 'retry'> {
+export class WebhookAdmin {
   constructor(
     private readonly o: {
       hooks: ReadonlyMap<string, WebhookConfig>;
@@ -120,7 +119,7 @@ export class WebhookDispatcher implements Webhooks {
   private readonly hooks = new Map<string, WebhookConfig>();
   private durable: number;
   private closed = false;
-  private readonly admin: WebhookAdmin;
+  readonly admin: WebhookAdmin;
 
   constructor(private readonly o: WebhookDispatcherOptions) {
     this.durable = o.revision;
@@ -171,18 +170,6 @@ export class WebhookDispatcher implements Webhooks {
 
   private async stopAll(): Promise<void> {
     await Promise.all([...this.loops.values()].map((l) => l.stop()));
-  }
-
-  list(): Promise<WebhookStatus[]> {
-    return this.admin.list();
-  }
-
-  failures(name: string, scope: Scope, limit: number): Promise<{ failures: WebhookFailure[]; total: number } | undefined> {
-    return this.admin.failures(name, scope, limit);
-  }
-
-  retry(name: string, scope: Scope, revisions?: readonly number[]): Promise<number | undefined> {
-    return this.admin.retry(name, scope, revisions);
   }
 
   /** Tells a webhook's loop that dead letters were queued for it (by this process or another). */

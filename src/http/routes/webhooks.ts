@@ -9,13 +9,13 @@ import { wireAction } from '../../alarm/answers.js';
 import { describeIssues, isoTime } from '../../alarm/model.js';
 import type { WebhookFailure } from '../../alarm/store.js';
 import { AlarmCenterError, Codes } from '../../errors.js';
-import type { Webhooks, WebhookStatus } from '../../notify/webhooks.js';
+import type { WebhookAdmin, WebhookStatus } from '../../notify/webhooks.js';
 import { sendJson } from '../request.js';
 import { expressRoute, type Route } from '../route-table.js';
 
 /** What the webhook routes use: the dispatcher, absent on a store without webhook state. */
 export interface WebhookRouteDeps {
-  webhooks: Pick<Webhooks, 'list' | 'failures' | 'retry'> | undefined;
+  webhooks: Pick<WebhookAdmin, 'list' | 'failures' | 'retry'> | undefined;
 }
 
 /** Most dead letters one answer lists, and most revisions one retry names. */
