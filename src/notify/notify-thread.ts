@@ -185,10 +185,6 @@ export class NotifyThread implements Webhooks {
     this.post({ type: 'start' });
   }
 
-  get names(): string[] {
-    return [...this.hooks.keys()];
-  }
-
   notify(revision: number): void {
     if (revision <= this.durable) return;
     this.durable = revision;

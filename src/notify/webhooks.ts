@@ -31,7 +31,6 @@ export interface WebhookStatus {
 
 /** What the composition root and the admin routes use of the webhooks, delivered here or in a thread. */
 export interface Webhooks {
-  readonly names: string[];
   /** A durable change up to `revision` (this replica's or another's): the webhooks may deliver up to it. */
   notify(revision: number): void;
   /** What the admin routes read and do: the same wherever the webhooks are delivered. */
