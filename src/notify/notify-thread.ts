@@ -123,6 +123,16 @@ const RESTART_MAX_MS = 60_000;
 /** How long a close waits for the thread to store its cursors and end before ending it. */
 const CLOSE_TIMEOUT_MS = 10_000;
 
+/** Reports this event loop's utilization (0 to 1) over each `intervalMs`, at its end; the timer keeps nothing alive. */
+export function watchLoad(report: (utilization: number) => void, intervalMs: number): NodeJS.Timeout {
+  let last = performance.eventLoopUtilization();
+  return setInterval(() => {
+    const now = performance.eventLoopUtilization();
+    report(performance.eventLoopUtilization(now, last).utilization);
+    last = now;
+  }, intervalMs).unref();
+}
+
 /** The states of the ACTIVATED alarms of the index, at its revision. */
 function activeSet(index: NotifyThreadOptions['index']): ActiveSet {
   const alarms: AlarmState[] = [];
@@ -169,12 +179,7 @@ export class NotifyThread implements Webhooks {
     if (o.registry) this.registerFamilies(o.registry);
     this.threadFailures = o.threadFailures;
     o.lease?.onChange((held) => this.post({ type: 'lead', held }));
-    let last = performance.eventLoopUtilization();
-    this.loadTimer = setInterval(() => {
-      const now = performance.eventLoopUtilization();
-      Atomics.store(this.shared, LOAD, BigInt(Math.round(performance.eventLoopUtilization(now, last).utilization * 1000)));
-      last = now;
-    }, LOAD_INTERVAL_MS).unref();
+    this.loadTimer = watchLoad((utilization) => Atomics.store(this.shared, LOAD, BigInt(Math.round(utilization * 1000))), LOAD_INTERVAL_MS);
     this.spawn();
   }
 
